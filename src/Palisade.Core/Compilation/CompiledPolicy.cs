@@ -1,0 +1,178 @@
+using Palisade.Model;
+using Palisade.Sets;
+using Palisade.Verdicts;
+
+namespace Palisade.Compilation;
+
+/// <summary>One peer of a compiled rule: the identities and outside addresses it matches.</summary>
+internal sealed class CompiledPeer(Bitset identities, IpSet addresses, string path)
+{
+    public Bitset Identities { get; } = identities;
+
+    public IpSet Addresses { get; } = addresses;
+
+    /// <summary>The path of the peer in its policy, e.g. <c>spec.ingress[0].from[1]</c>.</summary>
+    public string Path { get; } = path;
+}
+
+/// <summary>
+/// A rule with its peers resolved to identities and addresses, and its ports ready to resolve on a
+/// destination's port map. Port names are resolved once per port map and cached.
+/// </summary>
+internal sealed class CompiledRule
+{
+    private readonly IReadOnlyList<NetworkPolicyPortSpec>? _allPorts;
+    private readonly NetworkPolicyPortSpec[]? _ports;
+    private readonly int _fixedConnection;
+    private readonly Dictionary<int, int>? _byPortMap;
+
+    public CompiledRule(int policy, Direction direction, string path, CompiledPeer[] peers, IReadOnlyList<NetworkPolicyPortSpec>? ports, ConnectionTable table)
+    {
+        Policy = policy;
+        Direction = direction;
+        Path = path;
+        Peers = peers;
+        PeerIdentities = peers[0].Identities.Clone();
+        var addresses = peers[0].Addresses;
+        for (var i = 1; i < peers.Length; i++)
+        {
+            PeerIdentities.Or(peers[i].Identities);
+            addresses = addresses.Union(peers[i].Addresses);
+        }
+
+        PeerAddresses = addresses;
+        _allPorts = ports;
+        if (ports is null || ports.Count == 0)
+        {
+            _fixedConnection = ConnectionTable.AllId;
+        }
+        else if (ports.Any(static p => p.PortName is not null))
+        {
+            _ports = [.. ports];
+            _byPortMap = [];
+        }
+        else
+        {
+            var connection = ConnectionTable.NoneId;
+            foreach (var port in ports)
+            {
+                connection = table.Union(connection, table.Intern(port.Resolve(null)));
+            }
+
+            _fixedConnection = connection;
+        }
+    }
+
+    public int Policy { get; }
+
+    public Direction Direction { get; }
+
+    /// <summary>The rule's path, e.g. <c>spec.egress[2]</c>.</summary>
+    public string Path { get; }
+
+    public CompiledPeer[] Peers { get; }
+
+    public Bitset PeerIdentities { get; }
+
+    public IpSet PeerAddresses { get; }
+
+    public bool HasNamedPorts => _ports is not null;
+
+    /// <summary>
+    /// The connections the rule admits to a destination with the given container ports (null for an
+    /// outside address). Not interned: for explanations, which must not touch the compile's tables.
+    /// </summary>
+    public ConnectionSet Admits(IReadOnlyList<ContainerPortSpec>? destination)
+    {
+        if (_allPorts is null || _allPorts.Count == 0)
+        {
+            return ConnectionSet.All;
+        }
+
+        var result = ConnectionSet.None;
+        foreach (var port in _allPorts)
+        {
+            result = result.Union(port.Resolve(destination));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The interned connections the rule admits to a destination with port map <paramref name="portMap"/>
+    /// (<see cref="PortMapTable.Outside"/> for an outside address).
+    /// </summary>
+    public int ConnectionFor(int portMap, PortMapTable portMaps, ConnectionTable table)
+    {
+        if (_ports is null)
+        {
+            return _fixedConnection;
+        }
+
+        if (_byPortMap!.TryGetValue(portMap, out var cached))
+        {
+            return cached;
+        }
+
+        var destination = portMaps.Get(portMap);
+        var connection = ConnectionTable.NoneId;
+        foreach (var port in _ports)
+        {
+            connection = table.Union(connection, table.Intern(port.Resolve(destination)));
+        }
+
+        _byPortMap.Add(portMap, connection);
+        return connection;
+    }
+}
+
+/// <summary>A policy of the namespace tier with its subjects resolved to identities.</summary>
+internal sealed class CompiledPolicy(PolicyReference reference, Bitset subjects, bool ingress, bool egress, CompiledRule[] ingressRules, CompiledRule[] egressRules)
+{
+    public PolicyReference Reference { get; } = reference;
+
+    public Bitset Subjects { get; } = subjects;
+
+    public bool Ingress { get; } = ingress;
+
+    public bool Egress { get; } = egress;
+
+    public CompiledRule[] IngressRules { get; } = ingressRules;
+
+    public CompiledRule[] EgressRules { get; } = egressRules;
+
+    public bool Affects(Direction direction) => direction == Direction.Ingress ? Ingress : Egress;
+
+    public CompiledRule[] Rules(Direction direction) => direction == Direction.Ingress ? IngressRules : EgressRules;
+}
+
+/// <summary>
+/// Interns the named container ports of identities, restricted to the names some policy refers to,
+/// so that rules resolve names once per distinct map.
+/// </summary>
+internal sealed class PortMapTable
+{
+    /// <summary>The id of an outside address, which has no named ports.</summary>
+    public const int Outside = -1;
+
+    private readonly List<IReadOnlyList<ContainerPortSpec>> _maps = [];
+    private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
+
+    public int Intern(IReadOnlyList<ContainerPortSpec> ports, IReadOnlySet<string> referencedNames)
+    {
+        var kept = ports.Where(p => p.Name is not null && referencedNames.Contains(p.Name))
+            .OrderBy(static p => p.Name, StringComparer.Ordinal).ThenBy(static p => p.Protocol).ThenBy(static p => p.Port)
+            .ToList();
+        var key = string.Join(";", kept.Select(static p => $"{p.Name}/{(int)p.Protocol}/{p.Port}"));
+        if (!_ids.TryGetValue(key, out var id))
+        {
+            id = _maps.Count;
+            _maps.Add(kept);
+            _ids.Add(key, id);
+        }
+
+        return id;
+    }
+
+    public IReadOnlyList<ContainerPortSpec>? Get(int id) => id == Outside ? null : _maps[id];
+}

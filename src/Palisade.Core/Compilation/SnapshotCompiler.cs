@@ -1,0 +1,626 @@
+using System.Diagnostics;
+using Palisade.Model;
+using Palisade.Sets;
+using Palisade.Verdicts;
+
+namespace Palisade.Compilation;
+
+/// <summary>
+/// Compiles a <see cref="ClusterSpec"/> into a <see cref="PolicySnapshot"/>: pods grouped into
+/// identities, every policy resolved to identity sets, and the allowed connections of every identity
+/// pair computed once, so that a verdict is a table look-up.
+/// </summary>
+/// <remarks>
+/// The work, in order: pods are grouped by namespace, labels, the named ports some policy refers to,
+/// and (with <see cref="IpBlockScope.All"/>) the CIDR peers their addresses fall in. Every selector is
+/// evaluated once over those groups through an inverted label index. Groups that every policy subject
+/// and peer treats alike are merged into identities. Identities selected by the same policies share a
+/// direction class, whose row of connections to every peer identity (and map of outside addresses) is
+/// computed once. The matrix cell of a pair is the intersection of the source's egress row and the
+/// destination's ingress row.
+/// </remarks>
+public static class SnapshotCompiler
+{
+    private static long s_revision;
+
+    /// <summary>Compiles <paramref name="spec"/>. The snapshot gets the next process-wide revision unless one is given.</summary>
+    public static PolicySnapshot Compile(ClusterSpec spec, SnapshotOptions? options = null, long? revision = null)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var builder = new Builder(spec, options ?? SnapshotOptions.Default, revision ?? Interlocked.Increment(ref s_revision));
+        return builder.Build(stopwatch);
+    }
+
+    private sealed class Builder(ClusterSpec spec, SnapshotOptions options, long revision)
+    {
+        private readonly ConnectionTable _connections = new();
+        private readonly PortMapTable _portMaps = new();
+        private readonly List<NamespaceSpec> _namespaces = [];
+        private readonly Dictionary<string, int> _namespaceIndex = new(StringComparer.Ordinal);
+        private readonly List<(PodSpec Spec, bool FromWorkload)> _pods = [];
+
+        // Pod groups: pods alike in namespace, labels, referenced named ports and CIDR peers.
+        private readonly List<int> _groupNamespace = [];
+        private readonly List<LabelSet> _groupLabels = [];
+        private readonly List<int> _groupPortMap = [];
+        private readonly List<int[]> _groupAddressBlocks = [];
+        private int[] _podGroup = [];
+
+        public PolicySnapshot Build(Stopwatch stopwatch)
+        {
+            ResolveNamespaces();
+            ResolvePods();
+            var referencedNames = ReferencedPortNames();
+            var blocks = options.IpBlockScope == IpBlockScope.All ? DistinctIpBlocks() : [];
+            GroupPods(referencedNames, blocks);
+
+            var groupCount = _groupLabels.Count;
+            var podIndex = new SelectorIndex(_groupLabels);
+            var namespaceIndex = new SelectorIndex([.. _namespaces.Select(static n => n.Labels)]);
+            var groupsOfNamespace = new Bitset[_namespaces.Count];
+            for (var n = 0; n < groupsOfNamespace.Length; n++)
+            {
+                groupsOfNamespace[n] = new Bitset(groupCount);
+            }
+
+            for (var g = 0; g < groupCount; g++)
+            {
+                groupsOfNamespace[_groupNamespace[g]].Set(g);
+            }
+
+            var blockGroups = new Bitset[blocks.Count];
+            for (var b = 0; b < blocks.Count; b++)
+            {
+                blockGroups[b] = new Bitset(groupCount);
+            }
+
+            for (var g = 0; g < groupCount; g++)
+            {
+                foreach (var b in _groupAddressBlocks[g])
+                {
+                    blockGroups[b].Set(g);
+                }
+            }
+
+            var context = new GroupContext(groupCount, podIndex, namespaceIndex, groupsOfNamespace, _namespaceIndex, blocks, blockGroups);
+            var drafts = spec.NetworkPolicies.Select(p => DraftPolicy(p, context)).ToList();
+
+            // Merge groups that every subject and peer treats alike into identities.
+            var (groupIdentity, identityCount) = Refine(groupCount, drafts);
+            var identityPortMap = new int[identityCount];
+            var identityNamespace = new int[identityCount];
+            var identityLabels = new LabelSet[identityCount];
+            for (var g = 0; g < groupCount; g++)
+            {
+                var identity = groupIdentity[g];
+                identityPortMap[identity] = _groupPortMap[g];
+                identityNamespace[identity] = _groupNamespace[g];
+                identityLabels[identity] ??= _groupLabels[g];
+            }
+
+            var policies = new CompiledPolicy[drafts.Count];
+            for (var p = 0; p < drafts.Count; p++)
+            {
+                policies[p] = drafts[p].Compile(p, groupIdentity, identityCount, _connections);
+            }
+
+            var ingress = BuildClasses(Direction.Ingress, policies, identityCount, identityPortMap);
+            var egress = BuildClasses(Direction.Egress, policies, identityCount, identityPortMap);
+            var matrix = BuildMatrix(identityCount, ingress, egress);
+
+            var pods = new SnapshotPod[_pods.Count];
+            var identityPods = new List<int>[identityCount];
+            for (var i = 0; i < identityCount; i++)
+            {
+                identityPods[i] = [];
+            }
+
+            for (var i = 0; i < _pods.Count; i++)
+            {
+                var identity = groupIdentity[_podGroup[i]];
+                pods[i] = new SnapshotPod(i, _pods[i].Spec, identity, _pods[i].FromWorkload);
+                identityPods[identity].Add(i);
+            }
+
+            var identities = new SnapshotIdentity[identityCount];
+            for (var i = 0; i < identityCount; i++)
+            {
+                identities[i] = new SnapshotIdentity(i, _namespaces[identityNamespace[i]].Name, identityLabels[i] ?? LabelSet.Empty, identityPods[i]);
+            }
+
+            var statistics = new CompileStatistics
+            {
+                Revision = revision,
+                Pods = pods.Length,
+                Identities = identityCount,
+                Policies = policies.Length,
+                IngressClasses = ingress.Rows.Length,
+                EgressClasses = egress.Rows.Length,
+                ConnectionSets = _connections.Count,
+                Milliseconds = stopwatch.Elapsed.TotalMilliseconds,
+            };
+
+            return new PolicySnapshot(new SnapshotData
+            {
+                Revision = revision,
+                Options = options,
+                Spec = spec,
+                Namespaces = [.. _namespaces],
+                Pods = pods,
+                Identities = identities,
+                Policies = policies,
+                Connections = _connections.ToArray(),
+                IdentityPortMap = identityPortMap,
+                PortMaps = _portMaps,
+                Ingress = ingress,
+                Egress = egress,
+                Matrix = matrix,
+                Statistics = statistics,
+            });
+        }
+
+        private int NamespaceOf(string name)
+        {
+            if (!_namespaceIndex.TryGetValue(name, out var index))
+            {
+                index = _namespaces.Count;
+                _namespaces.Add(NamespaceSpec.Create(name, declared: false));
+                _namespaceIndex.Add(name, index);
+            }
+
+            return index;
+        }
+
+        private void ResolveNamespaces()
+        {
+            foreach (var ns in spec.Namespaces)
+            {
+                if (_namespaceIndex.TryGetValue(ns.Name, out var existing))
+                {
+                    _namespaces[existing] = ns;
+                    continue;
+                }
+
+                _namespaceIndex.Add(ns.Name, _namespaces.Count);
+                _namespaces.Add(ns with { Labels = ns.Labels.With(NamespaceSpec.NameLabel, ns.Name) });
+            }
+
+            foreach (var pod in spec.Pods)
+            {
+                NamespaceOf(pod.Namespace);
+            }
+
+            foreach (var workload in spec.Workloads)
+            {
+                NamespaceOf(workload.Namespace);
+            }
+
+            foreach (var policy in spec.NetworkPolicies)
+            {
+                NamespaceOf(policy.Namespace);
+            }
+        }
+
+        private void ResolvePods()
+        {
+            foreach (var pod in spec.Pods)
+            {
+                _pods.Add((pod, false));
+            }
+
+            // A workload object stands for pods made from its template, unless the input already holds
+            // pods that name it as their owner.
+            var owned = new HashSet<WorkloadRef>(spec.Pods.Select(static p => p.Workload));
+            foreach (var workload in spec.Workloads)
+            {
+                if (owned.Contains(workload.Ref))
+                {
+                    continue;
+                }
+
+                _pods.Add((new PodSpec
+                {
+                    Namespace = workload.Namespace,
+                    Name = workload.Name,
+                    Labels = workload.PodLabels,
+                    Ports = workload.Ports,
+                    HostNetwork = workload.HostNetwork,
+                    Workload = workload.Ref,
+                    Location = workload.Location,
+                }, true));
+            }
+        }
+
+        private HashSet<string> ReferencedPortNames()
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var policy in spec.NetworkPolicies)
+            {
+                foreach (var rule in policy.Ingress.Concat(policy.Egress))
+                {
+                    foreach (var port in rule.Ports ?? [])
+                    {
+                        if (port.PortName is not null)
+                        {
+                            names.Add(port.PortName);
+                        }
+                    }
+                }
+            }
+
+            return names;
+        }
+
+        private List<IpSet> DistinctIpBlocks()
+        {
+            var seen = new HashSet<IpSet>();
+            var list = new List<IpSet>();
+            foreach (var policy in spec.NetworkPolicies)
+            {
+                foreach (var rule in policy.Ingress.Concat(policy.Egress))
+                {
+                    foreach (var peer in rule.Peers ?? [])
+                    {
+                        if (peer.IpBlock is { } block && seen.Add(block.Addresses))
+                        {
+                            list.Add(block.Addresses);
+                        }
+                    }
+                }
+            }
+
+            return list;
+        }
+
+        private void GroupPods(HashSet<string> referencedNames, List<IpSet> blocks)
+        {
+            var groups = new Dictionary<GroupKey, int>();
+            _podGroup = new int[_pods.Count];
+            for (var i = 0; i < _pods.Count; i++)
+            {
+                var pod = _pods[i].Spec;
+                var ns = _namespaceIndex[pod.Namespace];
+                var portMap = referencedNames.Count == 0 ? 0 : _portMaps.Intern(pod.Ports, referencedNames);
+                int[] inBlocks = [];
+                if (blocks.Count > 0 && pod.Addresses.Count > 0)
+                {
+                    var hits = new List<int>();
+                    for (var b = 0; b < blocks.Count; b++)
+                    {
+                        foreach (var address in pod.Addresses)
+                        {
+                            if (blocks[b].Contains(address))
+                            {
+                                hits.Add(b);
+                                break;
+                            }
+                        }
+                    }
+
+                    inBlocks = [.. hits];
+                }
+
+                var key = new GroupKey(ns, pod.Labels, portMap, string.Join(",", inBlocks));
+                if (!groups.TryGetValue(key, out var group))
+                {
+                    group = _groupLabels.Count;
+                    groups.Add(key, group);
+                    _groupNamespace.Add(ns);
+                    _groupLabels.Add(pod.Labels);
+                    _groupPortMap.Add(portMap);
+                    _groupAddressBlocks.Add(inBlocks);
+                }
+
+                _podGroup[i] = group;
+            }
+
+            if (referencedNames.Count == 0)
+            {
+                _portMaps.Intern([], referencedNames);
+            }
+        }
+
+        private static PolicyDraft DraftPolicy(NetworkPolicySpec policy, GroupContext context)
+        {
+            var ns = context.NamespaceIndex[policy.Namespace];
+            var subjects = context.PodSelector.Evaluate(policy.PodSelector).Clone();
+            subjects.And(context.GroupsOfNamespace[ns]);
+            var reference = new PolicyReference("NetworkPolicy", policy.Namespace, policy.Name, policy.Location);
+            return new PolicyDraft(
+                reference,
+                subjects,
+                policy.AffectsIngress,
+                policy.AffectsEgress,
+                [.. policy.Ingress.Select((rule, i) => DraftRule(policy, ns, Direction.Ingress, rule, $"spec.ingress[{i}]", context))],
+                [.. policy.Egress.Select((rule, i) => DraftRule(policy, ns, Direction.Egress, rule, $"spec.egress[{i}]", context))]);
+        }
+
+        private static RuleDraft DraftRule(NetworkPolicySpec policy, int ns, Direction direction, NetworkPolicyRuleSpec rule, string path, GroupContext context)
+        {
+            if (rule.AllPeers)
+            {
+                return new RuleDraft(direction, path, [new PeerDraft(Bitset.Full(context.GroupCount), IpSet.All, path)], rule.Ports);
+            }
+
+            var field = direction == Direction.Ingress ? "from" : "to";
+            var peers = new PeerDraft[rule.Peers!.Count];
+            for (var i = 0; i < peers.Length; i++)
+            {
+                var peer = rule.Peers[i];
+                var peerPath = $"{path}.{field}[{i}]";
+                if (peer.IpBlock is { } block)
+                {
+                    var addresses = block.Addresses;
+                    var groups = new Bitset(context.GroupCount);
+                    var blockIndex = context.Blocks.IndexOf(addresses);
+                    if (blockIndex >= 0)
+                    {
+                        groups.Or(context.BlockGroups[blockIndex]);
+                    }
+
+                    peers[i] = new PeerDraft(groups, addresses, peerPath);
+                    continue;
+                }
+
+                Bitset members;
+                if (peer.NamespaceSelector is { } namespaceSelector)
+                {
+                    members = new Bitset(context.GroupCount);
+                    foreach (var n in context.NamespaceSelector.Evaluate(namespaceSelector).Members())
+                    {
+                        members.Or(context.GroupsOfNamespace[n]);
+                    }
+                }
+                else
+                {
+                    members = context.GroupsOfNamespace[ns].Clone();
+                }
+
+                if (peer.PodSelector is { } podSelector)
+                {
+                    members.And(context.PodSelector.Evaluate(podSelector));
+                }
+
+                peers[i] = new PeerDraft(members, IpSet.Empty, peerPath);
+            }
+
+            return new RuleDraft(direction, path, peers, rule.Ports);
+        }
+
+        private (int[] GroupIdentity, int Count) Refine(int groupCount, List<PolicyDraft> drafts)
+        {
+            // Each group's signature: its namespace and port map, then the ordinal of every subject or
+            // peer set it belongs to. Groups with equal signatures are indistinguishable to every policy.
+            var signatures = new List<int>[groupCount];
+            for (var g = 0; g < groupCount; g++)
+            {
+                signatures[g] = [_groupNamespace[g], _groupPortMap[g]];
+            }
+
+            var ordinal = 0;
+            foreach (var set in drafts.SelectMany(static d => d.Sets()))
+            {
+                var current = ordinal++;
+                foreach (var g in set.Members())
+                {
+                    signatures[g].Add(current);
+                }
+            }
+
+            var identities = new Dictionary<int[], int>(SequenceComparer.Instance);
+            var groupIdentity = new int[groupCount];
+            for (var g = 0; g < groupCount; g++)
+            {
+                var signature = signatures[g].ToArray();
+                if (!identities.TryGetValue(signature, out var identity))
+                {
+                    identity = identities.Count;
+                    identities.Add(signature, identity);
+                }
+
+                groupIdentity[g] = identity;
+            }
+
+            return (groupIdentity, identities.Count);
+        }
+
+        private DirectionClasses BuildClasses(Direction direction, CompiledPolicy[] policies, int identityCount, int[] identityPortMap)
+        {
+            var classOf = new int[identityCount];
+            var keys = new Dictionary<string, int>(StringComparer.Ordinal);
+            var classPolicies = new List<int[]>();
+            var classPortMap = new List<int>();
+            var selecting = new List<int>();
+            for (var identity = 0; identity < identityCount; identity++)
+            {
+                selecting.Clear();
+                var named = false;
+                for (var p = 0; p < policies.Length; p++)
+                {
+                    var policy = policies[p];
+                    if (policy.Affects(direction) && policy.Subjects[identity])
+                    {
+                        selecting.Add(p);
+                        if (direction == Direction.Ingress)
+                        {
+                            foreach (var rule in policy.IngressRules)
+                            {
+                                named |= rule.HasNamedPorts;
+                            }
+                        }
+                    }
+                }
+
+                var portMap = named ? identityPortMap[identity] : PortMapTable.Outside;
+                var key = string.Join(",", selecting) + "|" + portMap;
+                if (!keys.TryGetValue(key, out var cls))
+                {
+                    cls = classPolicies.Count;
+                    keys.Add(key, cls);
+                    classPolicies.Add([.. selecting]);
+                    classPortMap.Add(portMap);
+                }
+
+                classOf[identity] = cls;
+            }
+
+            var rows = new int[classPolicies.Count][];
+            var outside = new AddressMap[classPolicies.Count];
+            for (var c = 0; c < rows.Length; c++)
+            {
+                if (classPolicies[c].Length == 0)
+                {
+                    rows[c] = [];
+                    outside[c] = AddressMap.AllowAll;
+                    continue;
+                }
+
+                var row = new int[identityCount];
+                var outsideEntries = new List<(IpSet, int)>();
+                foreach (var p in classPolicies[c])
+                {
+                    foreach (var rule in policies[p].Rules(direction))
+                    {
+                        if (direction == Direction.Ingress)
+                        {
+                            var connection = rule.ConnectionFor(classPortMap[c], _portMaps, _connections);
+                            if (connection == ConnectionTable.NoneId)
+                            {
+                                continue;
+                            }
+
+                            foreach (var peer in rule.PeerIdentities.Members())
+                            {
+                                row[peer] = _connections.Union(row[peer], connection);
+                            }
+
+                            if (!rule.PeerAddresses.IsEmpty)
+                            {
+                                outsideEntries.Add((rule.PeerAddresses, connection));
+                            }
+                        }
+                        else
+                        {
+                            foreach (var peer in rule.PeerIdentities.Members())
+                            {
+                                var connection = rule.ConnectionFor(identityPortMap[peer], _portMaps, _connections);
+                                row[peer] = _connections.Union(row[peer], connection);
+                            }
+
+                            if (!rule.PeerAddresses.IsEmpty)
+                            {
+                                outsideEntries.Add((rule.PeerAddresses, rule.ConnectionFor(PortMapTable.Outside, _portMaps, _connections)));
+                            }
+                        }
+                    }
+                }
+
+                rows[c] = row;
+                outside[c] = AddressMap.Build(_connections, outsideEntries);
+            }
+
+            return new DirectionClasses(classOf, [.. classPolicies], rows, outside);
+        }
+
+        private int[] BuildMatrix(int identityCount, DirectionClasses ingress, DirectionClasses egress)
+        {
+            var matrix = new int[identityCount * identityCount];
+            for (var source = 0; source < identityCount; source++)
+            {
+                var egressRow = egress.Rows[egress.ClassOf[source]];
+                var offset = source * identityCount;
+                for (var destination = 0; destination < identityCount; destination++)
+                {
+                    var ingressRow = ingress.Rows[ingress.ClassOf[destination]];
+                    var outgoing = egressRow.Length == 0 ? ConnectionTable.AllId : egressRow[destination];
+                    var incoming = ingressRow.Length == 0 ? ConnectionTable.AllId : ingressRow[source];
+                    matrix[offset + destination] = _connections.Intersect(outgoing, incoming);
+                }
+            }
+
+            return matrix;
+        }
+
+        private readonly record struct GroupKey(int Namespace, LabelSet Labels, int PortMap, string Blocks);
+    }
+
+    private sealed record GroupContext(
+        int GroupCount,
+        SelectorIndex PodSelector,
+        SelectorIndex NamespaceSelector,
+        Bitset[] GroupsOfNamespace,
+        Dictionary<string, int> NamespaceIndex,
+        List<IpSet> Blocks,
+        Bitset[] BlockGroups);
+
+    private sealed record PeerDraft(Bitset Groups, IpSet Addresses, string Path);
+
+    private sealed record RuleDraft(Direction Direction, string Path, PeerDraft[] Peers, IReadOnlyList<NetworkPolicyPortSpec>? Ports);
+
+    private sealed record PolicyDraft(PolicyReference Reference, Bitset Subjects, bool Ingress, bool Egress, RuleDraft[] IngressRules, RuleDraft[] EgressRules)
+    {
+        public IEnumerable<Bitset> Sets()
+        {
+            yield return Subjects;
+            foreach (var rule in IngressRules.Concat(EgressRules))
+            {
+                foreach (var peer in rule.Peers)
+                {
+                    yield return peer.Groups;
+                }
+            }
+        }
+
+        public CompiledPolicy Compile(int index, int[] groupIdentity, int identityCount, ConnectionTable table)
+        {
+            CompiledRule CompileRule(RuleDraft rule) => new(
+                index,
+                rule.Direction,
+                rule.Path,
+                [.. rule.Peers.Select(peer => new CompiledPeer(ToIdentities(peer.Groups, groupIdentity, identityCount), peer.Addresses, peer.Path))],
+                rule.Ports,
+                table);
+
+            return new CompiledPolicy(
+                Reference,
+                ToIdentities(Subjects, groupIdentity, identityCount),
+                Ingress,
+                Egress,
+                [.. IngressRules.Select(CompileRule)],
+                [.. EgressRules.Select(CompileRule)]);
+        }
+
+        private static Bitset ToIdentities(Bitset groups, int[] groupIdentity, int identityCount)
+        {
+            var identities = new Bitset(identityCount);
+            foreach (var g in groups.Members())
+            {
+                identities.Set(groupIdentity[g]);
+            }
+
+            return identities;
+        }
+    }
+}
+
+/// <summary>Compares integer arrays by content.</summary>
+internal sealed class SequenceComparer : IEqualityComparer<int[]>
+{
+    public static readonly SequenceComparer Instance = new();
+
+    public bool Equals(int[]? x, int[]? y) => x.AsSpan().SequenceEqual(y);
+
+    public int GetHashCode(int[] obj)
+    {
+        var hash = new HashCode();
+        foreach (var value in obj)
+        {
+            hash.Add(value);
+        }
+
+        return hash.ToHashCode();
+    }
+}
+
+/// <summary>The direction classes of one direction: which class each identity is in, and each class's rows.</summary>
+internal sealed record DirectionClasses(int[] ClassOf, int[][] Policies, int[][] Rows, AddressMap[] Outside);

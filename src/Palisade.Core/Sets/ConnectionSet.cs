@@ -1,0 +1,219 @@
+using System.Globalization;
+using System.Text;
+
+namespace Palisade.Sets;
+
+/// <summary>
+/// An immutable set of (protocol, port) pairs: what a rule admits or a connection carries. Ports run
+/// from 1 to 65535 for each of TCP, UDP and SCTP. Internally one <see cref="IntervalSet{T}"/> over
+/// the key <c>protocol * 65536 + port</c>, so union, intersection and difference are single merges.
+/// </summary>
+public sealed class ConnectionSet : IEquatable<ConnectionSet>
+{
+    /// <summary>The lowest port a connection set holds.</summary>
+    public const int MinPort = 1;
+
+    /// <summary>The highest port a connection set holds.</summary>
+    public const int MaxPort = 65535;
+
+    private const uint Stride = 65536;
+
+    /// <summary>No connection at all.</summary>
+    public static readonly ConnectionSet None = new(IntervalSet<uint>.Empty);
+
+    /// <summary>Every port of every protocol ("All Connections").</summary>
+    public static readonly ConnectionSet All = new(IntervalSet<uint>.FromIntervals(
+        Protocols.All.Select(static p => new Interval<uint>(Key(p, MinPort), Key(p, MaxPort)))));
+
+    private ConnectionSet(IntervalSet<uint> keys) => Keys = keys;
+
+    /// <summary>The underlying key intervals (<c>protocol * 65536 + port</c>).</summary>
+    internal IntervalSet<uint> Keys { get; }
+
+    /// <summary>Whether the set holds no connection.</summary>
+    public bool IsEmpty => Keys.IsEmpty;
+
+    /// <summary>Whether the set holds every port of every protocol.</summary>
+    public bool IsAll => Equals(All);
+
+    private static uint Key(Protocol protocol, int port) => ((uint)protocol * Stride) + (uint)port;
+
+    /// <summary>Every port of <paramref name="protocol"/>.</summary>
+    public static ConnectionSet AllPorts(Protocol protocol) => Ports(protocol, MinPort, MaxPort);
+
+    /// <summary>Ports <paramref name="from"/> to <paramref name="to"/> (inclusive) of <paramref name="protocol"/>.</summary>
+    public static ConnectionSet Ports(Protocol protocol, int from, int to)
+    {
+        if (from < MinPort || to > MaxPort || from > to)
+        {
+            throw new ArgumentOutOfRangeException(nameof(from), $"Port range {from}-{to} is not within {MinPort}-{MaxPort}.");
+        }
+
+        return new ConnectionSet(IntervalSet<uint>.Range(Key(protocol, from), Key(protocol, to)));
+    }
+
+    /// <summary>One port of one protocol.</summary>
+    public static ConnectionSet Port(Protocol protocol, int port) => Ports(protocol, port, port);
+
+    /// <summary>Whether the set admits <paramref name="port"/> over <paramref name="protocol"/>.</summary>
+    public bool Contains(Protocol protocol, int port) => Keys.Contains(Key(protocol, port));
+
+    /// <summary>Connections in either set.</summary>
+    public ConnectionSet Union(ConnectionSet other) => Wrap(Keys.Union(other.Keys), other);
+
+    /// <summary>Connections in both sets.</summary>
+    public ConnectionSet Intersect(ConnectionSet other) => Wrap(Keys.Intersect(other.Keys), other);
+
+    /// <summary>Connections in this set and not in <paramref name="other"/>.</summary>
+    public ConnectionSet Except(ConnectionSet other) => Wrap(Keys.Except(other.Keys), other);
+
+    /// <summary>Whether every connection of this set is in <paramref name="other"/>.</summary>
+    public bool IsSubsetOf(ConnectionSet other) => Keys.IsSubsetOf(other.Keys);
+
+    private ConnectionSet Wrap(IntervalSet<uint> keys, ConnectionSet other)
+    {
+        if (ReferenceEquals(keys, Keys))
+        {
+            return this;
+        }
+
+        if (ReferenceEquals(keys, other.Keys))
+        {
+            return other;
+        }
+
+        return keys.IsEmpty ? None : new ConnectionSet(keys);
+    }
+
+    /// <summary>The port intervals of one protocol, ascending.</summary>
+    public IReadOnlyList<(int From, int To)> PortsOf(Protocol protocol)
+    {
+        var list = new List<(int, int)>();
+        var lo = Key(protocol, 0);
+        var hi = Key(protocol, MaxPort);
+        foreach (var interval in Keys.Intervals)
+        {
+            if (interval.Hi < lo || interval.Lo > hi)
+            {
+                continue;
+            }
+
+            list.Add(((int)(Math.Max(interval.Lo, lo) - lo), (int)(Math.Min(interval.Hi, hi) - lo)));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// netpol-analyzer's text: <c>All Connections</c>, <c>No Connections</c>, or protocols in
+    /// alphabetical order with their ports, e.g. <c>SCTP 9003,TCP 80,8080-8090,UDP 53</c>.
+    /// </summary>
+    public override string ToString()
+    {
+        if (IsAll)
+        {
+            return "All Connections";
+        }
+
+        if (IsEmpty)
+        {
+            return "No Connections";
+        }
+
+        var text = new StringBuilder();
+        foreach (var protocol in Protocols.PrintOrder)
+        {
+            var ports = PortsOf(protocol);
+            if (ports.Count == 0)
+            {
+                continue;
+            }
+
+            if (text.Length > 0)
+            {
+                text.Append(',');
+            }
+
+            text.Append(protocol.Name()).Append(' ');
+            for (var i = 0; i < ports.Count; i++)
+            {
+                if (i > 0)
+                {
+                    text.Append(',');
+                }
+
+                var (from, to) = ports[i];
+                text.Append(from.ToString(CultureInfo.InvariantCulture));
+                if (to != from)
+                {
+                    text.Append('-').Append(to.ToString(CultureInfo.InvariantCulture));
+                }
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// Reads the text <see cref="ToString"/> writes. An item without a protocol continues the one
+    /// before it (<c>TCP 80,8080</c>). Returns false on anything else.
+    /// </summary>
+    public static bool TryParse(string text, out ConnectionSet result)
+    {
+        result = None;
+        text = text.Trim();
+        if (text == "All Connections")
+        {
+            result = All;
+            return true;
+        }
+
+        if (text is "No Connections" or "")
+        {
+            return true;
+        }
+
+        var intervals = new List<Interval<uint>>();
+        Protocol? protocol = null;
+        foreach (var rawItem in text.Split(','))
+        {
+            var item = rawItem.Trim();
+            var space = item.IndexOf(' ', StringComparison.Ordinal);
+            if (space > 0 && Protocols.TryParse(item[..space], out var named))
+            {
+                protocol = named;
+                item = item[(space + 1)..].Trim();
+            }
+
+            if (protocol is null || item.Length == 0)
+            {
+                return false;
+            }
+
+            var dash = item.IndexOf('-', StringComparison.Ordinal);
+            var fromText = dash < 0 ? item : item[..dash];
+            var toText = dash < 0 ? item : item[(dash + 1)..];
+            if (!int.TryParse(fromText, NumberStyles.None, CultureInfo.InvariantCulture, out var from)
+                || !int.TryParse(toText, NumberStyles.None, CultureInfo.InvariantCulture, out var to)
+                || from < MinPort || to > MaxPort || from > to)
+            {
+                return false;
+            }
+
+            intervals.Add(new Interval<uint>(Key(protocol.Value, from), Key(protocol.Value, to)));
+        }
+
+        var keys = IntervalSet<uint>.FromIntervals(intervals);
+        result = keys.Equals(All.Keys) ? All : new ConnectionSet(keys);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public bool Equals(ConnectionSet? other) => other is not null && Keys.Equals(other.Keys);
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as ConnectionSet);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => Keys.GetHashCode();
+}

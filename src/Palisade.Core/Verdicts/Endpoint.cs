@@ -1,0 +1,30 @@
+using Palisade.Sets;
+
+namespace Palisade.Verdicts;
+
+/// <summary>What an endpoint of a connection is.</summary>
+public enum EndpointKind
+{
+    /// <summary>A pod of the snapshot.</summary>
+    Pod,
+
+    /// <summary>An address that belongs to no pod: outside the cluster, or a node.</summary>
+    Address,
+}
+
+/// <summary>
+/// One end of a connection as a snapshot resolves it: a pod (by its index in
+/// <see cref="Compilation.PolicySnapshot.Pods"/>) or an address. <see cref="Label"/> is how the user named it.
+/// </summary>
+public readonly record struct Endpoint(EndpointKind Kind, int PodIndex, UInt128 Address, string Label)
+{
+    /// <summary>A pod endpoint.</summary>
+    public static Endpoint ForPod(int podIndex, string label) => new(EndpointKind.Pod, podIndex, default, label);
+
+    /// <summary>An outside address endpoint.</summary>
+    public static Endpoint ForAddress(UInt128 address, string? label = null) =>
+        new(EndpointKind.Address, -1, address, label ?? IpNumbers.Format(address));
+
+    /// <inheritdoc />
+    public override string ToString() => Label;
+}

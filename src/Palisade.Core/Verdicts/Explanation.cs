@@ -1,0 +1,145 @@
+using System.Globalization;
+using System.Text;
+using Palisade.Model;
+using Palisade.Sets;
+
+namespace Palisade.Verdicts;
+
+/// <summary>The policy tier that decided one direction of a connection (see DESIGN.md, "One engine, many dialects").</summary>
+public enum Tier
+{
+    /// <summary>No policy selects the endpoint in this direction, so it is not isolated and the connection is allowed.</summary>
+    None,
+
+    /// <summary>AdminNetworkPolicy and ClusterNetworkPolicy <c>tier: Admin</c>.</summary>
+    Admin,
+
+    /// <summary>NetworkPolicy and Cilium's policies.</summary>
+    Namespace,
+
+    /// <summary>BaselineAdminNetworkPolicy and ClusterNetworkPolicy <c>tier: Baseline</c>.</summary>
+    Baseline,
+}
+
+/// <summary>A policy, named as a user would look it up: kind, namespace and name.</summary>
+public sealed record PolicyReference(string Kind, string Namespace, string Name, SourceLocation? Location)
+{
+    /// <summary><c>NetworkPolicy ns/name</c>, or <c>Kind name</c> for a cluster-scoped policy.</summary>
+    public override string ToString() => Namespace.Length == 0 ? $"{Kind} {Name}" : $"{Kind} {Namespace}/{Name}";
+}
+
+/// <summary>A rule (or a peer or port inside it) of a policy, by its path in the object: <c>spec.ingress[1].from[0]</c>.</summary>
+public sealed record RuleReference(PolicyReference Policy, string Path)
+{
+    /// <summary><c>NetworkPolicy ns/name spec.ingress[1].from[0]</c>.</summary>
+    public override string ToString() => $"{Policy} {Path}";
+}
+
+/// <summary>A rule whose peer matched but whose ports did not: the usual reason a connection someone expected is dropped.</summary>
+public sealed record NearMiss(RuleReference Rule, ConnectionSet Admits);
+
+/// <summary>How one direction (the source's egress or the destination's ingress) decided a connection.</summary>
+public sealed record SideExplanation
+{
+    /// <summary>Egress of the source, or ingress of the destination.</summary>
+    public required Direction Direction { get; init; }
+
+    /// <summary>The endpoint whose policies were consulted.</summary>
+    public required string Subject { get; init; }
+
+    /// <summary>False when the endpoint is outside the cluster, where no policy of the cluster applies.</summary>
+    public bool Checked { get; init; } = true;
+
+    /// <summary>Whether this direction lets the connection through.</summary>
+    public required bool Allowed { get; init; }
+
+    /// <summary>The tier that decided; <see cref="Tier.None"/> when nothing selects the endpoint.</summary>
+    public required Tier Tier { get; init; }
+
+    /// <summary>The policies that select the endpoint in this direction (and so isolate it).</summary>
+    public IReadOnlyList<PolicyReference> SelectingPolicies { get; init; } = [];
+
+    /// <summary>The rules (down to the peer) that admit the connection.</summary>
+    public IReadOnlyList<RuleReference> AllowingRules { get; init; } = [];
+
+    /// <summary>Rules that admit the peer but on other ports.</summary>
+    public IReadOnlyList<NearMiss> NearMisses { get; init; } = [];
+
+    /// <summary>A line or a few that say what decided, for people.</summary>
+    public string Describe()
+    {
+        var what = Direction == Direction.Egress ? "egress from" : "ingress to";
+        if (!Checked)
+        {
+            return $"{what} {Subject}: not checked (outside the cluster)";
+        }
+
+        if (Tier == Tier.None)
+        {
+            return $"{what} {Subject}: allowed, no policy selects it for {Direction.ToString().ToLowerInvariant()} (not isolated)";
+        }
+
+        var text = new StringBuilder();
+        if (Allowed)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{what} {Subject}: allowed by ");
+            text.AppendJoin("; ", AllowingRules);
+        }
+        else
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{what} {Subject}: denied, isolated by ");
+            text.AppendJoin(", ", SelectingPolicies);
+            text.Append(" and no rule matches");
+            foreach (var miss in NearMisses)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"\n    {miss.Rule} matches the peer but admits only {miss.Admits}");
+            }
+        }
+
+        return text.ToString();
+    }
+}
+
+/// <summary>A verdict with the reasons for it: what each direction decided, and by which policy and rule.</summary>
+public sealed record Explanation
+{
+    /// <summary>The source endpoint, as the user named it.</summary>
+    public required string From { get; init; }
+
+    /// <summary>The destination endpoint.</summary>
+    public required string To { get; init; }
+
+    /// <summary>The protocol asked about.</summary>
+    public required Protocol Protocol { get; init; }
+
+    /// <summary>The destination port asked about.</summary>
+    public required int Port { get; init; }
+
+    /// <summary>The verdict: both directions allow it.</summary>
+    public required bool Allowed { get; init; }
+
+    /// <summary>Set when the connection is decided without policies (a pod to itself).</summary>
+    public string? Note { get; init; }
+
+    /// <summary>The source's egress side.</summary>
+    public required SideExplanation Egress { get; init; }
+
+    /// <summary>The destination's ingress side.</summary>
+    public required SideExplanation Ingress { get; init; }
+
+    /// <summary>The verdict line and one block per direction.</summary>
+    public string Describe()
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{(Allowed ? "ALLOWED" : "DENIED")}: {From} => {To} : {Protocol.Name()} {Port}\n");
+        if (Note is not null)
+        {
+            text.Append("  ").Append(Note).Append('\n');
+            return text.ToString();
+        }
+
+        text.Append("  ").Append(Egress.Describe()).Append('\n');
+        text.Append("  ").Append(Ingress.Describe()).Append('\n');
+        return text.ToString();
+    }
+}
