@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
+using Palisade.Analysis;
 using Palisade.Model;
 using Palisade.Sets;
 using Palisade.Verdicts;
@@ -130,39 +131,68 @@ public sealed class PolicySnapshot
     }
 
     /// <summary>
-    /// Resolves what a user typed: <c>ns/name</c> of a pod, or of a workload (its first pod), or an
-    /// address (the pod that has it, else an outside address).
+    /// Resolves what a user typed: <c>ns/name</c> of a pod, or of a workload (its first pod); an
+    /// address (the pod that has it, else an outside address); <c>fqdn:NAME:IP</c>, an outside
+    /// address reached by resolving NAME; or <c>node:NAME</c>, the host network of a node.
     /// </summary>
     public bool TryResolve(string reference, out Endpoint endpoint, [NotNullWhen(false)] out string? error)
     {
         endpoint = default;
+        error = null;
+        if (reference.StartsWith("fqdn:", StringComparison.Ordinal))
+        {
+            var rest = reference["fqdn:".Length..];
+            var colon = rest.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0 || !IpNumbers.TryParse(rest[(colon + 1)..], out var resolved))
+            {
+                error = $"'{reference}' is not of the form fqdn:NAME:IP (for example fqdn:pypi.org:151.101.0.223)";
+                return false;
+            }
+
+            endpoint = Endpoint.ForAddress(resolved, reference) with { DnsName = rest[..colon].TrimEnd('.').ToLowerInvariant() };
+            return true;
+        }
+
+        if (reference.StartsWith("node:", StringComparison.Ordinal))
+        {
+            var name = reference["node:".Length..];
+            var node = _data.Spec.Nodes.FirstOrDefault(n => n.Name == name);
+            UInt128? nodeAddress = node is { Addresses.Count: > 0 } ? node.Addresses[0] : null;
+            nodeAddress ??= _data.Pods.FirstOrDefault(p => p.Spec.NodeName == name && p.Spec.HostAddress is not null)?.Spec.HostAddress;
+            if (nodeAddress is null)
+            {
+                error = $"no address is known for node '{name}': add a Node object with status.addresses, or pods on it with status.hostIP";
+                return false;
+            }
+
+            endpoint = Endpoint.ForAddress(nodeAddress.Value, reference);
+            return true;
+        }
+
         if (IpNumbers.TryParse(reference, out var address))
         {
             endpoint = _podsByAddress.TryGetValue(address, out var owner)
                 ? Endpoint.ForPod(owner, reference)
                 : Endpoint.ForAddress(address, reference);
-            error = null;
             return true;
         }
 
         var slash = reference.IndexOf('/', StringComparison.Ordinal);
         if (slash <= 0 || slash == reference.Length - 1 || reference.IndexOf('/', slash + 1) >= 0)
         {
-            error = $"'{reference}' is neither 'namespace/name' of a pod or workload nor an IP address";
+            error = $"'{reference}' is not 'namespace/name' of a pod or workload, an IP address, fqdn:NAME:IP or node:NAME";
             return false;
         }
 
         if (_podsByName.TryGetValue(reference, out var pod))
         {
             endpoint = Endpoint.ForPod(pod, reference);
-            error = null;
             return true;
         }
 
         if (_podsByWorkload.TryGetValue(reference, out var pods))
         {
             endpoint = Endpoint.ForPod(pods[0], reference);
-            error = null;
             return true;
         }
 
@@ -224,6 +254,48 @@ public sealed class PolicySnapshot
             Egress = egress,
             Ingress = ingress,
         };
+    }
+
+    /// <summary>
+    /// The policies that select <paramref name="subject"/> in <paramref name="direction"/> and the rules
+    /// that admit some of <paramref name="connections"/> from or to the peer (an identity, or the
+    /// outside address <paramref name="peerAddress"/> when <paramref name="peer"/> is negative).
+    /// </summary>
+    public SideReasons Reasons(Direction direction, int subject, int peer, UInt128 peerAddress, ConnectionSet connections)
+    {
+        var destinationPorts = direction == Direction.Ingress
+            ? _data.PortMaps.Get(_data.IdentityPortMap[subject])
+            : peer >= 0 ? _data.PortMaps.Get(_data.IdentityPortMap[peer]) : null;
+        var selecting = new List<PolicyReference>();
+        var rules = new List<(RuleReference, ConnectionSet)>();
+        foreach (var policy in _data.Policies)
+        {
+            if (!policy.Affects(direction) || !policy.Subjects[subject])
+            {
+                continue;
+            }
+
+            selecting.Add(policy.Reference);
+            foreach (var rule in policy.Rules(direction))
+            {
+                var admitted = rule.Admits(destinationPorts);
+                var relevant = connections.IsEmpty ? admitted : admitted.Intersect(connections);
+                if (relevant.IsEmpty)
+                {
+                    continue;
+                }
+
+                foreach (var candidate in rule.Peers)
+                {
+                    if (peer >= 0 ? candidate.Identities[peer] : candidate.Addresses.Contains(peerAddress))
+                    {
+                        rules.Add((new RuleReference(policy.Reference, candidate.Path), relevant));
+                    }
+                }
+            }
+        }
+
+        return new SideReasons(selecting.Count > 0, selecting, rules);
     }
 
     private SideExplanation ExplainSide(Direction direction, Endpoint subject, Endpoint peer, Protocol protocol, int port)

@@ -18,6 +18,12 @@ public enum EndpointKind
 /// </summary>
 public readonly record struct Endpoint(EndpointKind Kind, int PodIndex, UInt128 Address, string Label)
 {
+    /// <summary>
+    /// For an outside address reached by name (<c>fqdn:NAME:IP</c>), the name the client resolved;
+    /// DNS-name rules match it, CIDR rules match <see cref="Address"/>.
+    /// </summary>
+    public string? DnsName { get; init; }
+
     /// <summary>A pod endpoint.</summary>
     public static Endpoint ForPod(int podIndex, string label) => new(EndpointKind.Pod, podIndex, default, label);
 

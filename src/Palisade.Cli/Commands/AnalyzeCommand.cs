@@ -1,0 +1,81 @@
+using System.CommandLine;
+using Palisade.Analysis;
+
+namespace Palisade.Cli.Commands;
+
+/// <summary><c>palisade analyze</c>: every allowed connection between workloads and outside address ranges.</summary>
+internal static class AnalyzeCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var paths = CommonOptions.Paths("Manifest files or folders (YAML or JSON, read recursively)");
+        var format = new Option<string>("--format", "-f")
+        {
+            Description = "Output form: txt (netpol-analyzer's 'SRC => DST : CONN' lines), json, csv, md or dot",
+            DefaultValueFactory = _ => "txt",
+        }.AcceptOnlyFromAmong("txt", "json", "csv", "md", "dot");
+        var scope = CommonOptions.IpBlockScope();
+        var explain = new Option<bool>("--explain")
+        {
+            Description = "Add to each connection the policy rules that admit it, per direction, and list workload pairs that nothing admits",
+        };
+        var outputFile = new Option<string?>("--output", "-o") { Description = "Write the report to FILE instead of stdout" };
+        var verbose = CommonOptions.Verbose();
+
+        var command = new Command(
+            "analyze",
+            "List the allowed connections between workloads, and between workloads and outside address ranges. " +
+            "Workloads are written ns/name[Kind]; outside ranges first-last[External]; connections as 'All Connections' or e.g. 'TCP 80,8080-8090,UDP 53'. " +
+            "IPv6 ranges are listed when the cluster uses IPv6.")
+        {
+            paths, format, scope, explain, outputFile, verbose,
+        };
+
+        command.SetAction(parse =>
+        {
+            var isVerbose = parse.GetValue(verbose);
+            var cluster = CommonOptions.Load(parse.GetRequiredValue(paths), error, isVerbose);
+            if (cluster is null)
+            {
+                return ExitCodes.BadInput;
+            }
+
+            var snapshot = CommonOptions.Compile(cluster, CommonOptions.Snapshot(parse.GetRequiredValue(scope)), error, isVerbose);
+            var report = ConnectivityAnalyzer.Analyze(snapshot, new AnalyzeOptions { Explain = parse.GetValue(explain) });
+            if (report.Problems.Count > 0)
+            {
+                CommonOptions.Print(report.Problems, error);
+                return ExitCodes.BadInput;
+            }
+
+            var form = Enum.Parse<ReportFormat>(parse.GetRequiredValue(format), ignoreCase: true);
+            var file = parse.GetValue(outputFile);
+            if (file is null)
+            {
+                ReportWriter.Write(report, form, output);
+                output.Flush();
+            }
+            else
+            {
+                try
+                {
+                    using var writer = new StreamWriter(file);
+                    ReportWriter.Write(report, form, writer);
+                }
+                catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+                {
+                    error.WriteLine($"{file}: error PAL0001: cannot write the report: {failure.Message}");
+                    return ExitCodes.BadInput;
+                }
+            }
+
+            if (isVerbose)
+            {
+                error.WriteLine($"{report.Lines.Count} connections among {report.Workloads} workloads");
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,62 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Palisade.Manifests;
+using Palisade.Synthesis;
+
+namespace Palisade.Cli.Commands;
+
+/// <summary><c>palisade synth</c>: writes a synthetic cluster for benchmarks and scale tests.</summary>
+internal static class SynthCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var namespaces = new Option<int>("--namespaces") { Description = "Namespaces (besides kube-system)", DefaultValueFactory = _ => 20 };
+        var pods = new Option<int>("--pods") { Description = "Pods in all", DefaultValueFactory = _ => 1000 };
+        var policies = new Option<int>("--policies") { Description = "NetworkPolicies in all", DefaultValueFactory = _ => 200 };
+        var seed = new Option<int>("--seed") { Description = "Random seed; the same options write the same cluster", DefaultValueFactory = _ => 1 };
+        var folder = new Option<string>("--output", "-o") { Description = "Folder to write (one YAML file per namespace)", Required = true };
+        var command = new Command(
+            "synth",
+            "Write a synthetic but realistic cluster: skewed namespace sizes and labels, workloads with named ports, per-namespace default deny, " +
+            "DNS egress, app-to-app and cross-namespace allows, and egress to outside CIDR blocks.")
+        {
+            namespaces, pods, policies, seed, folder,
+        };
+
+        command.SetAction(parse =>
+        {
+            var options = new SynthesisOptions
+            {
+                Namespaces = parse.GetValue(namespaces),
+                Pods = parse.GetValue(pods),
+                Policies = parse.GetValue(policies),
+                Seed = parse.GetValue(seed),
+            };
+            if (options.Namespaces < 1 || options.Pods < 0 || options.Policies < 0)
+            {
+                error.WriteLine("palisade: --namespaces must be at least 1, and --pods and --policies not negative");
+                return ExitCodes.BadInput;
+            }
+
+            var stopwatch = Stopwatch.StartNew();
+            var cluster = ClusterSynthesizer.Generate(options);
+            var target = parse.GetRequiredValue(folder);
+            IReadOnlyList<string> files;
+            try
+            {
+                files = ManifestWriter.WriteFolder(cluster, target);
+            }
+            catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+            {
+                error.WriteLine($"{target}: error PAL0001: cannot write: {failure.Message}");
+                return ExitCodes.BadInput;
+            }
+
+            output.Write(
+                $"wrote {files.Count} files to {target} in {stopwatch.ElapsedMilliseconds} ms: {cluster.Namespaces.Count} namespaces, " +
+                $"{cluster.Pods.Count} pods, {cluster.NetworkPolicies.Count} network policies\n");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

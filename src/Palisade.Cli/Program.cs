@@ -1,0 +1,3 @@
+using Palisade.Cli;
+
+return PalisadeApp.Run(args, Console.Out, Console.Error);

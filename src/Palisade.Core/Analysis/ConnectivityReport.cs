@@ -1,0 +1,265 @@
+using Palisade.Compilation;
+using Palisade.Diagnostics;
+using Palisade.Model;
+using Palisade.Sets;
+using Palisade.Verdicts;
+
+namespace Palisade.Analysis;
+
+/// <summary>One end of a report line: a workload, or a range of outside addresses.</summary>
+public sealed record ReportPeer
+{
+    /// <summary>The workload, for a workload peer.</summary>
+    public WorkloadRef? Workload { get; init; }
+
+    /// <summary>The first address of an outside range.</summary>
+    public UInt128 First { get; init; }
+
+    /// <summary>The last address of an outside range.</summary>
+    public UInt128 Last { get; init; }
+
+    /// <summary>Whether this peer is an outside range.</summary>
+    public bool IsOutside => Workload is null;
+
+    /// <summary><c>ns/name[Kind]</c>, or <c>first-last[External]</c>.</summary>
+    public override string ToString() => Workload?.ToString() ?? $"{IpSet.FormatRange(First, Last)}[External]";
+}
+
+/// <summary>One allowed connection of a report: <c>SRC => DST : CONN</c>, with the rules behind it when explained.</summary>
+public sealed record ReportLine(ReportPeer Source, ReportPeer Destination, ConnectionSet Connections)
+{
+    /// <summary>The rules of the source's egress that admit it, when the report was asked to explain.</summary>
+    public SideReasons? Egress { get; init; }
+
+    /// <summary>The rules of the destination's ingress that admit it.</summary>
+    public SideReasons? Ingress { get; init; }
+
+    /// <summary>netpol-analyzer's line: <c>SRC => DST : CONN</c>.</summary>
+    public override string ToString() => $"{Source} => {Destination} : {Connections}";
+}
+
+/// <summary>Why one direction admits (or refuses) what a report line says.</summary>
+public sealed record SideReasons(bool Isolated, IReadOnlyList<PolicyReference> SelectingPolicies, IReadOnlyList<(RuleReference Rule, ConnectionSet Admits)> Rules)
+{
+    /// <summary>One line for people.</summary>
+    public string Describe(Direction direction)
+    {
+        var name = direction == Direction.Egress ? "egress" : "ingress";
+        if (!Isolated)
+        {
+            return $"{name}: not isolated (no policy selects it)";
+        }
+
+        if (Rules.Count == 0)
+        {
+            return $"{name}: isolated by {string.Join(", ", SelectingPolicies)}; no rule matches";
+        }
+
+        return $"{name}: " + string.Join("; ", Rules.Select(static r => $"{r.Rule} ({r.Admits})"));
+    }
+}
+
+/// <summary>Options for <see cref="ConnectivityAnalyzer"/>.</summary>
+public sealed record AnalyzeOptions
+{
+    /// <summary>Attach to each line the rules that admit it, and list workload pairs that nothing admits.</summary>
+    public bool Explain { get; init; }
+}
+
+/// <summary>The allowed connections between workloads and outside address ranges, as netpol-analyzer lists them.</summary>
+public sealed record ConnectivityReport
+{
+    /// <summary>The lines, sorted as netpol-analyzer sorts them (ordinal order of the text).</summary>
+    public required IReadOnlyList<ReportLine> Lines { get; init; }
+
+    /// <summary>Problems that make a workload-level answer impossible (<see cref="DiagnosticCodes.WorkloadLabelGap"/>).</summary>
+    public required IReadOnlyList<Diagnostic> Problems { get; init; }
+
+    /// <summary>The number of workloads analysed.</summary>
+    public required int Workloads { get; init; }
+}
+
+/// <summary>Computes a <see cref="ConnectivityReport"/> from a compiled snapshot.</summary>
+public static class ConnectivityAnalyzer
+{
+    /// <summary>
+    /// Lists every allowed connection between two distinct workloads and between a workload and the
+    /// outside. A workload's pods must share one identity; where they do not (pods of one owner differ
+    /// in a label some policy selects on), the report carries a problem and no lines.
+    /// </summary>
+    public static ConnectivityReport Analyze(PolicySnapshot snapshot, AnalyzeOptions? options = null)
+    {
+        options ??= new AnalyzeOptions();
+        var workloads = new Dictionary<WorkloadRef, List<SnapshotPod>>();
+        foreach (var pod in snapshot.Pods)
+        {
+            if (!workloads.TryGetValue(pod.Spec.Workload, out var list))
+            {
+                list = [];
+                workloads.Add(pod.Spec.Workload, list);
+            }
+
+            list.Add(pod);
+        }
+
+        var problems = new List<Diagnostic>();
+        var entries = new List<(WorkloadRef Workload, int Identity)>(workloads.Count);
+        foreach (var (workload, pods) in workloads)
+        {
+            var identities = pods.Select(static p => p.Identity).Distinct().ToList();
+            if (identities.Count > 1)
+            {
+                problems.Add(LabelGap(snapshot, workload, pods));
+                continue;
+            }
+
+            entries.Add((workload, identities[0]));
+        }
+
+        if (problems.Count > 0)
+        {
+            return new ConnectivityReport { Lines = [], Problems = problems, Workloads = workloads.Count };
+        }
+
+        var lines = new List<ReportLine>();
+        foreach (var (source, sourceIdentity) in entries)
+        {
+            var sourcePeer = new ReportPeer { Workload = source };
+            foreach (var (destination, destinationIdentity) in entries)
+            {
+                if (source == destination)
+                {
+                    continue;
+                }
+
+                var connections = snapshot.Allowed(sourceIdentity, destinationIdentity);
+                if (connections.IsEmpty && !options.Explain)
+                {
+                    continue;
+                }
+
+                var line = new ReportLine(sourcePeer, new ReportPeer { Workload = destination }, connections);
+                lines.Add(options.Explain ? Explain(snapshot, line, sourceIdentity, destinationIdentity) : line);
+            }
+
+            foreach (var (first, last, connections) in OutsideRanges(snapshot, sourceIdentity, Direction.Egress))
+            {
+                var line = new ReportLine(sourcePeer, new ReportPeer { First = first, Last = last }, connections);
+                lines.Add(options.Explain ? Explain(snapshot, line, sourceIdentity, -1) : line);
+            }
+
+            foreach (var (first, last, connections) in OutsideRanges(snapshot, sourceIdentity, Direction.Ingress))
+            {
+                var line = new ReportLine(new ReportPeer { First = first, Last = last }, sourcePeer, connections);
+                lines.Add(options.Explain ? Explain(snapshot, line, -1, sourceIdentity) : line);
+            }
+        }
+
+        lines.Sort(static (a, b) => string.CompareOrdinal(a.ToString(), b.ToString()));
+        return new ConnectivityReport { Lines = lines, Problems = [], Workloads = workloads.Count };
+    }
+
+    /// <summary>
+    /// The outside ranges with a non-empty connection set for one identity and direction: IPv4 always,
+    /// IPv6 only when the cluster uses IPv6, so that IPv4 clusters read as netpol-analyzer writes them.
+    /// </summary>
+    private static IEnumerable<(UInt128 First, UInt128 Last, ConnectionSet Connections)> OutsideRanges(PolicySnapshot snapshot, int identity, Direction direction)
+    {
+        var includeV6 = snapshot.UsesIPv6;
+        (UInt128 First, UInt128 Last, ConnectionSet Connections)? pendingV6 = null;
+        foreach (var (first, last, connections) in snapshot.OutsideReach(identity, direction))
+        {
+            var v4First = UInt128.Max(first, IpNumbers.V4Base);
+            var v4Last = UInt128.Min(last, IpNumbers.V4Last);
+            if (v4First <= v4Last && !connections.IsEmpty)
+            {
+                yield return (v4First, v4Last, connections);
+            }
+
+            if (!includeV6)
+            {
+                continue;
+            }
+
+            // The IPv6 parts of the range: below and above the IPv4 block. Ranges on both sides of the
+            // block with the same connections are written as one.
+            foreach (var (v6First, v6Last) in V6Parts(first, last))
+            {
+                if (pendingV6 is { } pending && pending.Connections.Equals(connections))
+                {
+                    pendingV6 = (pending.First, v6Last, connections);
+                    continue;
+                }
+
+                if (pendingV6 is { } done && !done.Connections.IsEmpty)
+                {
+                    yield return done;
+                }
+
+                pendingV6 = (v6First, v6Last, connections);
+            }
+        }
+
+        if (pendingV6 is { } last6 && !last6.Connections.IsEmpty)
+        {
+            yield return last6;
+        }
+    }
+
+    private static IEnumerable<(UInt128 First, UInt128 Last)> V6Parts(UInt128 first, UInt128 last)
+    {
+        if (first < IpNumbers.V4Base)
+        {
+            yield return (first, UInt128.Min(last, IpNumbers.V4Base - UInt128.One));
+        }
+
+        if (last > IpNumbers.V4Last)
+        {
+            yield return (UInt128.Max(first, IpNumbers.V4Last + UInt128.One), last);
+        }
+    }
+
+    private static ReportLine Explain(PolicySnapshot snapshot, ReportLine line, int sourceIdentity, int destinationIdentity)
+    {
+        var egress = sourceIdentity >= 0
+            ? snapshot.Reasons(Direction.Egress, sourceIdentity, destinationIdentity, line.Destination.First, line.Connections)
+            : null;
+        var ingress = destinationIdentity >= 0
+            ? snapshot.Reasons(Direction.Ingress, destinationIdentity, sourceIdentity, line.Source.First, line.Connections)
+            : null;
+        return line with { Egress = egress, Ingress = ingress };
+    }
+
+    private static Diagnostic LabelGap(PolicySnapshot snapshot, WorkloadRef workload, List<SnapshotPod> pods)
+    {
+        var selectorKeys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var policy in snapshot.Spec.NetworkPolicies)
+        {
+            selectorKeys.UnionWith(policy.PodSelector.Keys);
+            foreach (var rule in policy.Ingress.Concat(policy.Egress))
+            {
+                foreach (var peer in rule.Peers ?? [])
+                {
+                    selectorKeys.UnionWith(peer.PodSelector?.Keys ?? []);
+                }
+            }
+        }
+
+        var differing = pods.SelectMany(static p => p.Spec.Labels.Keys).Distinct(StringComparer.Ordinal)
+            .Where(key => pods.Select(p => p.Spec.Labels.TryGetValue(key, out var v) ? v : null).Distinct().Count() > 1)
+            .Where(selectorKeys.Contains)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        var names = string.Join(", ", pods.Select(static p => p.Spec.Name));
+        var what = differing.Count > 0
+            ? $"differ in label{(differing.Count > 1 ? "s" : string.Empty)} {string.Join(", ", differing.Select(static k => $"'{k}'"))}, which policies select on"
+            : "differ in named ports or addresses that policies tell apart";
+        var location = pods[0].Spec.Location ?? SourceLocation.Unknown("input");
+        return new Diagnostic(
+            DiagnosticCodes.WorkloadLabelGap,
+            Severity.Error,
+            location,
+            $"pods of workload {workload} ({names}) {what}, so the workload has no single connectivity; give its pods the same labels, or ask about pods with 'palisade eval'")
+        { Subject = workload.ToString() };
+    }
+}

@@ -1,0 +1,267 @@
+using Palisade.Model;
+using Palisade.Sets;
+
+namespace Palisade.Synthesis;
+
+/// <summary>What <see cref="ClusterSynthesizer"/> makes.</summary>
+public sealed record SynthesisOptions
+{
+    /// <summary>Namespaces, besides <c>kube-system</c>.</summary>
+    public int Namespaces { get; init; } = 20;
+
+    /// <summary>Pods in all.</summary>
+    public int Pods { get; init; } = 1000;
+
+    /// <summary>NetworkPolicies in all.</summary>
+    public int Policies { get; init; } = 200;
+
+    /// <summary>The random seed; the same options give the same cluster.</summary>
+    public int Seed { get; init; } = 1;
+}
+
+/// <summary>
+/// Makes synthetic but realistic clusters for benchmarks and scale tests: research-project and
+/// platform namespaces of skewed sizes, workloads with a few to many replicas and named ports,
+/// per-namespace default deny, DNS egress, app-to-app allows inside and across namespaces (with
+/// matchExpressions and namespace selectors), and egress to outside CIDR blocks with exceptions.
+/// </summary>
+public static class ClusterSynthesizer
+{
+    private static readonly string[] Apps =
+        ["web", "api", "worker", "db", "cache", "jupyter", "rstudio", "minio", "queue", "auth", "search", "report", "etl", "scheduler", "mirror", "metrics"];
+
+    private static readonly string[] Teams = ["genomics", "imaging", "epidemiology", "clinical", "platform", "data-eng", "ml", "finance"];
+
+    private static readonly (string Name, int Port, Protocol Protocol)[] PortCatalog =
+    [
+        ("http", 8080, Protocol.Tcp), ("https", 8443, Protocol.Tcp), ("metrics", 9090, Protocol.Tcp), ("grpc", 50051, Protocol.Tcp),
+        ("postgres", 5432, Protocol.Tcp), ("redis", 6379, Protocol.Tcp), ("dns", 53, Protocol.Udp), ("syslog", 514, Protocol.Udp),
+        ("sctp-feed", 9000, Protocol.Sctp),
+    ];
+
+    /// <summary>Makes a cluster; deterministic for given options.</summary>
+    public static ClusterSpec Generate(SynthesisOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Namespaces, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Pods);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Policies);
+        var random = new Random(options.Seed);
+        var namespaces = new List<NamespaceSpec>();
+        var pods = new List<PodSpec>();
+        var policies = new List<NetworkPolicySpec>();
+
+        namespaces.Add(NamespaceSpec.Create("kube-system"));
+        pods.Add(new PodSpec
+        {
+            Namespace = "kube-system",
+            Name = "coredns-5d78c9869d-abcde",
+            Labels = LabelSet.Of(("k8s-app", "kube-dns")),
+            Ports = [new ContainerPortSpec("dns", 53, Protocol.Udp), new ContainerPortSpec("dns-tcp", 53, Protocol.Tcp)],
+            Addresses = [IpNumbers.V4Base + 0x0A00_0002u],
+            Workload = new WorkloadRef("ReplicaSet", "kube-system", "coredns-5d78c9869d"),
+        });
+
+        // Namespace sizes follow a Zipf-like skew: a few large projects, many small ones.
+        var weights = Enumerable.Range(1, options.Namespaces).Select(static i => 1.0 / Math.Pow(i, 0.9)).ToArray();
+        var total = weights.Sum();
+        var nsNames = new string[options.Namespaces];
+        var nsApps = new List<string>[options.Namespaces];
+        var nsTeams = new string[options.Namespaces];
+        for (var n = 0; n < options.Namespaces; n++)
+        {
+            var research = n % 5 != 4;
+            nsNames[n] = research ? $"project-{n:D4}" : $"platform-{n:D4}";
+            nsTeams[n] = Teams[Skewed(random, Teams.Length)];
+            nsApps[n] = [];
+            var env = (n % 3) switch { 0 => "prod", 1 => "dev", _ => "staging" };
+            namespaces.Add(NamespaceSpec.Create(nsNames[n], LabelSet.Of(
+                ("team", nsTeams[n]),
+                ("env", env),
+                ("tre.k8tre.io/kind", research ? "project" : "platform"))));
+        }
+
+        var address = 0x0A01_0000u;
+        var podBudget = options.Pods;
+        for (var n = 0; n < options.Namespaces && podBudget > 0; n++)
+        {
+            var share = n == options.Namespaces - 1 ? podBudget : Math.Min(podBudget, Math.Max(1, (int)Math.Round(options.Pods * weights[n] / total)));
+            var workloadIndex = 0;
+            while (share > 0)
+            {
+                var app = Apps[Skewed(random, Apps.Length)];
+                var name = $"{app}-{workloadIndex++}";
+                var replicas = Math.Min(share, 1 + Skewed(random, 12));
+                var ports = new List<ContainerPortSpec>();
+                var portCount = 1 + random.Next(3);
+                for (var p = 0; p < portCount; p++)
+                {
+                    var (portName, number, protocol) = PortCatalog[Skewed(random, PortCatalog.Length)];
+                    if (!ports.Any(existing => existing.Name == portName))
+                    {
+                        ports.Add(new ContainerPortSpec(portName, number, protocol));
+                    }
+                }
+
+                var hash = $"{random.Next(0x100000, 0xFFFFFF):x6}";
+                var labels = LabelSet.Of(
+                    ("app", app),
+                    ("workload", name),
+                    ("tier", app is "db" or "cache" or "minio" ? "data" : app is "web" or "jupyter" or "rstudio" ? "frontend" : "backend"),
+                    ("version", random.Next(4) == 0 ? "v2" : "v1"),
+                    ("pod-template-hash", hash));
+                for (var r = 0; r < replicas; r++)
+                {
+                    pods.Add(new PodSpec
+                    {
+                        Namespace = nsNames[n],
+                        Name = $"{name}-{hash}-{r:x5}",
+                        Labels = labels,
+                        Ports = ports,
+                        Addresses = [IpNumbers.V4Base + address++],
+                        NodeName = $"node-{random.Next(16)}",
+                        Workload = new WorkloadRef("ReplicaSet", nsNames[n], $"{name}-{hash}"),
+                    });
+                }
+
+                nsApps[n].Add(app);
+                share -= replicas;
+                podBudget -= replicas;
+            }
+        }
+
+        var budget = options.Policies;
+        for (var n = 0; n < options.Namespaces && budget > 0; n++, budget--)
+        {
+            policies.Add(new NetworkPolicySpec
+            {
+                Namespace = nsNames[n],
+                Name = "default-deny",
+                AffectsIngress = true,
+                AffectsEgress = true,
+            });
+        }
+
+        for (var n = 0; n < options.Namespaces && budget > 0; n++, budget--)
+        {
+            policies.Add(new NetworkPolicySpec
+            {
+                Namespace = nsNames[n],
+                Name = "allow-dns",
+                AffectsIngress = false,
+                AffectsEgress = true,
+                Egress =
+                [
+                    new NetworkPolicyRuleSpec
+                    {
+                        Peers =
+                        [
+                            new NetworkPolicyPeerSpec
+                            {
+                                NamespaceSelector = Selector(("kubernetes.io/metadata.name", "kube-system")),
+                                PodSelector = Selector(("k8s-app", "kube-dns")),
+                            },
+                        ],
+                        Ports = [new NetworkPolicyPortSpec { Protocol = Protocol.Udp, Port = 53 }, new NetworkPolicyPortSpec { Protocol = Protocol.Tcp, Port = 53 }],
+                    },
+                ],
+            });
+        }
+
+        for (var i = 0; budget > 0; i++, budget--)
+        {
+            var n = Skewed(random, options.Namespaces);
+            var apps = nsApps[n].Count > 0 ? nsApps[n] : ["web"];
+            var target = apps[random.Next(apps.Count)];
+            var source = apps[random.Next(apps.Count)];
+            var kind = random.Next(10);
+            var port = PortCatalog[Skewed(random, PortCatalog.Length)];
+            NetworkPolicyPortSpec PortSpec() => random.Next(3) == 0
+                ? new NetworkPolicyPortSpec { Protocol = port.Protocol, PortName = port.Name }
+                : random.Next(6) == 0
+                    ? new NetworkPolicyPortSpec { Protocol = port.Protocol, Port = port.Port, EndPort = port.Port + random.Next(1, 100) }
+                    : new NetworkPolicyPortSpec { Protocol = port.Protocol, Port = port.Port };
+
+            NetworkPolicySpec policy;
+            if (kind < 5)
+            {
+                // App-to-app in one namespace.
+                policy = Ingress(nsNames[n], $"allow-{source}-to-{target}-{i}", Selector(("app", target)), new NetworkPolicyPeerSpec { PodSelector = Selector(("app", source)) }, PortSpec());
+            }
+            else if (kind < 7)
+            {
+                // From another team's namespaces, by namespace label and pod expression.
+                var team = Teams[Skewed(random, Teams.Length)];
+                policy = Ingress(nsNames[n], $"allow-team-{team}-{i}", Selector(("app", target)), new NetworkPolicyPeerSpec
+                {
+                    NamespaceSelector = Selector(("team", team)),
+                    PodSelector = new LabelSelectorSpec
+                    {
+                        MatchExpressions = [new LabelRequirement("tier", SelectorOperator.In, ["frontend", "backend"]), new LabelRequirement("version", SelectorOperator.NotIn, ["v0"])],
+                    },
+                }, PortSpec());
+            }
+            else if (kind < 8)
+            {
+                // Platform monitoring from every platform namespace.
+                policy = Ingress(nsNames[n], $"allow-monitoring-{i}", LabelSelectorSpec.Everything, new NetworkPolicyPeerSpec
+                {
+                    NamespaceSelector = new LabelSelectorSpec { MatchExpressions = [new LabelRequirement("tre.k8tre.io/kind", SelectorOperator.In, ["platform"])] },
+                    PodSelector = Selector(("app", "metrics")),
+                }, new NetworkPolicyPortSpec { Port = 9090 });
+            }
+            else
+            {
+                // Egress to outside mirrors, everything but the cluster's own range.
+                var octet = random.Next(1, 223);
+                var cidr = random.Next(2) == 0 ? "0.0.0.0/0" : $"{octet}.{random.Next(256)}.0.0/16";
+                var block = IpPrefix.Parse(cidr).ToSet();
+                var except = new List<string>();
+                if (cidr == "0.0.0.0/0")
+                {
+                    except.Add("10.0.0.0/8");
+                    block = block.Except(IpPrefix.Parse("10.0.0.0/8").ToSet());
+                }
+
+                policy = new NetworkPolicySpec
+                {
+                    Namespace = nsNames[n],
+                    Name = $"allow-egress-{target}-{i}",
+                    PodSelector = Selector(("app", target)),
+                    AffectsIngress = false,
+                    AffectsEgress = true,
+                    Egress =
+                    [
+                        new NetworkPolicyRuleSpec
+                        {
+                            Peers = [new NetworkPolicyPeerSpec { IpBlock = new IpBlockSpec { Cidr = cidr, Except = except, Addresses = block } }],
+                            Ports = [new NetworkPolicyPortSpec { Port = 443 }],
+                        },
+                    ],
+                };
+            }
+
+            policies.Add(policy);
+        }
+
+        return new ClusterSpec { Namespaces = namespaces, Pods = pods, NetworkPolicies = policies };
+    }
+
+    private static NetworkPolicySpec Ingress(string ns, string name, LabelSelectorSpec subjects, NetworkPolicyPeerSpec peer, NetworkPolicyPortSpec port) => new()
+    {
+        Namespace = ns,
+        Name = name,
+        PodSelector = subjects,
+        AffectsIngress = true,
+        AffectsEgress = false,
+        Ingress = [new NetworkPolicyRuleSpec { Peers = [peer], Ports = [port] }],
+    };
+
+    private static LabelSelectorSpec Selector(params (string Key, string Value)[] labels) => new() { MatchLabels = LabelSet.Of(labels) };
+
+    /// <summary>An index below <paramref name="count"/>, low indices far likelier (a Zipf-like skew).</summary>
+    private static int Skewed(Random random, int count)
+    {
+        var u = random.NextDouble();
+        return Math.Min(count - 1, (int)(count * u * u * u));
+    }
+}

@@ -1,0 +1,135 @@
+using Palisade.Diagnostics;
+using Palisade.Manifests.Yaml;
+using Palisade.Model;
+
+namespace Palisade.Manifests;
+
+/// <summary>What reading some manifests produced: the cluster, and every problem found on the way.</summary>
+public sealed record ManifestLoadResult
+{
+    /// <summary>The cluster the manifests describe (empty of the objects that had errors).</summary>
+    public required ClusterSpec Cluster { get; init; }
+
+    /// <summary>Errors and warnings, in file order.</summary>
+    public required IReadOnlyList<Diagnostic> Diagnostics { get; init; }
+
+    /// <summary>The files read.</summary>
+    public required IReadOnlyList<string> Files { get; init; }
+
+    /// <summary>Whether any diagnostic is an error; the cluster must then not be used.</summary>
+    public bool HasErrors => Diagnostics.Any(static d => d.Severity == Severity.Error);
+}
+
+/// <summary>
+/// Reads Kubernetes manifests from files and folders: YAML (multi-document) and JSON, <c>List</c>
+/// and <c>*List</c> kinds, folders recursively (files ending in <c>.yaml</c>, <c>.yml</c> or
+/// <c>.json</c>, in ordinal order of their paths). Files are parsed in parallel; objects keep file order.
+/// </summary>
+public static class ManifestLoader
+{
+    private static readonly string[] Extensions = [".yaml", ".yml", ".json"];
+
+    /// <summary>Reads every manifest under <paramref name="paths"/> (files or folders).</summary>
+    public static ManifestLoadResult Load(IEnumerable<string> paths)
+    {
+        var diagnostics = new DiagnosticBag();
+        var files = new List<string>();
+        foreach (var path in paths)
+        {
+            if (File.Exists(path))
+            {
+                files.Add(path);
+            }
+            else if (Directory.Exists(path))
+            {
+                var found = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
+                    .Where(static f => Extensions.Any(e => f.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
+                    .Order(StringComparer.Ordinal)
+                    .ToList();
+                if (found.Count == 0)
+                {
+                    diagnostics.Warning(DiagnosticCodes.UnreadableInput, SourceLocation.Unknown(path), "folder holds no .yaml, .yml or .json files");
+                }
+
+                files.AddRange(found);
+            }
+            else
+            {
+                diagnostics.Error(DiagnosticCodes.UnreadableInput, SourceLocation.Unknown(path), "no such file or folder");
+            }
+        }
+
+        var perFile = new (ObjectCollection Objects, DiagnosticBag Diagnostics)[files.Count];
+        Parallel.For(0, files.Count, i =>
+        {
+            var fileDiagnostics = new DiagnosticBag();
+            var objects = new ObjectCollection();
+            string text;
+            try
+            {
+                text = File.ReadAllText(files[i]);
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                fileDiagnostics.Error(DiagnosticCodes.UnreadableInput, SourceLocation.Unknown(files[i]), $"cannot read the file: {error.Message}");
+                perFile[i] = (objects, fileDiagnostics);
+                return;
+            }
+
+            ReadText(text, files[i], fileDiagnostics, objects);
+            perFile[i] = (objects, fileDiagnostics);
+        });
+
+        var all = new ObjectCollection();
+        foreach (var (objects, fileDiagnostics) in perFile)
+        {
+            all.AddRange(objects);
+            diagnostics.AddRange(fileDiagnostics.Items);
+        }
+
+        CheckDuplicates(all, diagnostics);
+        return new ManifestLoadResult { Cluster = all.ToCluster(), Diagnostics = diagnostics.Items, Files = files };
+    }
+
+    /// <summary>Reads manifests from text, e.g. a case file's inline <c>manifests</c>, naming <paramref name="source"/> in diagnostics.</summary>
+    public static ManifestLoadResult LoadText(string text, string source, int firstLine = 1, int columnOffset = 0)
+    {
+        var diagnostics = new DiagnosticBag();
+        var objects = new ObjectCollection();
+        ReadText(text, source, diagnostics, objects);
+        CheckDuplicates(objects, diagnostics);
+        var shifted = firstLine == 1 && columnOffset == 0
+            ? diagnostics.Items
+            : [.. diagnostics.Items.Select(d => d.Location.Line > 0
+                ? d with { Location = d.Location with { Line = d.Location.Line + firstLine - 1, Column = d.Location.Column + columnOffset } }
+                : d)];
+        return new ManifestLoadResult { Cluster = objects.ToCluster(), Diagnostics = shifted, Files = [source] };
+    }
+
+    internal static void ReadText(string text, string source, DiagnosticBag diagnostics, ObjectCollection into)
+    {
+        foreach (var document in DocumentReader.Read(text, source, diagnostics))
+        {
+            ObjectDecoder.Decode(document, diagnostics, into);
+        }
+    }
+
+    private static void CheckDuplicates(ObjectCollection objects, DiagnosticBag diagnostics)
+    {
+        var seen = new Dictionary<ObjectKey, SourceLocation>();
+        foreach (var (key, location) in objects.Locations)
+        {
+            if (seen.TryGetValue(key, out var first))
+            {
+                diagnostics.Error(
+                    DiagnosticCodes.DuplicateObject,
+                    location,
+                    $"{key.Kind} {(key.Namespace.Length == 0 ? key.Name : $"{key.Namespace}/{key.Name}")} is defined twice; the first is at {first}. Names must be unique per kind and namespace");
+            }
+            else
+            {
+                seen.Add(key, location);
+            }
+        }
+    }
+}

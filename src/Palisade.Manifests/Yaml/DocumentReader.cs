@@ -1,0 +1,132 @@
+using Palisade.Diagnostics;
+using Palisade.Model;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+
+namespace Palisade.Manifests.Yaml;
+
+/// <summary>
+/// Reads the documents of a YAML or JSON text into <see cref="ManifestNode"/> trees with positions.
+/// JSON is read by the same parser (JSON is YAML's flow style); only the messages name the format.
+/// </summary>
+public static class DocumentReader
+{
+    /// <summary>
+    /// Every document of <paramref name="text"/>, in order. On a syntax error, the documents before it
+    /// are returned and the error is added to <paramref name="diagnostics"/> with its line and column.
+    /// Empty documents are left out.
+    /// </summary>
+    public static IReadOnlyList<ManifestNode> Read(string text, string source, DiagnosticBag diagnostics)
+    {
+        var documents = new List<ManifestNode>();
+        var isJson = source.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+        try
+        {
+            var parser = new Parser(new StringReader(text));
+            var anchors = new Dictionary<string, ManifestNode>(StringComparer.Ordinal);
+            parser.Consume<StreamStart>();
+            while (parser.TryConsume<DocumentStart>(out _))
+            {
+                anchors.Clear();
+                var root = ReadNode(parser, source, anchors);
+                parser.Consume<DocumentEnd>();
+                if (root is ScalarNode { IsNull: true })
+                {
+                    continue;
+                }
+
+                documents.Add(root);
+            }
+        }
+        catch (YamlException error)
+        {
+            var location = new SourceLocation(source, (int)error.Start.Line, (int)error.Start.Column);
+            var message = Clean(error);
+            diagnostics.Error(
+                isJson ? DiagnosticCodes.MalformedJson : DiagnosticCodes.MalformedYaml,
+                location,
+                isJson ? $"malformed JSON: {message}" : $"malformed YAML: {message}");
+        }
+
+        return documents;
+    }
+
+    private static string Clean(YamlException error)
+    {
+        // YamlDotNet repeats the position in its message: "(Line: 3, Col: 5, Idx: 20) - (...): text".
+        var message = error.InnerException?.Message ?? error.Message;
+        var marker = message.LastIndexOf("): ", StringComparison.Ordinal);
+        message = marker >= 0 ? message[(marker + 3)..] : message;
+        return message.TrimEnd('.');
+    }
+
+    private static ManifestNode ReadNode(IParser parser, string source, Dictionary<string, ManifestNode> anchors)
+    {
+        var current = parser.Current ?? throw new YamlException("unexpected end of the document");
+        var location = new SourceLocation(source, (int)current.Start.Line, (int)current.Start.Column);
+        switch (current)
+        {
+            case Scalar scalar:
+                parser.MoveNext();
+                var node = new ScalarNode(location, scalar.Value, scalar.Style is not ScalarStyle.Plain and not ScalarStyle.Any);
+                Remember(scalar.Anchor, node, anchors);
+                return node;
+            case AnchorAlias alias:
+                parser.MoveNext();
+                if (!anchors.TryGetValue(alias.Value.Value, out var target))
+                {
+                    throw new YamlException(current.Start, current.End, $"alias *{alias.Value.Value} names no anchor");
+                }
+
+                return target;
+            case SequenceStart sequenceStart:
+            {
+                parser.MoveNext();
+                var items = new List<ManifestNode>();
+                while (!parser.TryConsume<SequenceEnd>(out _))
+                {
+                    items.Add(ReadNode(parser, source, anchors));
+                }
+
+                var sequence = new SequenceNode(location, items);
+                Remember(sequenceStart.Anchor, sequence, anchors);
+                return sequence;
+            }
+
+            case MappingStart mappingStart:
+            {
+                parser.MoveNext();
+                var entries = new List<MappingEntry>();
+                while (!parser.TryConsume<MappingEnd>(out _))
+                {
+                    var keyNode = ReadNode(parser, source, anchors);
+                    var value = ReadNode(parser, source, anchors);
+                    if (keyNode is ScalarNode { Value: "<<", Quoted: false } && value is MappingNode merged)
+                    {
+                        // YAML merge key: the merged map's entries come first, so explicit keys win.
+                        entries.InsertRange(0, merged.Entries);
+                        continue;
+                    }
+
+                    var key = keyNode is ScalarNode scalarKey ? scalarKey.Value : keyNode.Describe();
+                    entries.Add(new MappingEntry(key, keyNode.Location, value));
+                }
+
+                var mapping = new MappingNode(location, entries);
+                Remember(mappingStart.Anchor, mapping, anchors);
+                return mapping;
+            }
+
+            default:
+                throw new YamlException(current.Start, current.End, $"unexpected {current.GetType().Name}");
+        }
+    }
+
+    private static void Remember(AnchorName anchor, ManifestNode node, Dictionary<string, ManifestNode> anchors)
+    {
+        if (!anchor.IsEmpty)
+        {
+            anchors[anchor.Value] = node;
+        }
+    }
+}
