@@ -20,6 +20,21 @@ public sealed record ManifestLoadResult
     public bool HasErrors => Diagnostics.Any(static d => d.Severity == Severity.Error);
 }
 
+/// <summary>How strictly manifests are read.</summary>
+public sealed record ManifestReadOptions
+{
+    /// <summary>The defaults: what the Kubernetes API server accepts is accepted.</summary>
+    public static readonly ManifestReadOptions Default = new();
+
+    /// <summary>
+    /// Reject an egress rule whose peers include ipBlocks and whose ports include names
+    /// (<see cref="DiagnosticCodes.NamedPortWithIpBlock"/>), as netpol-analyzer does. The API server
+    /// accepts such rules, but the names can never match an outside address, so a report of the whole
+    /// cluster's connectivity would silently show nothing allowed where the author meant something.
+    /// </summary>
+    public bool RejectNamedPortsOnIpBlocks { get; init; }
+}
+
 /// <summary>
 /// Reads Kubernetes manifests from files and folders: YAML (multi-document) and JSON, <c>List</c>
 /// and <c>*List</c> kinds, folders recursively (files ending in <c>.yaml</c>, <c>.yml</c> or
@@ -30,8 +45,9 @@ public static class ManifestLoader
     private static readonly string[] Extensions = [".yaml", ".yml", ".json"];
 
     /// <summary>Reads every manifest under <paramref name="paths"/> (files or folders).</summary>
-    public static ManifestLoadResult Load(IEnumerable<string> paths)
+    public static ManifestLoadResult Load(IEnumerable<string> paths, ManifestReadOptions? options = null)
     {
+        options ??= ManifestReadOptions.Default;
         var diagnostics = new DiagnosticBag();
         var files = new List<string>();
         foreach (var path in paths)
@@ -88,7 +104,15 @@ public static class ManifestLoader
         }
 
         CheckDuplicates(all, diagnostics);
-        return new ManifestLoadResult { Cluster = all.ToCluster(), Diagnostics = diagnostics.Items, Files = files };
+        var items = diagnostics.Items;
+        if (options.RejectNamedPortsOnIpBlocks)
+        {
+            items = [.. items.Select(static d => d.Code == DiagnosticCodes.NamedPortWithIpBlock && d.Severity == Severity.Warning
+                ? d with { Severity = Severity.Error, Message = d.Message + "; a report of all connections cannot show what the author meant, so give the port number" }
+                : d)];
+        }
+
+        return new ManifestLoadResult { Cluster = all.ToCluster(), Diagnostics = items, Files = files };
     }
 
     /// <summary>Reads manifests from text, e.g. a case file's inline <c>manifests</c>, naming <paramref name="source"/> in diagnostics.</summary>

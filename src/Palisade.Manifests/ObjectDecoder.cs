@@ -498,17 +498,22 @@ internal static class ObjectDecoder
                 ? Ports(portList, reader, $"{path}.ports")
                 : null;
 
-            if (direction == Direction.Egress && peers is not null && ports is not null)
+            if (direction == Direction.Egress && peers is { Count: > 0 } && ports is not null && peers.Any(static peer => peer.IpBlock is not null))
             {
+                // A named port resolves on the destination pod; an outside address has none, so for the
+                // rule's ipBlock peers the name matches nothing.
+                var onlyBlocks = peers.All(static peer => peer.IpBlock is not null);
                 for (var p = 0; p < ports.Count; p++)
                 {
-                    if (ports[p].PortName is { } portName && peers.Any(static peer => peer.IpBlock is not null))
+                    if (ports[p].PortName is { } portName)
                     {
-                        reader.Error(
+                        reader.Warning(
                             DiagnosticCodes.NamedPortWithIpBlock,
                             PortNode(rule, p),
                             $"{path}.ports[{p}].port",
-                            $"named port '{portName}' cannot apply to an ipBlock peer: an outside address has no container ports to give the name a number; write the port number");
+                            onlyBlocks
+                                ? $"named port '{portName}' with only ipBlock peers matches nothing: an outside address has no container ports to give the name a number"
+                                : $"named port '{portName}' applies to the rule's pod peers only, not to its ipBlock peers (outside addresses have no named ports)");
                     }
                 }
             }

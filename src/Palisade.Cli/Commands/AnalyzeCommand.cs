@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Palisade.Analysis;
+using Palisade.Manifests;
 
 namespace Palisade.Cli.Commands;
 
@@ -34,7 +35,7 @@ internal static class AnalyzeCommand
         command.SetAction(parse =>
         {
             var isVerbose = parse.GetValue(verbose);
-            var cluster = CommonOptions.Load(parse.GetRequiredValue(paths), error, isVerbose);
+            var cluster = CommonOptions.Load(parse.GetRequiredValue(paths), error, isVerbose, new ManifestReadOptions { RejectNamedPortsOnIpBlocks = true });
             if (cluster is null)
             {
                 return ExitCodes.BadInput;

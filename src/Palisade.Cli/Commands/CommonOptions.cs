@@ -43,10 +43,10 @@ internal static class CommonOptions
     /// Reads manifests and prints their diagnostics. Returns null when any is an error, after which the
     /// command exits with <see cref="ExitCodes.BadInput"/>.
     /// </summary>
-    public static ClusterSpec? Load(IEnumerable<string> paths, TextWriter error, bool verbose)
+    public static ClusterSpec? Load(IEnumerable<string> paths, TextWriter error, bool verbose, ManifestReadOptions? options = null)
     {
         var stopwatch = Stopwatch.StartNew();
-        var result = ManifestLoader.Load(paths);
+        var result = ManifestLoader.Load(paths, options);
         Print(result.Diagnostics, error);
         if (result.HasErrors)
         {

@@ -1,0 +1,172 @@
+using Palisade.Model;
+using Palisade.Sets;
+
+namespace Palisade.Tests.Compilation;
+
+/// <summary>
+/// Small random clusters that reach the corners: every selector operator, empty versus absent peer
+/// and port lists, named ports meaning different numbers on different pods, port ranges, SCTP,
+/// ipBlocks with exceptions, policies of both directions.
+/// </summary>
+internal static class RandomClusters
+{
+    private static readonly string[] Values = ["a", "b", "c"];
+    private static readonly string[] Keys = ["app", "tier", "team"];
+    private static readonly string[] PortNames = ["http", "dns", "db"];
+
+    public static readonly int[] ProbePorts = [53, 80, 81, 443, 5432, 8080];
+
+    public static readonly string[] OutsideAddresses = ["8.8.8.8", "10.0.0.9", "10.1.2.3", "192.168.1.20", "2001:db8::7"];
+
+    public static ClusterSpec Generate(int seed)
+    {
+        var random = new Random(seed);
+        var namespaces = new List<NamespaceSpec>();
+        var pods = new List<PodSpec>();
+        var nsCount = random.Next(1, 4);
+        for (var n = 0; n < nsCount; n++)
+        {
+            namespaces.Add(NamespaceSpec.Create($"ns{n}", RandomLabels(random)));
+        }
+
+        var podCount = random.Next(2, 7);
+        for (var p = 0; p < podCount; p++)
+        {
+            var ns = $"ns{random.Next(nsCount)}";
+            var ports = new List<ContainerPortSpec>();
+            foreach (var name in PortNames)
+            {
+                if (random.Next(2) == 0)
+                {
+                    var protocol = name == "dns" ? Protocol.Udp : Protocol.Tcp;
+                    ports.Add(new ContainerPortSpec(name, ProbePorts[random.Next(ProbePorts.Length)], protocol));
+                }
+            }
+
+            pods.Add(new PodSpec
+            {
+                Namespace = ns,
+                Name = $"p{p}",
+                Labels = RandomLabels(random),
+                Ports = ports,
+                Addresses = [IpNumbers.V4Base + (uint)(0x0A000000 + (p * 256) + 9)],
+                Workload = new WorkloadRef("Pod", ns, $"p{p}"),
+            });
+        }
+
+        var policies = new List<NetworkPolicySpec>();
+        var policyCount = random.Next(0, 6);
+        for (var i = 0; i < policyCount; i++)
+        {
+            var ingress = random.Next(3) != 0;
+            var egress = !ingress || random.Next(2) == 0;
+            policies.Add(new NetworkPolicySpec
+            {
+                Namespace = $"ns{random.Next(nsCount)}",
+                Name = $"np{i}",
+                PodSelector = RandomSelector(random),
+                AffectsIngress = ingress,
+                AffectsEgress = egress,
+                Ingress = ingress ? RandomRules(random) : [],
+                Egress = egress ? RandomRules(random) : [],
+            });
+        }
+
+        return new ClusterSpec { Namespaces = namespaces, Pods = pods, NetworkPolicies = policies };
+    }
+
+    private static LabelSet RandomLabels(Random random)
+    {
+        var pairs = new List<(string, string)>();
+        foreach (var key in Keys)
+        {
+            if (random.Next(3) != 0)
+            {
+                pairs.Add((key, Values[random.Next(Values.Length)]));
+            }
+        }
+
+        return LabelSet.Of([.. pairs]);
+    }
+
+    private static LabelSelectorSpec RandomSelector(Random random)
+    {
+        if (random.Next(3) == 0)
+        {
+            return LabelSelectorSpec.Everything;
+        }
+
+        var labels = random.Next(2) == 0 ? LabelSet.Of((Keys[random.Next(Keys.Length)], Values[random.Next(Values.Length)])) : LabelSet.Empty;
+        var expressions = new List<LabelRequirement>();
+        if (random.Next(2) == 0)
+        {
+            var op = (SelectorOperator)random.Next(4);
+            string[] values = op is SelectorOperator.In or SelectorOperator.NotIn
+                ? [.. Values.Where(_ => random.Next(2) == 0).DefaultIfEmpty("a")]
+                : [];
+            expressions.Add(new LabelRequirement(Keys[random.Next(Keys.Length)], op, values));
+        }
+
+        return new LabelSelectorSpec { MatchLabels = labels, MatchExpressions = expressions };
+    }
+
+    private static List<NetworkPolicyRuleSpec> RandomRules(Random random)
+    {
+        var rules = new List<NetworkPolicyRuleSpec>();
+        var count = random.Next(0, 3);
+        for (var r = 0; r < count; r++)
+        {
+            List<NetworkPolicyPeerSpec>? peers = random.Next(4) switch
+            {
+                0 => null,
+                1 => [],
+                _ => [.. Enumerable.Range(0, random.Next(1, 3)).Select(_ => RandomPeer(random))],
+            };
+            List<NetworkPolicyPortSpec>? ports = random.Next(4) switch
+            {
+                0 => null,
+                1 => [],
+                _ => [.. Enumerable.Range(0, random.Next(1, 3)).Select(_ => RandomPort(random))],
+            };
+            rules.Add(new NetworkPolicyRuleSpec { Peers = peers, Ports = ports });
+        }
+
+        return rules;
+    }
+
+    private static NetworkPolicyPeerSpec RandomPeer(Random random)
+    {
+        switch (random.Next(4))
+        {
+            case 0:
+                var cidr = random.Next(3) switch { 0 => "10.0.0.0/8", 1 => "0.0.0.0/0", _ => "2001:db8::/32" };
+                var set = IpPrefix.Parse(cidr).ToSet();
+                var except = new List<string>();
+                if (cidr != "2001:db8::/32" && random.Next(2) == 0)
+                {
+                    except.Add("10.0.0.0/24");
+                    set = set.Except(IpPrefix.Parse("10.0.0.0/24").ToSet());
+                }
+
+                return new NetworkPolicyPeerSpec { IpBlock = new IpBlockSpec { Cidr = cidr, Except = except, Addresses = set } };
+            case 1:
+                return new NetworkPolicyPeerSpec { PodSelector = RandomSelector(random) };
+            case 2:
+                return new NetworkPolicyPeerSpec { NamespaceSelector = RandomSelector(random) };
+            default:
+                return new NetworkPolicyPeerSpec { PodSelector = RandomSelector(random), NamespaceSelector = RandomSelector(random) };
+        }
+    }
+
+    private static NetworkPolicyPortSpec RandomPort(Random random)
+    {
+        var protocol = (Protocol)random.Next(3);
+        return random.Next(4) switch
+        {
+            0 => new NetworkPolicyPortSpec { Protocol = protocol },
+            1 => new NetworkPolicyPortSpec { Protocol = protocol, PortName = PortNames[random.Next(PortNames.Length)] },
+            2 => new NetworkPolicyPortSpec { Protocol = protocol, Port = 80, EndPort = 443 },
+            _ => new NetworkPolicyPortSpec { Protocol = protocol, Port = ProbePorts[random.Next(ProbePorts.Length)] },
+        };
+    }
+}

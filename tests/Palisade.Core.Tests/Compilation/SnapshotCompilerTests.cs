@@ -1,0 +1,156 @@
+using CsCheck;
+using Palisade.Compilation;
+using Palisade.Model;
+using Palisade.Sets;
+using Palisade.Verdicts;
+
+namespace Palisade.Tests.Compilation;
+
+public sealed class SnapshotCompilerTests
+{
+    [Theory]
+    [InlineData(IpBlockScope.External)]
+    [InlineData(IpBlockScope.All)]
+    public void Evaluate_RandomClusters_AgreesWithReferenceEvaluator(IpBlockScope scope) =>
+        Gen.Int[0, int.MaxValue].Sample(
+            seed =>
+            {
+                var cluster = RandomClusters.Generate(seed);
+                var snapshot = SnapshotCompiler.Compile(cluster, new SnapshotOptions { IpBlockScope = scope });
+                var reference = new ReferenceEvaluator(cluster, scope);
+                var outside = RandomClusters.OutsideAddresses.Select(a => IpNumbers.TryParse(a, out var n) ? n : throw new FormatException(a)).ToList();
+                foreach (var protocol in Protocols.All)
+                {
+                    foreach (var port in RandomClusters.ProbePorts)
+                    {
+                        for (var s = 0; s < cluster.Pods.Count; s++)
+                        {
+                            var from = Endpoint.ForPod(s, cluster.Pods[s].ToString());
+                            for (var d = 0; d < cluster.Pods.Count; d++)
+                            {
+                                if (s == d)
+                                {
+                                    continue;
+                                }
+
+                                var to = Endpoint.ForPod(d, cluster.Pods[d].ToString());
+                                var expected = reference.Allowed(cluster.Pods[s], default, cluster.Pods[d], default, protocol, port);
+                                Assert.True(expected == snapshot.Evaluate(from, to, protocol, port), $"seed {seed}: {from} => {to} {protocol} {port}: reference says {expected}");
+                                Assert.Equal(expected, snapshot.Explain(from, to, protocol, port).Allowed);
+                            }
+
+                            foreach (var address in outside)
+                            {
+                                var target = Endpoint.ForAddress(address);
+                                Assert.True(
+                                    reference.Allowed(cluster.Pods[s], default, null, address, protocol, port) == snapshot.Evaluate(from, target, protocol, port),
+                                    $"seed {seed}: {from} => {target} {protocol} {port}");
+                                Assert.True(
+                                    reference.Allowed(null, address, cluster.Pods[s], default, protocol, port) == snapshot.Evaluate(target, from, protocol, port),
+                                    $"seed {seed}: {target} => {from} {protocol} {port}");
+                                Assert.Equal(snapshot.Evaluate(target, from, protocol, port), snapshot.Explain(target, from, protocol, port).Allowed);
+                            }
+                        }
+                    }
+                }
+            },
+            iter: 300);
+
+    [Fact]
+    public void Compile_PodsAlikeToEverySelector_ShareOneIdentity()
+    {
+        var cluster = new ClusterSpec
+        {
+            Pods =
+            [
+                Pod("a", ("app", "web"), ("version", "1")),
+                Pod("b", ("app", "web"), ("version", "2")),
+                Pod("c", ("app", "db")),
+            ],
+            NetworkPolicies =
+            [
+                new NetworkPolicySpec { Namespace = "default", Name = "db", PodSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", "db")) } },
+            ],
+        };
+
+        var snapshot = SnapshotCompiler.Compile(cluster);
+
+        Assert.Equal(2, snapshot.Identities.Count);
+        Assert.Equal(snapshot.Pods[0].Identity, snapshot.Pods[1].Identity);
+        Assert.NotEqual(snapshot.Pods[0].Identity, snapshot.Pods[2].Identity);
+    }
+
+    [Fact]
+    public void Explain_DeniedByIsolation_NamesIsolatingPolicyAndNearMiss()
+    {
+        var cluster = new ClusterSpec
+        {
+            Pods = [Pod("client", ("app", "client")), Pod("server", ("app", "server"))],
+            NetworkPolicies =
+            [
+                new NetworkPolicySpec
+                {
+                    Namespace = "default",
+                    Name = "server-ingress",
+                    PodSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", "server")) },
+                    Ingress =
+                    [
+                        new NetworkPolicyRuleSpec
+                        {
+                            Peers = [new NetworkPolicyPeerSpec { PodSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", "client")) } }],
+                            Ports = [new NetworkPolicyPortSpec { Port = 8080 }],
+                        },
+                    ],
+                },
+            ],
+        };
+        var snapshot = SnapshotCompiler.Compile(cluster);
+        Assert.True(snapshot.TryResolve("default/client", out var client, out _));
+        Assert.True(snapshot.TryResolve("default/server", out var server, out _));
+
+        var denied = snapshot.Explain(client, server, Protocol.Tcp, 80);
+        var allowed = snapshot.Explain(client, server, Protocol.Tcp, 8080);
+
+        Assert.False(denied.Allowed);
+        Assert.Equal(Tier.None, denied.Egress.Tier);
+        Assert.Equal("NetworkPolicy default/server-ingress", Assert.Single(denied.Ingress.SelectingPolicies).ToString());
+        Assert.Equal("NetworkPolicy default/server-ingress spec.ingress[0].from[0]", Assert.Single(denied.Ingress.NearMisses).Rule.ToString());
+        Assert.True(allowed.Allowed);
+        Assert.Equal("NetworkPolicy default/server-ingress spec.ingress[0].from[0]", Assert.Single(allowed.Ingress.AllowingRules).ToString());
+        Assert.Contains("ALLOWED: default/client => default/server : TCP 8080", allowed.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryResolve_Forms_ResolveOrSayWhy()
+    {
+        var cluster = new ClusterSpec
+        {
+            Pods = [Pod("a", ("app", "a")) with { Addresses = [IpNumbers.V4Base + 0x0A000001u], NodeName = "n1", HostAddress = IpNumbers.V4Base + 0xC0A80001u }],
+            Workloads = [new WorkloadSpec { Kind = "Deployment", Namespace = "default", Name = "web", PodLabels = LabelSet.Of(("app", "web")) }],
+        };
+        var snapshot = SnapshotCompiler.Compile(cluster);
+
+        Assert.True(snapshot.TryResolve("default/a", out var pod, out _));
+        Assert.Equal(EndpointKind.Pod, pod.Kind);
+        Assert.True(snapshot.TryResolve("default/web", out var workload, out _));
+        Assert.Equal(EndpointKind.Pod, workload.Kind);
+        Assert.True(snapshot.TryResolve("10.0.0.1", out var byAddress, out _));
+        Assert.Equal(pod.PodIndex, byAddress.PodIndex);
+        Assert.True(snapshot.TryResolve("fqdn:PyPI.org.:151.101.0.223", out var fqdn, out _));
+        Assert.Equal("pypi.org", fqdn.DnsName);
+        Assert.True(snapshot.TryResolve("node:n1", out var node, out _));
+        Assert.Equal("192.168.0.1", IpNumbers.Format(node.Address));
+        Assert.False(snapshot.TryResolve("default/nope", out _, out var missing));
+        Assert.Contains("no pod or workload", missing, StringComparison.Ordinal);
+        Assert.False(snapshot.TryResolve("a/b/c", out _, out _));
+        Assert.False(snapshot.TryResolve("node:n9", out _, out _));
+    }
+
+    private static PodSpec Pod(string name, params (string, string)[] labels) => new()
+    {
+        Namespace = "default",
+        Name = name,
+        Labels = LabelSet.Of(labels),
+        Workload = new WorkloadRef("Pod", "default", name),
+    };
+}
