@@ -38,7 +38,9 @@ public sealed record ManifestReadOptions
 /// <summary>
 /// Reads Kubernetes manifests from files and folders: YAML (multi-document) and JSON, <c>List</c>
 /// and <c>*List</c> kinds, folders recursively (files ending in <c>.yaml</c>, <c>.yml</c> or
-/// <c>.json</c>, in ordinal order of their paths). Files are parsed in parallel; objects keep file order.
+/// <c>.json</c>, in ordinal order of their paths; connectivity case files, <c>*.case.yaml</c>, are
+/// left out so that tests can live beside the manifests they test). Files are parsed in parallel;
+/// objects keep file order.
 /// </summary>
 public static class ManifestLoader
 {
@@ -60,6 +62,7 @@ public static class ManifestLoader
             {
                 var found = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
                     .Where(static f => Extensions.Any(e => f.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
+                    .Where(static f => !f.EndsWith(CaseFileReader.Suffix, StringComparison.OrdinalIgnoreCase))
                     .Order(StringComparer.Ordinal)
                     .ToList();
                 if (found.Count == 0)
