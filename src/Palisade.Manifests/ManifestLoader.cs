@@ -46,6 +46,9 @@ public static class ManifestLoader
 {
     private static readonly string[] Extensions = [".yaml", ".yml", ".json"];
 
+    /// <summary>About how many characters of YAML one parallel piece holds.</summary>
+    private const int PieceSize = 64 * 1024;
+
     /// <summary>Reads every manifest under <paramref name="paths"/> (files or folders).</summary>
     public static ManifestLoadResult Load(IEnumerable<string> paths, ManifestReadOptions? options = null)
     {
@@ -78,32 +81,60 @@ public static class ManifestLoader
             }
         }
 
-        var perFile = new (ObjectCollection Objects, DiagnosticBag Diagnostics)[files.Count];
+        // Read every file, then parse and decode pieces of whole documents in parallel, so that one
+        // large file does not leave the other cores idle. Objects keep file and document order.
+        var texts = new string?[files.Count];
+        var readProblems = new Diagnostic?[files.Count];
         Parallel.For(0, files.Count, i =>
         {
-            var fileDiagnostics = new DiagnosticBag();
-            var objects = new ObjectCollection();
-            string text;
             try
             {
-                text = File.ReadAllText(files[i]);
+                texts[i] = File.ReadAllText(files[i]);
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {
-                fileDiagnostics.Error(DiagnosticCodes.UnreadableInput, SourceLocation.Unknown(files[i]), $"cannot read the file: {error.Message}");
-                perFile[i] = (objects, fileDiagnostics);
-                return;
+                readProblems[i] = new Diagnostic(DiagnosticCodes.UnreadableInput, Severity.Error, SourceLocation.Unknown(files[i]), $"cannot read the file: {error.Message}");
             }
+        });
 
-            ReadText(text, files[i], fileDiagnostics, objects);
-            perFile[i] = (objects, fileDiagnostics);
+        var pieces = new List<(int File, string Text, int LineOffset)>();
+        for (var i = 0; i < files.Count; i++)
+        {
+            if (texts[i] is { } text)
+            {
+                var isJson = files[i].EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+                foreach (var (piece, offset) in isJson ? [(text, 0)] : DocumentReader.Split(text, PieceSize))
+                {
+                    pieces.Add((i, piece, offset));
+                }
+            }
+        }
+
+        var results = new (ObjectCollection Objects, DiagnosticBag Diagnostics)[pieces.Count];
+        Parallel.For(0, pieces.Count, p =>
+        {
+            var (file, text, offset) = pieces[p];
+            var pieceDiagnostics = new DiagnosticBag();
+            var objects = new ObjectCollection();
+            ReadText(text, files[file], pieceDiagnostics, objects, offset);
+            results[p] = (objects, pieceDiagnostics);
         });
 
         var all = new ObjectCollection();
-        foreach (var (objects, fileDiagnostics) in perFile)
+        var nextPiece = 0;
+        for (var i = 0; i < files.Count; i++)
         {
-            all.AddRange(objects);
-            diagnostics.AddRange(fileDiagnostics.Items);
+            if (readProblems[i] is { } problem)
+            {
+                diagnostics.Add(problem);
+            }
+
+            while (nextPiece < pieces.Count && pieces[nextPiece].File == i)
+            {
+                all.AddRange(results[nextPiece].Objects);
+                diagnostics.AddRange(results[nextPiece].Diagnostics.Items);
+                nextPiece++;
+            }
         }
 
         CheckDuplicates(all, diagnostics);
@@ -133,9 +164,9 @@ public static class ManifestLoader
         return new ManifestLoadResult { Cluster = objects.ToCluster(), Diagnostics = shifted, Files = [source] };
     }
 
-    internal static void ReadText(string text, string source, DiagnosticBag diagnostics, ObjectCollection into)
+    internal static void ReadText(string text, string source, DiagnosticBag diagnostics, ObjectCollection into, int lineOffset = 0)
     {
-        foreach (var document in DocumentReader.Read(text, source, diagnostics))
+        foreach (var document in DocumentReader.Read(text, source, diagnostics, lineOffset))
         {
             ObjectDecoder.Decode(document, diagnostics, into);
         }

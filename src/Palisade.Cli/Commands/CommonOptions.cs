@@ -75,7 +75,8 @@ internal static class CommonOptions
             var s = snapshot.Statistics;
             error.WriteLine(
                 $"compiled snapshot revision {s.Revision} in {s.Milliseconds:F1} ms: {s.Pods} pods in {s.Identities} identities, {s.Policies} policies, " +
-                $"{s.IngressClasses} ingress and {s.EgressClasses} egress classes, {s.ConnectionSets} distinct connection sets");
+                $"{s.IngressClasses} ingress and {s.EgressClasses} egress classes, {s.ConnectionSets} distinct connection sets " +
+                $"({string.Join(", ", s.Phases.Select(static p => $"{p.Phase} {p.Milliseconds:F0} ms"))})");
         }
 
         return snapshot;

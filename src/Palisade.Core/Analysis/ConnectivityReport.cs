@@ -121,42 +121,77 @@ public static class ConnectivityAnalyzer
             return new ConnectivityReport { Lines = [], Problems = problems, Workloads = workloads.Count };
         }
 
+        // Workloads by identity: a pair of identities with no connection rules out every pair of their
+        // workloads at once, so the inner loop runs only over pairs that have something to list.
+        var peers = entries.Select(static e => new ReportPeer { Workload = e.Workload }).ToArray();
+        var byIdentity = entries.Select(static (e, i) => (e.Identity, Index: i)).GroupBy(static e => e.Identity)
+            .ToDictionary(static g => g.Key, static g => g.Select(static e => e.Index).ToArray());
         var lines = new List<ReportLine>();
-        foreach (var (source, sourceIdentity) in entries)
+        if (options.Explain)
         {
-            var sourcePeer = new ReportPeer { Workload = source };
-            foreach (var (destination, destinationIdentity) in entries)
+            // Explaining lists pairs that nothing admits too, so every pair of identities is visited.
+            foreach (var (sourceIdentity, sources) in byIdentity)
+            {
+                foreach (var (destinationIdentity, destinations) in byIdentity)
+                {
+                    AddPairs(lines, snapshot, peers, sources, destinations, sourceIdentity, destinationIdentity, snapshot.Allowed(sourceIdentity, destinationIdentity), explain: true);
+                }
+            }
+        }
+        else
+        {
+            foreach (var (sourceIdentity, destinationIdentity, connections) in snapshot.ConnectedPairs())
+            {
+                if (byIdentity.TryGetValue(sourceIdentity, out var sources) && byIdentity.TryGetValue(destinationIdentity, out var destinations))
+                {
+                    AddPairs(lines, snapshot, peers, sources, destinations, sourceIdentity, destinationIdentity, connections, explain: false);
+                }
+            }
+        }
+
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var identity = entries[i].Identity;
+            foreach (var (first, last, connections) in OutsideRanges(snapshot, identity, Direction.Egress))
+            {
+                var line = new ReportLine(peers[i], new ReportPeer { First = first, Last = last }, connections);
+                lines.Add(options.Explain ? Explain(snapshot, line, identity, -1) : line);
+            }
+
+            foreach (var (first, last, connections) in OutsideRanges(snapshot, identity, Direction.Ingress))
+            {
+                var line = new ReportLine(new ReportPeer { First = first, Last = last }, peers[i], connections);
+                lines.Add(options.Explain ? Explain(snapshot, line, -1, identity) : line);
+            }
+        }
+
+        // netpol-analyzer's order: by source text, then destination text, byte-wise.
+        var keys = lines.Select(static l => (Source: l.Source.ToString(), Destination: l.Destination.ToString())).ToArray();
+        var order = Enumerable.Range(0, lines.Count).ToArray();
+        Array.Sort(order, (a, b) =>
+        {
+            var bySource = string.CompareOrdinal(keys[a].Source, keys[b].Source);
+            return bySource != 0 ? bySource : string.CompareOrdinal(keys[a].Destination, keys[b].Destination);
+        });
+        lines = [.. order.Select(i => lines[i])];
+        return new ConnectivityReport { Lines = lines, Problems = [], Workloads = workloads.Count };
+    }
+
+    private static void AddPairs(List<ReportLine> lines, PolicySnapshot snapshot, ReportPeer[] peers, int[] sources, int[] destinations, int sourceIdentity, int destinationIdentity, ConnectionSet connections, bool explain)
+    {
+        foreach (var source in sources)
+        {
+            foreach (var destination in destinations)
             {
                 if (source == destination)
                 {
                     continue;
                 }
 
-                var connections = snapshot.Allowed(sourceIdentity, destinationIdentity);
-                if (connections.IsEmpty && !options.Explain)
-                {
-                    continue;
-                }
-
-                var line = new ReportLine(sourcePeer, new ReportPeer { Workload = destination }, connections);
-                lines.Add(options.Explain ? Explain(snapshot, line, sourceIdentity, destinationIdentity) : line);
-            }
-
-            foreach (var (first, last, connections) in OutsideRanges(snapshot, sourceIdentity, Direction.Egress))
-            {
-                var line = new ReportLine(sourcePeer, new ReportPeer { First = first, Last = last }, connections);
-                lines.Add(options.Explain ? Explain(snapshot, line, sourceIdentity, -1) : line);
-            }
-
-            foreach (var (first, last, connections) in OutsideRanges(snapshot, sourceIdentity, Direction.Ingress))
-            {
-                var line = new ReportLine(new ReportPeer { First = first, Last = last }, sourcePeer, connections);
-                lines.Add(options.Explain ? Explain(snapshot, line, -1, sourceIdentity) : line);
+                var line = new ReportLine(peers[source], peers[destination], connections);
+                lines.Add(explain ? Explain(snapshot, line, sourceIdentity, destinationIdentity) : line);
             }
         }
-
-        lines.Sort(static (a, b) => string.CompareOrdinal(a.ToString(), b.ToString()));
-        return new ConnectivityReport { Lines = lines, Problems = [], Workloads = workloads.Count };
     }
 
     /// <summary>

@@ -124,18 +124,38 @@ internal sealed class Bitset : IEquatable<Bitset>
         }
     }
 
-    /// <summary>The members in ascending order.</summary>
-    public IEnumerable<int> Members()
+    /// <summary>The members in ascending order, enumerated without allocating.</summary>
+    public MemberEnumerable Members() => new(_words);
+
+    /// <summary>A struct enumerable over the set bits of some words.</summary>
+    public readonly struct MemberEnumerable(ulong[] words)
     {
-        for (var w = 0; w < _words.Length; w++)
+        public MemberEnumerator GetEnumerator() => new(words);
+    }
+
+    /// <summary>Enumerates set bits word by word.</summary>
+    public struct MemberEnumerator(ulong[] words)
+    {
+        private int _word = -1;
+        private ulong _bits;
+
+        public int Current { get; private set; }
+
+        public bool MoveNext()
         {
-            var word = _words[w];
-            while (word != 0)
+            while (_bits == 0)
             {
-                var bit = BitOperations.TrailingZeroCount(word);
-                yield return (w << 6) + bit;
-                word &= word - 1;
+                if (++_word >= words.Length)
+                {
+                    return false;
+                }
+
+                _bits = words[_word];
             }
+
+            Current = (_word << 6) + BitOperations.TrailingZeroCount(_bits);
+            _bits &= _bits - 1;
+            return true;
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using Palisade.Analysis;
@@ -22,7 +23,6 @@ internal sealed record SnapshotData
     public required PortMapTable PortMaps { get; init; }
     public required DirectionClasses Ingress { get; init; }
     public required DirectionClasses Egress { get; init; }
-    public required int[] Matrix { get; init; }
     public required CompileStatistics Statistics { get; init; }
 }
 
@@ -35,7 +35,12 @@ internal sealed record SnapshotData
 public sealed class PolicySnapshot
 {
     private readonly SnapshotData _data;
-    private readonly int _identityCount;
+    private readonly ConnectionSet[] _connections;
+    private readonly int[] _egressClassOf;
+    private readonly ConnectionRow[] _egressRows;
+    private readonly int[] _ingressClassOf;
+    private readonly ConnectionRow[] _ingressRows;
+    private readonly ConcurrentDictionary<long, ConnectionSet> _intersections = new();
     private readonly FrozenDictionary<string, int> _podsByName;
     private readonly FrozenDictionary<UInt128, int> _podsByAddress;
     private readonly FrozenDictionary<string, int[]> _podsByWorkload;
@@ -43,7 +48,11 @@ public sealed class PolicySnapshot
     internal PolicySnapshot(SnapshotData data)
     {
         _data = data;
-        _identityCount = data.Identities.Length;
+        _connections = data.Connections;
+        _egressClassOf = data.Egress.ClassOf;
+        _egressRows = data.Egress.Rows;
+        _ingressClassOf = data.Ingress.ClassOf;
+        _ingressRows = data.Ingress.Rows;
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
         var byAddress = new Dictionary<UInt128, int>();
         var byWorkload = new Dictionary<string, List<int>>(StringComparer.Ordinal);
@@ -69,6 +78,8 @@ public sealed class PolicySnapshot
             list.Add(pod.Index);
         }
 
+        UsesIPv6 = data.Pods.Any(static p => p.Spec.Addresses.Any(static a => !IpNumbers.IsV4(a)))
+            || data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.PeerAddresses.Intersect(IpSet.AllV6) is { IsEmpty: false } v6 && !v6.Equals(IpSet.AllV6)));
         _podsByName = byName.ToFrozenDictionary(StringComparer.Ordinal);
         _podsByAddress = byAddress.ToFrozenDictionary();
         _podsByWorkload = byWorkload.ToFrozenDictionary(static p => p.Key, static p => p.Value.ToArray(), StringComparer.Ordinal);
@@ -96,21 +107,70 @@ public sealed class PolicySnapshot
     public CompileStatistics Statistics => _data.Statistics;
 
     /// <summary>Whether any pod or CIDR peer of the cluster is IPv6, so reports should list IPv6 ranges.</summary>
-    public bool UsesIPv6 =>
-        _data.Pods.Any(static p => p.Spec.Addresses.Any(static a => !IpNumbers.IsV4(a)))
-        || _data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.PeerAddresses.Intersect(IpSet.AllV6) is { IsEmpty: false } v6 && !v6.Equals(IpSet.AllV6)));
+    public bool UsesIPv6 { get; }
+
+    /// <summary>The interned connections the source's egress allows to the destination (an empty row means not isolated).</summary>
+    private int EgressId(int source, int destination) => _egressRows[_egressClassOf[source]][destination];
+
+    /// <summary>The interned connections the destination's ingress allows from the source.</summary>
+    private int IngressId(int source, int destination) => _ingressRows[_ingressClassOf[destination]][source];
 
     /// <summary>The connections allowed from identity <paramref name="source"/> to identity <paramref name="destination"/>.</summary>
-    public ConnectionSet Allowed(int source, int destination) =>
-        _data.Connections[_data.Matrix[(source * _identityCount) + destination]];
+    public ConnectionSet Allowed(int source, int destination)
+    {
+        var egress = EgressId(source, destination);
+        var ingress = IngressId(source, destination);
+        if (egress == ConnectionTable.NoneId || ingress == ConnectionTable.NoneId)
+        {
+            return ConnectionSet.None;
+        }
+
+        if (egress == ingress || ingress == ConnectionTable.AllId)
+        {
+            return _connections[egress];
+        }
+
+        if (egress == ConnectionTable.AllId)
+        {
+            return _connections[ingress];
+        }
+
+        var key = ((long)egress << 32) | (uint)ingress;
+        return _intersections.GetOrAdd(key, static (k, sets) => sets[(int)(k >> 32)].Intersect(sets[(int)(k & 0xFFFFFFFF)]), _connections);
+    }
+
+    /// <summary>
+    /// Every pair of identities with some connection between them, and the connections: what a
+    /// whole-cluster report lists. Pairs are found from the sources' egress rows, so a source whose
+    /// egress is isolated costs only the few destinations it may reach.
+    /// </summary>
+    public IEnumerable<(int Source, int Destination, ConnectionSet Connections)> ConnectedPairs()
+    {
+        var count = _data.Identities.Length;
+        for (var source = 0; source < count; source++)
+        {
+            foreach (var (destination, egress) in _egressRows[_egressClassOf[source]].Entries(count))
+            {
+                if (IngressId(source, destination) != ConnectionTable.NoneId)
+                {
+                    var connections = Allowed(source, destination);
+                    if (!connections.IsEmpty)
+                    {
+                        yield return (source, destination, connections);
+                    }
+                }
+            }
+        }
+    }
 
     /// <summary>
     /// Whether identity <paramref name="source"/> may open <paramref name="protocol"/>/<paramref name="port"/>
-    /// to identity <paramref name="destination"/>. The hot path: two array reads and a binary search
-    /// over a few intervals.
+    /// to identity <paramref name="destination"/>. The hot path: four array reads and two binary
+    /// searches over a few intervals; nothing is allocated.
     /// </summary>
     public bool IsAllowed(int source, int destination, Protocol protocol, int port) =>
-        _data.Connections[_data.Matrix[(source * _identityCount) + destination]].Contains(protocol, port);
+        _connections[EgressId(source, destination)].Contains(protocol, port)
+        && _connections[IngressId(source, destination)].Contains(protocol, port);
 
     /// <summary>The connections identity <paramref name="source"/> may open to the outside address <paramref name="address"/>.</summary>
     public ConnectionSet AllowedToAddress(int source, UInt128 address) =>

@@ -7,8 +7,8 @@ namespace Palisade.Compilation;
 
 /// <summary>
 /// Compiles a <see cref="ClusterSpec"/> into a <see cref="PolicySnapshot"/>: pods grouped into
-/// identities, every policy resolved to identity sets, and the allowed connections of every identity
-/// pair computed once, so that a verdict is a table look-up.
+/// identities, every policy resolved to identity sets, and the connections each direction allows
+/// computed once per class of alike identities, so that a verdict is two table look-ups.
 /// </summary>
 /// <remarks>
 /// The work, in order: pods are grouped by namespace, labels, the named ports some policy refers to,
@@ -16,8 +16,8 @@ namespace Palisade.Compilation;
 /// evaluated once over those groups through an inverted label index. Groups that every policy subject
 /// and peer treats alike are merged into identities. Identities selected by the same policies share a
 /// direction class, whose row of connections to every peer identity (and map of outside addresses) is
-/// computed once. The matrix cell of a pair is the intersection of the source's egress row and the
-/// destination's ingress row.
+/// computed once. A pair's connections are the intersection of the source's egress row and the
+/// destination's ingress row, so memory grows with classes times identities, not identities squared.
 /// </remarks>
 public static class SnapshotCompiler
 {
@@ -46,6 +46,16 @@ public static class SnapshotCompiler
         private readonly List<int[]> _groupAddressBlocks = [];
         private int[] _podGroup = [];
 
+        private readonly List<(string Phase, double Milliseconds)> _phases = [];
+        private double _lastMark;
+
+        private void Mark(Stopwatch stopwatch, string phase)
+        {
+            var now = stopwatch.Elapsed.TotalMilliseconds;
+            _phases.Add((phase, now - _lastMark));
+            _lastMark = now;
+        }
+
         public PolicySnapshot Build(Stopwatch stopwatch)
         {
             ResolveNamespaces();
@@ -53,6 +63,7 @@ public static class SnapshotCompiler
             var referencedNames = ReferencedPortNames();
             var blocks = options.IpBlockScope == IpBlockScope.All ? DistinctIpBlocks() : [];
             GroupPods(referencedNames, blocks);
+            Mark(stopwatch, "group");
 
             var groupCount = _groupLabels.Count;
             var podIndex = new SelectorIndex(_groupLabels);
@@ -84,6 +95,7 @@ public static class SnapshotCompiler
 
             var context = new GroupContext(groupCount, podIndex, namespaceIndex, groupsOfNamespace, _namespaceIndex, blocks, blockGroups);
             var drafts = spec.NetworkPolicies.Select(p => DraftPolicy(p, context)).ToList();
+            Mark(stopwatch, "select");
 
             // Merge groups that every subject and peer treats alike into identities.
             var (groupIdentity, identityCount) = Refine(groupCount, drafts);
@@ -98,15 +110,18 @@ public static class SnapshotCompiler
                 identityLabels[identity] ??= _groupLabels[g];
             }
 
+            Mark(stopwatch, "refine");
             var policies = new CompiledPolicy[drafts.Count];
             for (var p = 0; p < drafts.Count; p++)
             {
                 policies[p] = drafts[p].Compile(p, groupIdentity, identityCount, _connections);
             }
 
+            Mark(stopwatch, "rules");
             var ingress = BuildClasses(Direction.Ingress, policies, identityCount, identityPortMap);
+            Mark(stopwatch, "ingress");
             var egress = BuildClasses(Direction.Egress, policies, identityCount, identityPortMap);
-            var matrix = BuildMatrix(identityCount, ingress, egress);
+            Mark(stopwatch, "egress");
 
             var pods = new SnapshotPod[_pods.Count];
             var identityPods = new List<int>[identityCount];
@@ -138,6 +153,7 @@ public static class SnapshotCompiler
                 EgressClasses = egress.Rows.Length,
                 ConnectionSets = _connections.Count,
                 Milliseconds = stopwatch.Elapsed.TotalMilliseconds,
+                Phases = _phases,
             };
 
             return new PolicySnapshot(new SnapshotData
@@ -154,7 +170,6 @@ public static class SnapshotCompiler
                 PortMaps = _portMaps,
                 Ingress = ingress,
                 Egress = egress,
-                Matrix = matrix,
                 Statistics = statistics,
             });
         }
@@ -426,119 +441,98 @@ public static class SnapshotCompiler
 
         private DirectionClasses BuildClasses(Direction direction, CompiledPolicy[] policies, int identityCount, int[] identityPortMap)
         {
-            var classOf = new int[identityCount];
-            var keys = new Dictionary<string, int>(StringComparer.Ordinal);
-            var classPolicies = new List<int[]>();
-            var classPortMap = new List<int>();
-            var selecting = new List<int>();
-            for (var identity = 0; identity < identityCount; identity++)
+            // The policies that select each identity in this direction, in policy order.
+            var selecting = new List<int>[identityCount];
+            var named = new bool[identityCount];
+            for (var p = 0; p < policies.Length; p++)
             {
-                selecting.Clear();
-                var named = false;
-                for (var p = 0; p < policies.Length; p++)
+                var policy = policies[p];
+                if (!policy.Affects(direction))
                 {
-                    var policy = policies[p];
-                    if (policy.Affects(direction) && policy.Subjects[identity])
-                    {
-                        selecting.Add(p);
-                        if (direction == Direction.Ingress)
-                        {
-                            foreach (var rule in policy.IngressRules)
-                            {
-                                named |= rule.HasNamedPorts;
-                            }
-                        }
-                    }
+                    continue;
                 }
 
-                var portMap = named ? identityPortMap[identity] : PortMapTable.Outside;
-                var key = string.Join(",", selecting) + "|" + portMap;
+                var hasNamed = direction == Direction.Ingress && policy.IngressRules.Any(static r => r.HasNamedPorts);
+                foreach (var identity in policy.Subjects.Members())
+                {
+                    (selecting[identity] ??= []).Add(p);
+                    named[identity] |= hasNamed;
+                }
+            }
+
+            // Identities selected by the same policies (and, where ingress rules name ports, with the
+            // same named ports) share a class. The key is the policy list with the port map last.
+            var classOf = new int[identityCount];
+            var keys = new Dictionary<int[], int>(SequenceComparer.Instance);
+            var classPolicies = new List<int[]>();
+            var classPortMap = new List<int>();
+            for (var identity = 0; identity < identityCount; identity++)
+            {
+                var list = selecting[identity];
+                var portMap = named[identity] ? identityPortMap[identity] : PortMapTable.Outside;
+                var key = new int[(list?.Count ?? 0) + 1];
+                list?.CopyTo(key);
+                key[^1] = portMap;
                 if (!keys.TryGetValue(key, out var cls))
                 {
                     cls = classPolicies.Count;
                     keys.Add(key, cls);
-                    classPolicies.Add([.. selecting]);
+                    classPolicies.Add(list is null ? [] : [.. list]);
                     classPortMap.Add(portMap);
                 }
 
                 classOf[identity] = cls;
             }
 
-            var rows = new int[classPolicies.Count][];
+            var rows = new ConnectionRow[classPolicies.Count];
             var outside = new AddressMap[classPolicies.Count];
+            var scratch = new int[identityCount];
+            var touched = new List<int>();
             for (var c = 0; c < rows.Length; c++)
             {
                 if (classPolicies[c].Length == 0)
                 {
-                    rows[c] = [];
+                    rows[c] = ConnectionRow.AllowAll;
                     outside[c] = AddressMap.AllowAll;
                     continue;
                 }
 
-                var row = new int[identityCount];
                 var outsideEntries = new List<(IpSet, int)>();
                 foreach (var p in classPolicies[c])
                 {
                     foreach (var rule in policies[p].Rules(direction))
                     {
-                        if (direction == Direction.Ingress)
+                        // Ingress rules resolve named ports on the class's own pods; egress rules on each peer.
+                        var fixedConnection = direction == Direction.Ingress ? rule.ConnectionFor(classPortMap[c], _portMaps, _connections) : -1;
+                        if (fixedConnection == ConnectionTable.NoneId)
                         {
-                            var connection = rule.ConnectionFor(classPortMap[c], _portMaps, _connections);
-                            if (connection == ConnectionTable.NoneId)
-                            {
-                                continue;
-                            }
-
-                            foreach (var peer in rule.PeerIdentities.Members())
-                            {
-                                row[peer] = _connections.Union(row[peer], connection);
-                            }
-
-                            if (!rule.PeerAddresses.IsEmpty)
-                            {
-                                outsideEntries.Add((rule.PeerAddresses, connection));
-                            }
+                            continue;
                         }
-                        else
+
+                        foreach (var peer in rule.PeerIdentities.Members())
                         {
-                            foreach (var peer in rule.PeerIdentities.Members())
+                            var connection = fixedConnection >= 0 ? fixedConnection : rule.ConnectionFor(identityPortMap[peer], _portMaps, _connections);
+                            if (scratch[peer] == ConnectionTable.NoneId)
                             {
-                                var connection = rule.ConnectionFor(identityPortMap[peer], _portMaps, _connections);
-                                row[peer] = _connections.Union(row[peer], connection);
+                                touched.Add(peer);
                             }
 
-                            if (!rule.PeerAddresses.IsEmpty)
-                            {
-                                outsideEntries.Add((rule.PeerAddresses, rule.ConnectionFor(PortMapTable.Outside, _portMaps, _connections)));
-                            }
+                            scratch[peer] = _connections.Union(scratch[peer], connection);
+                        }
+
+                        if (!rule.PeerAddresses.IsEmpty)
+                        {
+                            var outsideConnection = fixedConnection >= 0 ? fixedConnection : rule.ConnectionFor(PortMapTable.Outside, _portMaps, _connections);
+                            outsideEntries.Add((rule.PeerAddresses, outsideConnection));
                         }
                     }
                 }
 
-                rows[c] = row;
+                rows[c] = ConnectionRow.Build(scratch, touched);
                 outside[c] = AddressMap.Build(_connections, outsideEntries);
             }
 
             return new DirectionClasses(classOf, [.. classPolicies], rows, outside);
-        }
-
-        private int[] BuildMatrix(int identityCount, DirectionClasses ingress, DirectionClasses egress)
-        {
-            var matrix = new int[identityCount * identityCount];
-            for (var source = 0; source < identityCount; source++)
-            {
-                var egressRow = egress.Rows[egress.ClassOf[source]];
-                var offset = source * identityCount;
-                for (var destination = 0; destination < identityCount; destination++)
-                {
-                    var ingressRow = ingress.Rows[ingress.ClassOf[destination]];
-                    var outgoing = egressRow.Length == 0 ? ConnectionTable.AllId : egressRow[destination];
-                    var incoming = ingressRow.Length == 0 ? ConnectionTable.AllId : ingressRow[source];
-                    matrix[offset + destination] = _connections.Intersect(outgoing, incoming);
-                }
-            }
-
-            return matrix;
         }
 
         private readonly record struct GroupKey(int Namespace, LabelSet Labels, int PortMap, string Blocks);
@@ -623,4 +617,4 @@ internal sealed class SequenceComparer : IEqualityComparer<int[]>
 }
 
 /// <summary>The direction classes of one direction: which class each identity is in, and each class's rows.</summary>
-internal sealed record DirectionClasses(int[] ClassOf, int[][] Policies, int[][] Rows, AddressMap[] Outside);
+internal sealed record DirectionClasses(int[] ClassOf, int[][] Policies, ConnectionRow[] Rows, AddressMap[] Outside);

@@ -57,4 +57,7 @@ public sealed record CompileStatistics
 
     /// <summary>Wall-clock milliseconds the compile took.</summary>
     public required double Milliseconds { get; init; }
+
+    /// <summary>Milliseconds per phase (grouping pods, evaluating selectors, forming identities, rules, ingress and egress classes, the matrix).</summary>
+    public IReadOnlyList<(string Phase, double Milliseconds)> Phases { get; init; } = [];
 }

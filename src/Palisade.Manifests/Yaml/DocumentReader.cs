@@ -12,11 +12,48 @@ namespace Palisade.Manifests.Yaml;
 public static class DocumentReader
 {
     /// <summary>
+    /// Splits a YAML text into pieces of whole documents, each at least about <paramref name="size"/>
+    /// characters, cut only before a line that starts a document (<c>---</c> at the start of a line,
+    /// which YAML never allows inside a document). A text with directives (<c>%YAML</c>) is not cut.
+    /// Each piece comes with the number of lines before it, for positions.
+    /// </summary>
+    public static IReadOnlyList<(string Text, int LineOffset)> Split(string text, int size)
+    {
+        if (text.Length <= size || text.StartsWith('%') || text.Contains("\n%", StringComparison.Ordinal))
+        {
+            return [(text, 0)];
+        }
+
+        var pieces = new List<(string, int)>();
+        int start = 0, startLine = 0, line = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] != '\n')
+            {
+                continue;
+            }
+
+            line++;
+            var next = i + 1;
+            if (next - start >= size && next + 3 <= text.Length && string.CompareOrdinal(text, next, "---", 0, 3) == 0
+                && (next + 3 == text.Length || text[next + 3] is '\n' or '\r' or ' ' or '\t'))
+            {
+                pieces.Add((text[start..next], startLine));
+                start = next;
+                startLine = line;
+            }
+        }
+
+        pieces.Add((text[start..], startLine));
+        return pieces;
+    }
+
+    /// <summary>
     /// Every document of <paramref name="text"/>, in order. On a syntax error, the documents before it
     /// are returned and the error is added to <paramref name="diagnostics"/> with its line and column.
     /// Empty documents are left out.
     /// </summary>
-    public static IReadOnlyList<ManifestNode> Read(string text, string source, DiagnosticBag diagnostics)
+    public static IReadOnlyList<ManifestNode> Read(string text, string source, DiagnosticBag diagnostics, int lineOffset = 0)
     {
         var documents = new List<ManifestNode>();
         var isJson = source.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
@@ -28,7 +65,7 @@ public static class DocumentReader
             while (parser.TryConsume<DocumentStart>(out _))
             {
                 anchors.Clear();
-                var root = ReadNode(parser, source, anchors);
+                var root = ReadNode(parser, source, anchors, lineOffset);
                 parser.Consume<DocumentEnd>();
                 if (root is ScalarNode { IsNull: true })
                 {
@@ -40,7 +77,7 @@ public static class DocumentReader
         }
         catch (YamlException error)
         {
-            var location = new SourceLocation(source, (int)error.Start.Line, (int)error.Start.Column);
+            var location = new SourceLocation(source, (int)error.Start.Line + lineOffset, (int)error.Start.Column);
             var message = Clean(error);
             diagnostics.Error(
                 isJson ? DiagnosticCodes.MalformedJson : DiagnosticCodes.MalformedYaml,
@@ -60,10 +97,10 @@ public static class DocumentReader
         return message.TrimEnd('.');
     }
 
-    private static ManifestNode ReadNode(IParser parser, string source, Dictionary<string, ManifestNode> anchors)
+    private static ManifestNode ReadNode(IParser parser, string source, Dictionary<string, ManifestNode> anchors, int lineOffset)
     {
         var current = parser.Current ?? throw new YamlException("unexpected end of the document");
-        var location = new SourceLocation(source, (int)current.Start.Line, (int)current.Start.Column);
+        var location = new SourceLocation(source, (int)current.Start.Line + lineOffset, (int)current.Start.Column);
         switch (current)
         {
             case Scalar scalar:
@@ -85,7 +122,7 @@ public static class DocumentReader
                 var items = new List<ManifestNode>();
                 while (!parser.TryConsume<SequenceEnd>(out _))
                 {
-                    items.Add(ReadNode(parser, source, anchors));
+                    items.Add(ReadNode(parser, source, anchors, lineOffset));
                 }
 
                 var sequence = new SequenceNode(location, items);
@@ -99,8 +136,8 @@ public static class DocumentReader
                 var entries = new List<MappingEntry>();
                 while (!parser.TryConsume<MappingEnd>(out _))
                 {
-                    var keyNode = ReadNode(parser, source, anchors);
-                    var value = ReadNode(parser, source, anchors);
+                    var keyNode = ReadNode(parser, source, anchors, lineOffset);
+                    var value = ReadNode(parser, source, anchors, lineOffset);
                     if (keyNode is ScalarNode { Value: "<<", Quoted: false } && value is MappingNode merged)
                     {
                         // YAML merge key: the merged map's entries come first, so explicit keys win.
