@@ -100,7 +100,7 @@ internal static class EvalCommand
 
             var pod = snapshot.Pods[endpoint.PodIndex];
             var identity = snapshot.Identities[pod.Identity];
-            return $"  {endpoint.Label}: pod {pod.Spec} of {pod.Spec.Workload}, labels {{{pod.Spec.Labels}}}, identity {identity.Index} ({identity.Pods.Count} pods)";
+            return $"  {endpoint.Label}: pod {pod.Spec} of {pod.Spec.Workload}, labels {{{pod.Spec.Labels}}}, identity {identity.Index} ({identity.Pods.Count} pod{(identity.Pods.Count == 1 ? string.Empty : "s")})";
         }
 
         return Describe(source) + "\n" + Describe(destination) + "\n";
