@@ -23,6 +23,23 @@ internal sealed class ObjectCollection
     /// <summary>Where every object starts, by key, for duplicate checks.</summary>
     public List<(ObjectKey Key, SourceLocation Location)> Locations { get; } = [];
 
+    /// <summary>How many objects of each kind there are now, to undo additions with <see cref="Rollback"/>.</summary>
+    public (int, int, int, int, int, int, int) Mark() =>
+        (Namespaces.Count, Pods.Count, Workloads.Count, Nodes.Count, Services.Count, NetworkPolicies.Count, Locations.Count);
+
+    /// <summary>Removes what was added since <paramref name="mark"/>.</summary>
+    public void Rollback((int, int, int, int, int, int, int) mark)
+    {
+        static void Trim<T>(List<T> list, int count) => list.RemoveRange(count, list.Count - count);
+        Trim(Namespaces, mark.Item1);
+        Trim(Pods, mark.Item2);
+        Trim(Workloads, mark.Item3);
+        Trim(Nodes, mark.Item4);
+        Trim(Services, mark.Item5);
+        Trim(NetworkPolicies, mark.Item6);
+        Trim(Locations, mark.Item7);
+    }
+
     public void AddRange(ObjectCollection other)
     {
         Namespaces.AddRange(other.Namespaces);
@@ -97,6 +114,7 @@ internal static class ObjectDecoder
         }
 
         var reader = new FieldReader(diagnostics, kind);
+        var mark = into.Mark();
         switch (kind)
         {
             case "Namespace":
@@ -131,6 +149,12 @@ internal static class ObjectDecoder
                 }
 
                 break;
+        }
+
+        // An object with an error is left out entirely, so nothing half-read is ever analysed.
+        if (reader.ErrorCount > 0)
+        {
+            into.Rollback(mark);
         }
     }
 
@@ -423,7 +447,6 @@ internal static class ObjectDecoder
             return;
         }
 
-        var errorsBefore = reader.ErrorCount;
         var spec = reader.Map(map, "spec", "spec") ?? new MappingNode(map.Location, []);
         reader.KnownFields(spec, "spec", "podSelector", "policyTypes", "ingress", "egress");
         var podSelector = reader.Selector(spec, "podSelector", "spec.podSelector") ?? LabelSelectorSpec.Everything;
@@ -457,11 +480,6 @@ internal static class ObjectDecoder
                         break;
                 }
             }
-        }
-
-        if (reader.ErrorCount > errorsBefore)
-        {
-            return;
         }
 
         into.NetworkPolicies.Add(new NetworkPolicySpec

@@ -57,15 +57,15 @@ public static class DocumentReader
     {
         var documents = new List<ManifestNode>();
         var isJson = source.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+        var state = new ReadState(source, lineOffset);
         try
         {
             var parser = new Parser(new StringReader(text));
-            var anchors = new Dictionary<string, ManifestNode>(StringComparer.Ordinal);
             parser.Consume<StreamStart>();
             while (parser.TryConsume<DocumentStart>(out _))
             {
-                anchors.Clear();
-                var root = ReadNode(parser, source, anchors, lineOffset);
+                state.Anchors.Clear();
+                var root = ReadNode(parser, state);
                 parser.Consume<DocumentEnd>();
                 if (root is ScalarNode { IsNull: true })
                 {
@@ -74,6 +74,16 @@ public static class DocumentReader
 
                 documents.Add(root);
             }
+        }
+        catch (Exception failure) when (failure is not YamlException and not OutOfMemoryException)
+        {
+            // YamlDotNet throws more than YamlException on some malformed input; bad input must
+            // still end in a diagnostic, at the last position the parser reached.
+            var location = new SourceLocation(source, (int)state.Last.Line + lineOffset, (int)state.Last.Column);
+            diagnostics.Error(
+                isJson ? DiagnosticCodes.MalformedJson : DiagnosticCodes.MalformedYaml,
+                location,
+                $"malformed {(isJson ? "JSON" : "YAML")}: the parser stopped near here ({failure.Message.TrimEnd('.')})");
         }
         catch (YamlException error)
         {
@@ -97,10 +107,25 @@ public static class DocumentReader
         return message.TrimEnd('.');
     }
 
-    private static ManifestNode ReadNode(IParser parser, string source, Dictionary<string, ManifestNode> anchors, int lineOffset)
+    private sealed class ReadState(string source, int lineOffset)
+    {
+        public string Source { get; } = source;
+
+        public int LineOffset { get; } = lineOffset;
+
+        public Dictionary<string, ManifestNode> Anchors { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Where the last event started, for errors that come without a position.</summary>
+        public Mark Last { get; set; } = Mark.Empty;
+    }
+
+    private static ManifestNode ReadNode(IParser parser, ReadState state)
     {
         var current = parser.Current ?? throw new YamlException("unexpected end of the document");
-        var location = new SourceLocation(source, (int)current.Start.Line + lineOffset, (int)current.Start.Column);
+        state.Last = current.Start;
+        var source = state.Source;
+        var anchors = state.Anchors;
+        var location = new SourceLocation(source, (int)current.Start.Line + state.LineOffset, (int)current.Start.Column);
         switch (current)
         {
             case Scalar scalar:
@@ -122,7 +147,7 @@ public static class DocumentReader
                 var items = new List<ManifestNode>();
                 while (!parser.TryConsume<SequenceEnd>(out _))
                 {
-                    items.Add(ReadNode(parser, source, anchors, lineOffset));
+                    items.Add(ReadNode(parser, state));
                 }
 
                 var sequence = new SequenceNode(location, items);
@@ -136,8 +161,8 @@ public static class DocumentReader
                 var entries = new List<MappingEntry>();
                 while (!parser.TryConsume<MappingEnd>(out _))
                 {
-                    var keyNode = ReadNode(parser, source, anchors, lineOffset);
-                    var value = ReadNode(parser, source, anchors, lineOffset);
+                    var keyNode = ReadNode(parser, state);
+                    var value = ReadNode(parser, state);
                     if (keyNode is ScalarNode { Value: "<<", Quoted: false } && value is MappingNode merged)
                     {
                         // YAML merge key: the merged map's entries come first, so explicit keys win.
