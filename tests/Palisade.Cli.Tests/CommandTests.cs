@@ -1,0 +1,255 @@
+using System.Xml.Linq;
+
+namespace Palisade.Tests;
+
+/// <summary>Exit codes, diagnostics and files of the commands, as users and scripts meet them.</summary>
+public sealed class CommandTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "palisade-cli-" + Guid.NewGuid().ToString("N"));
+
+    public CommandTests() => Directory.CreateDirectory(_folder);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private static string Sample => TestPaths.InRoot(Path.Combine("samples", "k8tre"));
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_folder, name);
+        File.WriteAllText(path, text.ReplaceLineEndings("\n"));
+        return path;
+    }
+
+    [Theory]
+    [InlineData("analyze")]
+    [InlineData("analyze", "--format", "xml", "x")]
+    [InlineData("eval", "x", "--from", "a/b")]
+    [InlineData("no-such-command")]
+    [InlineData("synth")]
+    public void Run_BadUsage_ExitsTwoWithMessage(params string[] args)
+    {
+        var result = CliRunner.Run(args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("palisade --help", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Help_ListsEveryCommand()
+    {
+        var result = CliRunner.Run("--help");
+
+        Assert.Equal(0, result.ExitCode);
+        foreach (var command in new[] { "analyze", "eval", "test", "synth" })
+        {
+            Assert.Contains(command, result.Output, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("project-alpha/nope", "no pod or workload 'project-alpha/nope'")]
+    [InlineData("a/b/c", "is not 'namespace/name'")]
+    [InlineData("node:missing", "no address is known for node 'missing'")]
+    public void Eval_UnknownReference_ExitsTwo(string reference, string message)
+    {
+        var result = CliRunner.Run("eval", Sample, "--from", reference, "--to", "project-alpha/jupyter", "--port", "80");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Error, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.Output);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("65536")]
+    public void Eval_PortOutOfRange_ExitsTwo(string port) =>
+        Assert.Equal(2, CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "project-alpha/postgres", "--port", port).ExitCode);
+
+    [Fact]
+    public void Eval_OutsideAddressToGateway_IsAllowedWithoutCheckingTheOutsideEnd()
+    {
+        var result = CliRunner.Run("eval", Sample, "--from", "198.51.100.7", "--to", "ingress-nginx/ingress-nginx-controller", "--port", "443");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("egress from 198.51.100.7: not checked (outside the cluster)", result.Output, StringComparison.Ordinal);
+        Assert.Contains("NetworkPolicy ingress-nginx/gateway spec.ingress[0].from[0]", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Analyze_BadManifest_ExitsTwoWithFileLineAndColumn()
+    {
+        var file = Write("bad.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  ingress:\n  - from: [{ipBlock: {cidr: 10.0.0.0/40}}]\n");
+
+        var result = CliRunner.Run("analyze", file);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"{file}:6:29: error PAL0011: NetworkPolicy default/p spec.ingress[0].from[0].ipBlock.cidr:", result.Error, StringComparison.Ordinal);
+        Assert.Contains("1 error in the input", result.Error, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.Output);
+    }
+
+    [Fact]
+    public void Analyze_OutputFile_HoldsTheReport()
+    {
+        var target = Path.Combine(_folder, "report.json");
+
+        var result = CliRunner.Run("analyze", Sample, "--format", "json", "-o", target);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(string.Empty, result.Output);
+        var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(target));
+        Assert.Contains(report.RootElement.EnumerateArray(), e =>
+            e.GetProperty("src").GetString() == "project-alpha/jupyter[Deployment]" && e.GetProperty("conn").GetString() == "TCP 5432");
+    }
+
+    [Fact]
+    public void Analyze_WorkloadWithPodsThatPoliciesTellApart_ExitsTwo()
+    {
+        var file = Write("gap.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: web-1
+              labels: {app: web, canary: "true"}
+              ownerReferences: [{kind: ReplicaSet, name: web-5f8, controller: true}]
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: web-2
+              labels: {app: web}
+              ownerReferences: [{kind: ReplicaSet, name: web-5f8, controller: true}]
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: canary}
+            spec:
+              podSelector: {matchLabels: {canary: "true"}}
+            """);
+
+        var result = CliRunner.Run("analyze", file);
+        var pods = CliRunner.Run("eval", file, "--from", "default/web-2", "--to", "default/web-1", "--port", "80");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("error PAL0030: default/web-5f8[ReplicaSet]: pods of workload default/web-5f8[ReplicaSet] (web-1, web-2) differ in label 'canary'", result.Error, StringComparison.Ordinal);
+        Assert.Equal(1, pods.ExitCode);
+    }
+
+    [Fact]
+    public void Test_FailingCheck_PrintsExpectedActualAndExplanation()
+    {
+        var file = Write("expectations.case.yaml", $$"""
+            name: wrong-expectations
+            resources: [{{Sample}}]
+            expect:
+              - probe: {from: project-alpha/jupyter, to: project-beta/postgres, protocol: TCP, port: 5432, verdict: allow}
+              - probe: {from: project-alpha/jupyter, to: project-alpha/postgres, protocol: TCP, port: 5432, verdict: allow}
+            """);
+        var junit = Path.Combine(_folder, "junit.xml");
+
+        var result = CliRunner.Run("test", file, "--junit", junit);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"FAIL {file}:4:12 wrong-expectations [expect]: project-alpha/jupyter => project-beta/postgres TCP 5432: expected allow, got deny", result.Output, StringComparison.Ordinal);
+        Assert.Contains("isolated by NetworkPolicy project-beta/default-deny", result.Output, StringComparison.Ordinal);
+        Assert.EndsWith("1 passed, 1 failed\n", result.Output, StringComparison.Ordinal);
+        var suites = XDocument.Load(junit).Root!;
+        Assert.Equal("1", suites.Attribute("failures")!.Value);
+        Assert.Single(suites.Descendants("failure"));
+    }
+
+    [Fact]
+    public void Test_InvalidCaseFile_ExitsTwoWithPosition()
+    {
+        var file = Write("broken.case.yaml", """
+            name: broken
+            manifests: |
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: a, labels: {app: "bad value"}}
+            expect:
+              - probe: {from: default/a, to: default/a, protocol: TCP, port: 80, verdict: maybe}
+              - matrix:
+                  protocol: TCP
+                  port: 80
+                  grid: |
+                    from\to  default/a
+                    default/a  -  .
+            """);
+
+        var result = CliRunner.Run("test", file);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"{file}:5:", result.Error, StringComparison.Ordinal);
+        Assert.Contains("error PAL0009", result.Error, StringComparison.Ordinal);
+        Assert.Contains($"{file}:7:", result.Error, StringComparison.Ordinal);
+        Assert.Contains("'maybe' is not a verdict", result.Error, StringComparison.Ordinal);
+        Assert.Contains($"{file}:13:", result.Error, StringComparison.Ordinal);
+        Assert.Contains("row 'default/a' has 2 cells but the header names 1 destinations", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Test_StepsThatChangeTheCluster_AreAppliedInOrder()
+    {
+        var file = Write("steps.case.yaml", """
+            name: steps
+            manifests: |
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: client, labels: {app: client}}
+              ---
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: server, labels: {app: server}}
+              ---
+              apiVersion: networking.k8s.io/v1
+              kind: NetworkPolicy
+              metadata: {name: server}
+              spec:
+                podSelector: {matchLabels: {app: server}}
+                ingress: [{from: [{podSelector: {matchLabels: {role: trusted}}}]}]
+            steps:
+              - name: isolated
+                expect: [{probe: {from: default/client, to: default/server, protocol: TCP, port: 80, verdict: deny}}]
+              - name: trusted
+                setLabels: {Pod/default/client: {role: trusted}}
+                expect: [{probe: {from: default/client, to: default/server, protocol: TCP, port: 80, verdict: allow}}]
+              - name: deleted
+                setLabels: {Pod/default/client: {role: null}}
+                delete: [NetworkPolicy/default/server]
+                expect: [{probe: {from: default/client, to: default/server, protocol: TCP, port: 80, verdict: allow}}]
+              - name: replaced
+                apply: |
+                  apiVersion: networking.k8s.io/v1
+                  kind: NetworkPolicy
+                  metadata: {name: server}
+                  spec:
+                    podSelector: {}
+                expect: [{probe: {from: default/client, to: default/server, protocol: TCP, port: 80, verdict: deny}}]
+            """);
+
+        var result = CliRunner.Run("test", file);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.EndsWith("4 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Synth_WritesAClusterThatAnalyzes()
+    {
+        var target = Path.Combine(_folder, "synth");
+
+        var written = CliRunner.Run("synth", "--namespaces", "5", "--pods", "120", "--policies", "30", "--seed", "4", "-o", target);
+        var analyzed = CliRunner.Run("analyze", target);
+        var again = CliRunner.Run("synth", "--namespaces", "5", "--pods", "120", "--policies", "30", "--seed", "4", "-o", target + "-again");
+
+        Assert.Equal(0, written.ExitCode);
+        Assert.Contains("121 pods, 30 network policies", written.Output, StringComparison.Ordinal);
+        Assert.True(analyzed.ExitCode == 0, analyzed.ToString());
+        Assert.NotEqual(string.Empty, analyzed.Output);
+        foreach (var file in Directory.GetFiles(target))
+        {
+            Assert.Equal(File.ReadAllText(file), File.ReadAllText(Path.Combine(target + "-again", Path.GetFileName(file))));
+        }
+    }
+}
