@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Palisade.Analysis;
+using Palisade.Cli.Logging;
 using Palisade.Manifests;
 
 namespace Palisade.Cli.Commands;
@@ -34,15 +35,18 @@ internal static class AnalyzeCommand
 
         command.SetAction(parse =>
         {
-            var isVerbose = parse.GetValue(verbose);
-            var cluster = CommonOptions.Load(parse.GetRequiredValue(paths), error, isVerbose, new ManifestReadOptions { RejectNamedPortsOnIpBlocks = true });
+            var log = CommonOptions.Logger(error, parse.GetValue(verbose));
+            using var progress = new ProgressLine(error);
+            var cluster = CommonOptions.Load(parse.GetRequiredValue(paths), error, log, progress, new ManifestReadOptions { RejectNamedPortsOnIpBlocks = true });
             if (cluster is null)
             {
                 return ExitCodes.BadInput;
             }
 
-            var snapshot = CommonOptions.Compile(cluster, CommonOptions.Snapshot(parse.GetRequiredValue(scope)), error, isVerbose);
+            var snapshot = CommonOptions.Compile(cluster, CommonOptions.Snapshot(parse.GetRequiredValue(scope)), log, progress);
+            CommonOptions.Phase(log, progress, "analysing connectivity");
             var report = ConnectivityAnalyzer.Analyze(snapshot, new AnalyzeOptions { Explain = parse.GetValue(explain) });
+            progress.Dispose();
             if (report.Problems.Count > 0)
             {
                 CommonOptions.Print(report.Problems, error);
@@ -70,11 +74,7 @@ internal static class AnalyzeCommand
                 }
             }
 
-            if (isVerbose)
-            {
-                error.WriteLine($"{report.Lines.Count} connections among {report.Workloads} workloads");
-            }
-
+            CliLog.ReportWritten(log, report.Lines.Count, report.Workloads);
             return ExitCodes.Success;
         });
         return command;

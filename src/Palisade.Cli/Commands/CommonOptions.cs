@@ -1,5 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Palisade.Cli.Logging;
 using Palisade.Compilation;
 using Palisade.Diagnostics;
 using Palisade.Manifests;
@@ -24,11 +27,22 @@ internal static class CommonOptions
 
     public static Option<bool> Verbose() => new("--verbose", "-v")
     {
-        Description = "Print what was read and the snapshot's compile statistics to stderr",
+        Description = "Print what was read, the snapshot's compile statistics and each phase to stderr",
     };
+
+    /// <summary>The logger of one command run: everything with --verbose, otherwise warnings only.</summary>
+    public static ILogger Logger(TextWriter error, bool verbose) =>
+        new TextWriterLoggerProvider(error, verbose ? LogLevel.Debug : LogLevel.Warning).CreateLogger("palisade");
 
     public static SnapshotOptions Snapshot(string scope) =>
         new() { IpBlockScope = scope == "all" ? Compilation.IpBlockScope.All : Compilation.IpBlockScope.External };
+
+    /// <summary>Starts a phase: a status line on a terminal, a log line with --verbose.</summary>
+    public static void Phase(ILogger log, ProgressLine progress, string phase)
+    {
+        progress.Show(phase);
+        CliLog.Phase(log, phase);
+    }
 
     /// <summary>Prints diagnostics to stderr, errors and warnings alike, in order.</summary>
     public static void Print(IEnumerable<Diagnostic> diagnostics, TextWriter error)
@@ -43,10 +57,12 @@ internal static class CommonOptions
     /// Reads manifests and prints their diagnostics. Returns null when any is an error, after which the
     /// command exits with <see cref="ExitCodes.BadInput"/>.
     /// </summary>
-    public static ClusterSpec? Load(IEnumerable<string> paths, TextWriter error, bool verbose, ManifestReadOptions? options = null)
+    public static ClusterSpec? Load(IEnumerable<string> paths, TextWriter error, ILogger log, ProgressLine progress, ManifestReadOptions? options = null)
     {
+        Phase(log, progress, "reading manifests");
         var stopwatch = Stopwatch.StartNew();
         var result = ManifestLoader.Load(paths, options);
+        progress.Dispose();
         Print(result.Diagnostics, error);
         if (result.HasErrors)
         {
@@ -55,30 +71,24 @@ internal static class CommonOptions
             return null;
         }
 
-        if (verbose)
-        {
-            var cluster = result.Cluster;
-            error.WriteLine(
-                $"read {result.Files.Count} files in {stopwatch.ElapsedMilliseconds} ms: {cluster.Namespaces.Count} namespaces, {cluster.Pods.Count} pods, " +
-                $"{cluster.Workloads.Count} workloads, {cluster.NetworkPolicies.Count} network policies");
-        }
-
-        return result.Cluster;
+        var cluster = result.Cluster;
+        CliLog.ManifestsRead(log, result.Files.Count, stopwatch.ElapsedMilliseconds, cluster.Namespaces.Count, cluster.Pods.Count, cluster.Workloads.Count, cluster.NetworkPolicies.Count);
+        return cluster;
     }
 
     /// <summary>Compiles a snapshot, reporting its statistics when asked.</summary>
-    public static PolicySnapshot Compile(ClusterSpec cluster, SnapshotOptions options, TextWriter error, bool verbose)
+    public static PolicySnapshot Compile(ClusterSpec cluster, SnapshotOptions options, ILogger log, ProgressLine progress)
     {
+        Phase(log, progress, "compiling the policy snapshot");
         var snapshot = SnapshotCompiler.Compile(cluster, options);
-        if (verbose)
+        var s = snapshot.Statistics;
+        if (!log.IsEnabled(LogLevel.Debug))
         {
-            var s = snapshot.Statistics;
-            error.WriteLine(
-                $"compiled snapshot revision {s.Revision} in {s.Milliseconds:F1} ms: {s.Pods} pods in {s.Identities} identities, {s.Policies} policies, " +
-                $"{s.IngressClasses} ingress and {s.EgressClasses} egress classes, {s.ConnectionSets} distinct connection sets " +
-                $"({string.Join(", ", s.Phases.Select(static p => $"{p.Phase} {p.Milliseconds:F0} ms"))})");
+            return snapshot;
         }
 
+        var phases = string.Join(", ", s.Phases.Select(static p => string.Create(CultureInfo.InvariantCulture, $"{p.Phase} {p.Milliseconds:F0} ms")));
+        CliLog.SnapshotCompiled(log, s.Revision, s.Milliseconds, s.Pods, s.Identities, s.Policies, s.IngressClasses, s.EgressClasses, s.ConnectionSets, phases);
         return snapshot;
     }
 }

@@ -1,3 +1,4 @@
+using Palisade.Cli.Logging;
 using System.CommandLine;
 using Palisade.Sets;
 
@@ -50,14 +51,15 @@ internal static class EvalCommand
                 return ExitCodes.BadInput;
             }
 
-            var isVerbose = parse.GetValue(verbose);
-            var cluster = CommonOptions.Load(parse.GetRequiredValue(paths), error, isVerbose);
+            var log = CommonOptions.Logger(error, parse.GetValue(verbose));
+            using var progress = new ProgressLine(error);
+            var cluster = CommonOptions.Load(parse.GetRequiredValue(paths), error, log, progress);
             if (cluster is null)
             {
                 return ExitCodes.BadInput;
             }
 
-            var snapshot = CommonOptions.Compile(cluster, CommonOptions.Snapshot(parse.GetRequiredValue(scope)), error, isVerbose);
+            var snapshot = CommonOptions.Compile(cluster, CommonOptions.Snapshot(parse.GetRequiredValue(scope)), log, progress);
             if (!snapshot.TryResolve(parse.GetRequiredValue(from), out var source, out var fromError))
             {
                 error.WriteLine($"palisade: --from: {fromError}");
@@ -70,6 +72,7 @@ internal static class EvalCommand
                 return ExitCodes.BadInput;
             }
 
+            progress.Dispose();
             var explanation = snapshot.Explain(source, destination, proto, portNumber);
             var text = explanation.Describe();
             if (!parse.GetValue(explain))
