@@ -189,5 +189,20 @@ public static class ManifestLoader
                 seen.Add(key, location);
             }
         }
+
+        // Two admin policies with one priority have no defined order between them.
+        foreach (var group in objects.AdminNetworkPolicies.Where(static p => p.Tier == AdminTier.Admin).GroupBy(static p => p.Priority).Where(static g => g.Count() > 1))
+        {
+            var first = group.First();
+            foreach (var other in group.Skip(1))
+            {
+                diagnostics.Error(
+                    DiagnosticCodes.SamePriority,
+                    other.Location ?? SourceLocation.Unknown("input"),
+                    $"AdminNetworkPolicies {first.Name} and {other.Name} both have priority {group.Key}, so which decides first is undefined; give each its own priority",
+                    $"AdminNetworkPolicy {other.Name}",
+                    "spec.priority");
+            }
+        }
     }
 }

@@ -20,15 +20,17 @@ internal sealed class ObjectCollection
 
     public List<NetworkPolicySpec> NetworkPolicies { get; } = [];
 
+    public List<AdminNetworkPolicySpec> AdminNetworkPolicies { get; } = [];
+
     /// <summary>Where every object starts, by key, for duplicate checks.</summary>
     public List<(ObjectKey Key, SourceLocation Location)> Locations { get; } = [];
 
     /// <summary>How many objects of each kind there are now, to undo additions with <see cref="Rollback"/>.</summary>
-    public (int, int, int, int, int, int, int) Mark() =>
-        (Namespaces.Count, Pods.Count, Workloads.Count, Nodes.Count, Services.Count, NetworkPolicies.Count, Locations.Count);
+    public (int, int, int, int, int, int, int, int) Mark() =>
+        (Namespaces.Count, Pods.Count, Workloads.Count, Nodes.Count, Services.Count, NetworkPolicies.Count, Locations.Count, AdminNetworkPolicies.Count);
 
     /// <summary>Removes what was added since <paramref name="mark"/>.</summary>
-    public void Rollback((int, int, int, int, int, int, int) mark)
+    public void Rollback((int, int, int, int, int, int, int, int) mark)
     {
         static void Trim<T>(List<T> list, int count) => list.RemoveRange(count, list.Count - count);
         Trim(Namespaces, mark.Item1);
@@ -38,6 +40,7 @@ internal sealed class ObjectCollection
         Trim(Services, mark.Item5);
         Trim(NetworkPolicies, mark.Item6);
         Trim(Locations, mark.Item7);
+        Trim(AdminNetworkPolicies, mark.Item8);
     }
 
     public void AddRange(ObjectCollection other)
@@ -48,6 +51,7 @@ internal sealed class ObjectCollection
         Nodes.AddRange(other.Nodes);
         Services.AddRange(other.Services);
         NetworkPolicies.AddRange(other.NetworkPolicies);
+        AdminNetworkPolicies.AddRange(other.AdminNetworkPolicies);
         Locations.AddRange(other.Locations);
     }
 
@@ -59,6 +63,7 @@ internal sealed class ObjectCollection
         Nodes = [.. Nodes],
         Services = [.. Services],
         NetworkPolicies = [.. NetworkPolicies],
+        AdminNetworkPolicies = [.. AdminNetworkPolicies],
     };
 }
 
@@ -131,6 +136,9 @@ internal static class ObjectDecoder
                 break;
             case "NetworkPolicy":
                 DecodeNetworkPolicy(map, reader, into);
+                break;
+            case "AdminNetworkPolicy" or "BaselineAdminNetworkPolicy":
+                AdminPolicyDecoder.Decode(kind, map, reader, into);
                 break;
             default:
                 if (WorkloadSpec.Kinds.Contains(kind))

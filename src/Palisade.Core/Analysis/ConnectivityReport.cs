@@ -39,7 +39,7 @@ public sealed record ReportLine(ReportPeer Source, ReportPeer Destination, Conne
 }
 
 /// <summary>Why one direction admits (or refuses) what a report line says.</summary>
-public sealed record SideReasons(bool Isolated, IReadOnlyList<PolicyReference> SelectingPolicies, IReadOnlyList<(RuleReference Rule, ConnectionSet Admits)> Rules)
+public sealed record SideReasons(bool Isolated, IReadOnlyList<PolicyReference> SelectingPolicies, IReadOnlyList<(RuleReference Rule, ConnectionSet Admits, AdminAction? Action)> Rules)
 {
     /// <summary>One line for people.</summary>
     public string Describe(Direction direction)
@@ -55,7 +55,7 @@ public sealed record SideReasons(bool Isolated, IReadOnlyList<PolicyReference> S
             return $"{name}: isolated by {string.Join(", ", SelectingPolicies)}; no rule matches";
         }
 
-        return $"{name}: " + string.Join("; ", Rules.Select(static r => $"{r.Rule} ({r.Admits})"));
+        return $"{name}: " + string.Join("; ", Rules.Select(static r => r.Action is { } action ? $"{r.Rule} ({action}: {r.Admits})" : $"{r.Rule} ({r.Admits})"));
     }
 }
 

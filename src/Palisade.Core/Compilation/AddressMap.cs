@@ -108,6 +108,35 @@ internal sealed class AddressMap
         return Compact(startArray, connections);
     }
 
+    /// <summary>
+    /// Builds the map by cutting the address line wherever one of <paramref name="sets"/> starts or
+    /// ends, and asking <paramref name="decide"/> for the connection of each piece (by its first address).
+    /// </summary>
+    public static AddressMap FromRanges(IEnumerable<IpSet> sets, Func<UInt128, int> decide)
+    {
+        var cuts = new SortedSet<UInt128> { UInt128.Zero };
+        foreach (var set in sets)
+        {
+            foreach (var interval in set.Numbers.Intervals)
+            {
+                cuts.Add(interval.Lo);
+                if (interval.Hi != UInt128.MaxValue)
+                {
+                    cuts.Add(interval.Hi + UInt128.One);
+                }
+            }
+        }
+
+        var starts = cuts.ToArray();
+        var connections = new int[starts.Length];
+        for (var i = 0; i < starts.Length; i++)
+        {
+            connections[i] = decide(starts[i]);
+        }
+
+        return Compact(starts, connections);
+    }
+
     /// <summary>A map whose every range holds <c>f(connection)</c> of this map's range.</summary>
     public AddressMap Select(Func<int, int> change)
     {

@@ -21,16 +21,29 @@ internal sealed class CompiledPeer(Bitset identities, IpSet addresses, string pa
 /// </summary>
 internal sealed class CompiledRule
 {
-    private readonly IReadOnlyList<NetworkPolicyPortSpec>? _allPorts;
-    private readonly NetworkPolicyPortSpec[]? _ports;
+    private readonly IReadOnlyList<IPortMatcher>? _allPorts;
+    private readonly bool _emptyMeansAll;
+    private readonly IPortMatcher[]? _ports;
     private readonly int _fixedConnection;
     private readonly Dictionary<int, int>? _byPortMap;
 
-    public CompiledRule(int policy, Direction direction, string path, CompiledPeer[] peers, IReadOnlyList<NetworkPolicyPortSpec>? ports, ConnectionTable table)
+    /// <param name="policy">The policy's index in the snapshot.</param>
+    /// <param name="direction">Ingress or egress.</param>
+    /// <param name="path">The rule's path, e.g. <c>spec.egress[2]</c>.</param>
+    /// <param name="peers">The rule's peers; at least one.</param>
+    /// <param name="ports">The rule's ports; null means every port.</param>
+    /// <param name="emptyMeansAll">Whether an empty port list means every port (NetworkPolicy) or none (AdminNetworkPolicy).</param>
+    /// <param name="action">What a match does.</param>
+    /// <param name="name">The rule's name, if it has one.</param>
+    /// <param name="table">The compile's connection table.</param>
+    public CompiledRule(int policy, Direction direction, string path, CompiledPeer[] peers, IReadOnlyList<IPortMatcher>? ports, bool emptyMeansAll, AdminAction action, string? name, ConnectionTable table)
     {
         Policy = policy;
         Direction = direction;
         Path = path;
+        Action = action;
+        Name = name;
+        _emptyMeansAll = emptyMeansAll;
         Peers = peers;
         PeerIdentities = peers[0].Identities.Clone();
         var addresses = peers[0].Addresses;
@@ -42,7 +55,7 @@ internal sealed class CompiledRule
 
         PeerAddresses = addresses;
         _allPorts = ports;
-        if (ports is null || ports.Count == 0)
+        if (ports is null || (ports.Count == 0 && emptyMeansAll))
         {
             _fixedConnection = ConnectionTable.AllId;
         }
@@ -67,6 +80,12 @@ internal sealed class CompiledRule
 
     public Direction Direction { get; }
 
+    /// <summary>Allow for NetworkPolicy rules; the written action for cluster-wide rules.</summary>
+    public AdminAction Action { get; }
+
+    /// <summary>The rule's name, for cluster-wide rules.</summary>
+    public string? Name { get; }
+
     /// <summary>The rule's path, e.g. <c>spec.egress[2]</c>.</summary>
     public string Path { get; }
 
@@ -84,7 +103,7 @@ internal sealed class CompiledRule
     /// </summary>
     public ConnectionSet Admits(IReadOnlyList<ContainerPortSpec>? destination)
     {
-        if (_allPorts is null || _allPorts.Count == 0)
+        if (_allPorts is null || (_allPorts.Count == 0 && _emptyMeansAll))
         {
             return ConnectionSet.All;
         }
@@ -126,10 +145,13 @@ internal sealed class CompiledRule
     }
 }
 
-/// <summary>A policy of the namespace tier with its subjects resolved to identities.</summary>
-internal sealed class CompiledPolicy(PolicyReference reference, Bitset subjects, bool ingress, bool egress, CompiledRule[] ingressRules, CompiledRule[] egressRules)
+/// <summary>A policy of any tier with its subjects resolved to identities.</summary>
+internal sealed class CompiledPolicy(PolicyReference reference, Tier tier, Bitset subjects, bool ingress, bool egress, CompiledRule[] ingressRules, CompiledRule[] egressRules)
 {
     public PolicyReference Reference { get; } = reference;
+
+    /// <summary>Admin, Namespace or Baseline.</summary>
+    public Tier Tier { get; } = tier;
 
     public Bitset Subjects { get; } = subjects;
 

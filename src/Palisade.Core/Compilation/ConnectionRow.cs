@@ -22,15 +22,15 @@ internal sealed class ConnectionRow
         _values = [];
     }
 
-    private ConnectionRow(int[]? dense, int[] keys, int[] values)
+    private ConnectionRow(int[]? dense, int[] keys, int[] values, int fill)
     {
         _dense = dense;
         _keys = keys;
         _values = values;
-        _fill = ConnectionTable.NoneId;
+        _fill = fill;
     }
 
-    /// <summary>Whether every entry is <see cref="ConnectionTable.AllId"/>.</summary>
+    /// <summary>Whether every entry is <see cref="ConnectionTable.AllId"/> (the row of a class nothing isolates).</summary>
     public bool IsAllowAll => ReferenceEquals(this, AllowAll);
 
     /// <summary>The interned connection id for <paramref name="identity"/>.</summary>
@@ -88,65 +88,75 @@ internal sealed class ConnectionRow
                 }
             }
         }
-        else
+        else if (_fill == ConnectionTable.NoneId)
         {
             for (var i = 0; i < _keys.Length; i++)
             {
                 yield return (_keys[i], _values[i]);
             }
         }
+        else
+        {
+            for (var i = 0; i < size; i++)
+            {
+                var connection = this[i];
+                if (connection != ConnectionTable.NoneId)
+                {
+                    yield return (i, connection);
+                }
+            }
+        }
     }
 
     /// <summary>
-    /// Makes a row from <paramref name="scratch"/>, whose entries at <paramref name="touched"/> may be
-    /// set, and clears those entries so the scratch can be reused.
+    /// Makes a row whose entries at <paramref name="touched"/> (each listed once) are taken from
+    /// <paramref name="values"/> and whose other entries are <paramref name="fill"/>.
     /// </summary>
-    public static ConnectionRow Build(int[] scratch, List<int> touched)
+    public static ConnectionRow Build(int[] values, List<int> touched, int fill)
     {
+        if (fill == ConnectionTable.AllId && touched.TrueForAll(i => values[i] == ConnectionTable.AllId))
+        {
+            return AllowAll;
+        }
+
         touched.Sort();
         var count = 0;
         foreach (var index in touched)
         {
-            if (scratch[index] != ConnectionTable.NoneId)
+            if (values[index] != fill)
             {
                 count++;
             }
         }
 
-        ConnectionRow row;
-        if (count * 4 > scratch.Length)
+        if (count * 4 > values.Length)
         {
-            var dense = new int[scratch.Length];
-            foreach (var index in touched)
+            var dense = new int[values.Length];
+            if (fill != ConnectionTable.NoneId)
             {
-                dense[index] = scratch[index];
+                Array.Fill(dense, fill);
             }
 
-            row = new ConnectionRow(dense, [], []);
-        }
-        else
-        {
-            var keys = new int[count];
-            var values = new int[count];
-            var at = 0;
             foreach (var index in touched)
             {
-                if (scratch[index] != ConnectionTable.NoneId)
-                {
-                    keys[at] = index;
-                    values[at++] = scratch[index];
-                }
+                dense[index] = values[index];
             }
 
-            row = new ConnectionRow(null, keys, values);
+            return new ConnectionRow(dense, [], [], fill);
         }
 
+        var keys = new int[count];
+        var entries = new int[count];
+        var at = 0;
         foreach (var index in touched)
         {
-            scratch[index] = ConnectionTable.NoneId;
+            if (values[index] != fill)
+            {
+                keys[at] = index;
+                entries[at++] = values[index];
+            }
         }
 
-        touched.Clear();
-        return row;
+        return new ConnectionRow(null, keys, entries, fill);
     }
 }

@@ -327,7 +327,7 @@ public sealed class PolicySnapshot
             ? _data.PortMaps.Get(_data.IdentityPortMap[subject])
             : peer >= 0 ? _data.PortMaps.Get(_data.IdentityPortMap[peer]) : null;
         var selecting = new List<PolicyReference>();
-        var rules = new List<(RuleReference, ConnectionSet)>();
+        var rules = new List<(RuleReference, ConnectionSet, AdminAction?)>();
         foreach (var policy in _data.Policies)
         {
             if (!policy.Affects(direction) || !policy.Subjects[subject])
@@ -335,7 +335,11 @@ public sealed class PolicySnapshot
                 continue;
             }
 
-            selecting.Add(policy.Reference);
+            if (policy.Tier == Tier.Namespace)
+            {
+                selecting.Add(policy.Reference);
+            }
+
             foreach (var rule in policy.Rules(direction))
             {
                 var admitted = rule.Admits(destinationPorts);
@@ -349,13 +353,13 @@ public sealed class PolicySnapshot
                 {
                     if (peer >= 0 ? candidate.Identities[peer] : candidate.Addresses.Contains(peerAddress))
                     {
-                        rules.Add((new RuleReference(policy.Reference, candidate.Path), relevant));
+                        rules.Add((new RuleReference(policy.Reference, candidate.Path) { RuleName = rule.Name }, relevant, policy.Tier == Tier.Namespace ? null : rule.Action));
                     }
                 }
             }
         }
 
-        return new SideReasons(selecting.Count > 0, selecting, rules);
+        return new SideReasons(selecting.Count > 0 || rules.Count > 0, selecting, rules);
     }
 
     private SideExplanation ExplainSide(Direction direction, Endpoint subject, Endpoint peer, Protocol protocol, int port)
@@ -369,12 +373,55 @@ public sealed class PolicySnapshot
         var peerIdentity = peer.Kind == EndpointKind.Pod ? _data.Pods[peer.PodIndex].Identity : -1;
 
         // The destination's named ports decide what a named rule port means.
-        var destinationPortMap = direction == Direction.Ingress
+        var destinationPorts = _data.PortMaps.Get(direction == Direction.Ingress
             ? _data.IdentityPortMap[identity]
-            : peerIdentity >= 0 ? _data.IdentityPortMap[peerIdentity] : PortMapTable.Outside;
+            : peerIdentity >= 0 ? _data.IdentityPortMap[peerIdentity] : PortMapTable.Outside);
+        var nearMisses = new List<NearMiss>();
+        RuleReference? passedBy = null;
+
+        // The first rule, in order, whose peer matches and whose ports hold the connection; rules that
+        // match the peer only are kept as near misses.
+        RuleReference? FirstMatch(CompiledPolicy policy, CompiledRule rule)
+        {
+            foreach (var candidate in rule.Peers)
+            {
+                var matches = peerIdentity >= 0 ? candidate.Identities[peerIdentity] : candidate.Addresses.Contains(peer.Address);
+                if (!matches)
+                {
+                    continue;
+                }
+
+                var reference = new RuleReference(policy.Reference, candidate.Path) { RuleName = rule.Name };
+                var admits = rule.Admits(destinationPorts);
+                if (admits.Contains(protocol, port))
+                {
+                    return reference;
+                }
+
+                nearMisses.Add(new NearMiss(reference, admits));
+                return null;
+            }
+
+            return null;
+        }
+
+        SideExplanation Decided(Tier tier, bool allowed, RuleReference rule, AdminAction action) => new()
+        {
+            Direction = direction,
+            Subject = subject.Label,
+            Allowed = allowed,
+            Tier = tier,
+            DecidingRule = rule,
+            DecidingAction = action,
+            PassedBy = passedBy,
+            NearMisses = nearMisses,
+        };
+
         var selecting = new List<PolicyReference>();
         var allowing = new List<RuleReference>();
-        var nearMisses = new List<NearMiss>();
+        var baseline = new List<CompiledPolicy>();
+        var adminDone = false;
+        var clusterWide = false;
         foreach (var policy in _data.Policies)
         {
             if (!policy.Affects(direction) || !policy.Subjects[identity])
@@ -382,26 +429,67 @@ public sealed class PolicySnapshot
                 continue;
             }
 
-            selecting.Add(policy.Reference);
-            foreach (var rule in policy.Rules(direction))
+            clusterWide |= policy.Tier != Tier.Namespace;
+            switch (policy.Tier)
             {
-                var connections = rule.Admits(_data.PortMaps.Get(destinationPortMap));
-                foreach (var candidate in rule.Peers)
-                {
-                    var matches = peerIdentity >= 0 ? candidate.Identities[peerIdentity] : candidate.Addresses.Contains(peer.Address);
-                    if (!matches)
+                case Tier.Admin when !adminDone:
+                    foreach (var rule in policy.Rules(direction))
                     {
-                        continue;
+                        if (FirstMatch(policy, rule) is not { } match)
+                        {
+                            continue;
+                        }
+
+                        if (rule.Action == AdminAction.Pass)
+                        {
+                            passedBy = match;
+                            adminDone = true;
+                            break;
+                        }
+
+                        return Decided(Tier.Admin, rule.Action == AdminAction.Allow, match, rule.Action);
                     }
 
-                    if (connections.Contains(protocol, port))
+                    break;
+                case Tier.Namespace:
+                    selecting.Add(policy.Reference);
+                    foreach (var rule in policy.Rules(direction))
                     {
-                        allowing.Add(new RuleReference(policy.Reference, candidate.Path));
+                        if (FirstMatch(policy, rule) is { } match)
+                        {
+                            allowing.Add(match);
+                        }
                     }
-                    else
-                    {
-                        nearMisses.Add(new NearMiss(new RuleReference(policy.Reference, candidate.Path), connections));
-                    }
+
+                    break;
+                case Tier.Baseline:
+                    baseline.Add(policy);
+                    break;
+            }
+        }
+
+        if (selecting.Count > 0)
+        {
+            return new SideExplanation
+            {
+                Direction = direction,
+                Subject = subject.Label,
+                Allowed = allowing.Count > 0,
+                Tier = Tier.Namespace,
+                SelectingPolicies = selecting,
+                AllowingRules = allowing,
+                PassedBy = passedBy,
+                NearMisses = nearMisses,
+            };
+        }
+
+        foreach (var policy in baseline)
+        {
+            foreach (var rule in policy.Rules(direction))
+            {
+                if (FirstMatch(policy, rule) is { } match)
+                {
+                    return Decided(Tier.Baseline, rule.Action == AdminAction.Allow, match, rule.Action);
                 }
             }
         }
@@ -410,11 +498,11 @@ public sealed class PolicySnapshot
         {
             Direction = direction,
             Subject = subject.Label,
-            Allowed = selecting.Count == 0 || allowing.Count > 0,
-            Tier = selecting.Count == 0 ? Tier.None : Tier.Namespace,
-            SelectingPolicies = selecting,
-            AllowingRules = allowing,
+            Allowed = true,
+            Tier = Tier.None,
+            PassedBy = passedBy,
             NearMisses = nearMisses,
+            ClusterWide = clusterWide,
         };
     }
 }

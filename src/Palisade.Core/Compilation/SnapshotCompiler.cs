@@ -94,7 +94,13 @@ public static class SnapshotCompiler
             }
 
             var context = new GroupContext(groupCount, podIndex, namespaceIndex, groupsOfNamespace, _namespaceIndex, blocks, blockGroups);
-            var drafts = spec.NetworkPolicies.Select(p => DraftPolicy(p, context)).ToList();
+            // Policies in evaluation order: admin by priority, then the namespace tier, then the baseline.
+            var drafts = spec.AdminNetworkPolicies.Where(static p => p.Tier == AdminTier.Admin)
+                .OrderBy(static p => p.Priority).ThenBy(static p => p.Name, StringComparer.Ordinal)
+                .Select(p => DraftAdminPolicy(p, context))
+                .Concat(spec.NetworkPolicies.Select(p => DraftPolicy(p, context)))
+                .Concat(spec.AdminNetworkPolicies.Where(static p => p.Tier == AdminTier.Baseline).Select(p => DraftAdminPolicy(p, context)))
+                .ToList();
             Mark(stopwatch, "select");
 
             // Merge groups that every subject and peer treats alike into identities.
@@ -249,38 +255,54 @@ public static class SnapshotCompiler
         private HashSet<string> ReferencedPortNames()
         {
             var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var policy in spec.NetworkPolicies)
+            var ports = spec.NetworkPolicies.SelectMany(static p => p.Ingress.Concat(p.Egress)).SelectMany(static r => (IEnumerable<IPortMatcher>?)r.Ports ?? [])
+                .Concat(spec.AdminNetworkPolicies.SelectMany(static p => p.Ingress.Concat(p.Egress)).SelectMany(static r => (IEnumerable<IPortMatcher>?)r.Ports ?? []));
+            foreach (var port in ports)
             {
-                foreach (var rule in policy.Ingress.Concat(policy.Egress))
+                if (port.PortName is not null)
                 {
-                    foreach (var port in rule.Ports ?? [])
-                    {
-                        if (port.PortName is not null)
-                        {
-                            names.Add(port.PortName);
-                        }
-                    }
+                    names.Add(port.PortName);
                 }
             }
 
             return names;
         }
 
+        /// <summary>The addresses of the nodes a <c>nodes</c> peer selects (Node objects' addresses).</summary>
+        private IpSet NodeAddresses(LabelSelectorSpec selector)
+        {
+            var addresses = IpSet.Empty;
+            foreach (var node in spec.Nodes)
+            {
+                if (selector.Matches(node.Labels))
+                {
+                    foreach (var address in node.Addresses)
+                    {
+                        addresses = addresses.Union(IpSet.Single(address));
+                    }
+                }
+            }
+
+            return addresses;
+        }
+
+        /// <summary>The outside addresses a cluster-wide peer matches: its networks, or its nodes' addresses.</summary>
+        private IpSet PeerAddresses(AdminPeerSpec peer) =>
+            peer.NetworkAddresses ?? (peer.Nodes is { } nodes ? NodeAddresses(nodes) : IpSet.Empty);
+
         private List<IpSet> DistinctIpBlocks()
         {
             var seen = new HashSet<IpSet>();
             var list = new List<IpSet>();
-            foreach (var policy in spec.NetworkPolicies)
+            var sets = spec.NetworkPolicies.SelectMany(static p => p.Ingress.Concat(p.Egress)).SelectMany(static r => r.Peers ?? [])
+                .Where(static peer => peer.IpBlock is not null).Select(static peer => peer.IpBlock!.Addresses)
+                .Concat(spec.AdminNetworkPolicies.SelectMany(static p => p.Ingress.Concat(p.Egress)).SelectMany(static r => r.Peers)
+                    .Where(static peer => peer.NetworkAddresses is not null || peer.Nodes is not null).Select(PeerAddresses));
+            foreach (var set in sets)
             {
-                foreach (var rule in policy.Ingress.Concat(policy.Egress))
+                if (!set.IsEmpty && seen.Add(set))
                 {
-                    foreach (var peer in rule.Peers ?? [])
-                    {
-                        if (peer.IpBlock is { } block && seen.Add(block.Addresses))
-                        {
-                            list.Add(block.Addresses);
-                        }
-                    }
+                    list.Add(set);
                 }
             }
 
@@ -343,6 +365,7 @@ public static class SnapshotCompiler
             var reference = new PolicyReference("NetworkPolicy", policy.Namespace, policy.Name, policy.Location);
             return new PolicyDraft(
                 reference,
+                Tier.Namespace,
                 subjects,
                 policy.AffectsIngress,
                 policy.AffectsEgress,
@@ -354,7 +377,7 @@ public static class SnapshotCompiler
         {
             if (rule.AllPeers)
             {
-                return new RuleDraft(direction, path, [new PeerDraft(Bitset.Full(context.GroupCount), IpSet.All, path)], rule.Ports);
+                return new RuleDraft(direction, path, [new PeerDraft(Bitset.Full(context.GroupCount), IpSet.All, path)], rule.Ports, true, AdminAction.Allow, null);
             }
 
             var field = direction == Direction.Ingress ? "from" : "to";
@@ -399,7 +422,70 @@ public static class SnapshotCompiler
                 peers[i] = new PeerDraft(members, IpSet.Empty, peerPath);
             }
 
-            return new RuleDraft(direction, path, peers, rule.Ports);
+            return new RuleDraft(direction, path, peers, rule.Ports, true, AdminAction.Allow, null);
+        }
+
+        private PolicyDraft DraftAdminPolicy(AdminNetworkPolicySpec policy, GroupContext context)
+        {
+            var subjects = Pods(policy.Subject.Namespaces, policy.Subject.PodNamespaces, policy.Subject.Pods, context);
+            var reference = new PolicyReference(policy.Kind, string.Empty, policy.Name, policy.Location)
+            {
+                Priority = policy.Tier == AdminTier.Admin ? policy.Priority : null,
+            };
+            return new PolicyDraft(
+                reference,
+                policy.Tier == AdminTier.Admin ? Tier.Admin : Tier.Baseline,
+                subjects,
+                policy.Ingress.Count > 0,
+                policy.Egress.Count > 0,
+                [.. policy.Ingress.Select((rule, i) => DraftAdminRule(Direction.Ingress, rule, $"spec.ingress[{i}]", context))],
+                [.. policy.Egress.Select((rule, i) => DraftAdminRule(Direction.Egress, rule, $"spec.egress[{i}]", context))]);
+        }
+
+        private RuleDraft DraftAdminRule(Direction direction, AdminRuleSpec rule, string path, GroupContext context)
+        {
+            var field = direction == Direction.Ingress ? "from" : "to";
+            var peers = new PeerDraft[rule.Peers.Count];
+            for (var i = 0; i < peers.Length; i++)
+            {
+                var peer = rule.Peers[i];
+                var peerPath = $"{path}.{field}[{i}]";
+                if (peer.NetworkAddresses is not null || peer.Nodes is not null)
+                {
+                    var addresses = PeerAddresses(peer);
+                    var groups = new Bitset(context.GroupCount);
+                    var blockIndex = context.Blocks.IndexOf(addresses);
+                    if (blockIndex >= 0)
+                    {
+                        groups.Or(context.BlockGroups[blockIndex]);
+                    }
+
+                    peers[i] = new PeerDraft(groups, addresses, peerPath);
+                }
+                else
+                {
+                    peers[i] = new PeerDraft(Pods(peer.Namespaces, peer.PodNamespaces, peer.Pods, context), IpSet.Empty, peerPath);
+                }
+            }
+
+            return new RuleDraft(direction, path, peers, rule.Ports, false, rule.Action, rule.Name);
+        }
+
+        /// <summary>The groups a <c>namespaces</c> selector, or a <c>pods</c> pair of selectors, chooses.</summary>
+        private static Bitset Pods(LabelSelectorSpec? namespaces, LabelSelectorSpec? podNamespaces, LabelSelectorSpec? pods, GroupContext context)
+        {
+            var members = new Bitset(context.GroupCount);
+            foreach (var n in context.NamespaceSelector.Evaluate(namespaces ?? podNamespaces ?? LabelSelectorSpec.Everything).Members())
+            {
+                members.Or(context.GroupsOfNamespace[n]);
+            }
+
+            if (namespaces is null && pods is not null)
+            {
+                members.And(context.PodSelector.Evaluate(pods));
+            }
+
+            return members;
         }
 
         private (int[] GroupIdentity, int Count) Refine(int groupCount, List<PolicyDraft> drafts)
@@ -486,8 +572,7 @@ public static class SnapshotCompiler
 
             var rows = new ConnectionRow[classPolicies.Count];
             var outside = new AddressMap[classPolicies.Count];
-            var scratch = new int[identityCount];
-            var touched = new List<int>();
+            var scratch = new RowScratch(identityCount);
             for (var c = 0; c < rows.Length; c++)
             {
                 if (classPolicies[c].Length == 0)
@@ -497,42 +582,190 @@ public static class SnapshotCompiler
                     continue;
                 }
 
-                var outsideEntries = new List<(IpSet, int)>();
-                foreach (var p in classPolicies[c])
+                var tiers = new ClassRules(direction, policies, classPolicies[c]);
+                var context = new RuleContext(direction, classPortMap[c], identityPortMap, _portMaps, _connections);
+                if (tiers.Admin.Count == 0 && tiers.Baseline.Count == 0)
                 {
-                    foreach (var rule in policies[p].Rules(direction))
-                    {
-                        // Ingress rules resolve named ports on the class's own pods; egress rules on each peer.
-                        var fixedConnection = direction == Direction.Ingress ? rule.ConnectionFor(classPortMap[c], _portMaps, _connections) : -1;
-                        if (fixedConnection == ConnectionTable.NoneId)
-                        {
-                            continue;
-                        }
-
-                        foreach (var peer in rule.PeerIdentities.Members())
-                        {
-                            var connection = fixedConnection >= 0 ? fixedConnection : rule.ConnectionFor(identityPortMap[peer], _portMaps, _connections);
-                            if (scratch[peer] == ConnectionTable.NoneId)
-                            {
-                                touched.Add(peer);
-                            }
-
-                            scratch[peer] = _connections.Union(scratch[peer], connection);
-                        }
-
-                        if (!rule.PeerAddresses.IsEmpty)
-                        {
-                            var outsideConnection = fixedConnection >= 0 ? fixedConnection : rule.ConnectionFor(PortMapTable.Outside, _portMaps, _connections);
-                            outsideEntries.Add((rule.PeerAddresses, outsideConnection));
-                        }
-                    }
+                    rows[c] = UnionRow(tiers.Namespace, context, scratch);
+                    outside[c] = AddressMap.Build(_connections, [.. tiers.Namespace.Where(static r => !r.PeerAddresses.IsEmpty).Select(r => (r.PeerAddresses, context.OutsideConnection(r)))]);
                 }
-
-                rows[c] = ConnectionRow.Build(scratch, touched);
-                outside[c] = AddressMap.Build(_connections, outsideEntries);
+                else
+                {
+                    rows[c] = TieredRow(tiers, context, scratch);
+                    outside[c] = TieredOutside(tiers, context);
+                }
             }
 
             return new DirectionClasses(classOf, [.. classPolicies], rows, outside);
+        }
+
+        /// <summary>The namespace tier alone: a peer gets the union of what every matching rule admits.</summary>
+        private ConnectionRow UnionRow(List<CompiledRule> rules, RuleContext context, RowScratch scratch)
+        {
+            var result = scratch.Result;
+            foreach (var rule in rules)
+            {
+                var fixedConnection = context.FixedConnection(rule);
+                if (fixedConnection == ConnectionTable.NoneId)
+                {
+                    continue;
+                }
+
+                foreach (var peer in rule.PeerIdentities.Members())
+                {
+                    scratch.Touch(peer);
+                    result[peer] = _connections.Union(result[peer], fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer));
+                }
+            }
+
+            return scratch.Build(ConnectionTable.NoneId);
+        }
+
+        /// <summary>
+        /// Admin rules first, in order, each deciding for what earlier rules left (Allow, Deny, or Pass
+        /// to the next tier); then, for what is left, the namespace tier if it isolates the class, or else
+        /// the baseline rules in order, where anything unmatched is allowed.
+        /// </summary>
+        private ConnectionRow TieredRow(ClassRules tiers, RuleContext context, RowScratch scratch)
+        {
+            var table = _connections;
+            var (consumed, allowed, denied) = (scratch.A, scratch.B, scratch.C);
+            foreach (var rule in tiers.Admin)
+            {
+                var fixedConnection = context.FixedConnection(rule);
+                foreach (var peer in rule.PeerIdentities.Members())
+                {
+                    var decided = table.Except(fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer), consumed[peer]);
+                    if (decided == ConnectionTable.NoneId)
+                    {
+                        continue;
+                    }
+
+                    scratch.Touch(peer);
+                    consumed[peer] = table.Union(consumed[peer], decided);
+                    if (rule.Action == AdminAction.Allow)
+                    {
+                        allowed[peer] = table.Union(allowed[peer], decided);
+                    }
+                    else if (rule.Action == AdminAction.Deny)
+                    {
+                        denied[peer] = table.Union(denied[peer], decided);
+                    }
+                }
+            }
+
+            var result = scratch.Result;
+            if (tiers.Isolated)
+            {
+                var admitted = scratch.D;
+                foreach (var rule in tiers.Namespace)
+                {
+                    var fixedConnection = context.FixedConnection(rule);
+                    foreach (var peer in rule.PeerIdentities.Members())
+                    {
+                        scratch.Touch(peer);
+                        admitted[peer] = table.Union(admitted[peer], fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer));
+                    }
+                }
+
+                foreach (var peer in scratch.Touched)
+                {
+                    result[peer] = table.Union(allowed[peer], table.Except(admitted[peer], denied[peer]));
+                }
+
+                return scratch.Build(ConnectionTable.NoneId);
+            }
+
+            var (baselineConsumed, baselineDenied) = (scratch.D, scratch.E);
+            foreach (var rule in tiers.Baseline)
+            {
+                var fixedConnection = context.FixedConnection(rule);
+                foreach (var peer in rule.PeerIdentities.Members())
+                {
+                    var open = table.Except(table.Except(ConnectionTable.AllId, allowed[peer]), denied[peer]);
+                    var decided = table.Except(table.Intersect(fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer), open), baselineConsumed[peer]);
+                    if (decided == ConnectionTable.NoneId)
+                    {
+                        continue;
+                    }
+
+                    scratch.Touch(peer);
+                    baselineConsumed[peer] = table.Union(baselineConsumed[peer], decided);
+                    if (rule.Action == AdminAction.Deny)
+                    {
+                        baselineDenied[peer] = table.Union(baselineDenied[peer], decided);
+                    }
+                }
+            }
+
+            foreach (var peer in scratch.Touched)
+            {
+                result[peer] = table.Except(ConnectionTable.AllId, table.Union(denied[peer], baselineDenied[peer]));
+            }
+
+            return scratch.Build(ConnectionTable.AllId);
+        }
+
+        /// <summary>The same tiers for outside addresses, evaluated once per range between the rules' CIDR boundaries.</summary>
+        private AddressMap TieredOutside(ClassRules tiers, RuleContext context)
+        {
+            var table = _connections;
+            var withAddresses = tiers.Admin.Concat(tiers.Namespace).Concat(tiers.Baseline).Where(static r => !r.PeerAddresses.IsEmpty).ToList();
+            return AddressMap.FromRanges(withAddresses.Select(static r => r.PeerAddresses), address =>
+            {
+                int consumed = ConnectionTable.NoneId, allowed = ConnectionTable.NoneId, denied = ConnectionTable.NoneId;
+                foreach (var rule in tiers.Admin)
+                {
+                    if (!rule.PeerAddresses.Contains(address))
+                    {
+                        continue;
+                    }
+
+                    var decided = table.Except(context.OutsideConnection(rule), consumed);
+                    consumed = table.Union(consumed, decided);
+                    if (rule.Action == AdminAction.Allow)
+                    {
+                        allowed = table.Union(allowed, decided);
+                    }
+                    else if (rule.Action == AdminAction.Deny)
+                    {
+                        denied = table.Union(denied, decided);
+                    }
+                }
+
+                if (tiers.Isolated)
+                {
+                    var admitted = ConnectionTable.NoneId;
+                    foreach (var rule in tiers.Namespace)
+                    {
+                        if (rule.PeerAddresses.Contains(address))
+                        {
+                            admitted = table.Union(admitted, context.OutsideConnection(rule));
+                        }
+                    }
+
+                    return table.Union(allowed, table.Except(admitted, denied));
+                }
+
+                int baselineConsumed = ConnectionTable.NoneId, baselineDenied = ConnectionTable.NoneId;
+                var open = table.Except(table.Except(ConnectionTable.AllId, allowed), denied);
+                foreach (var rule in tiers.Baseline)
+                {
+                    if (!rule.PeerAddresses.Contains(address))
+                    {
+                        continue;
+                    }
+
+                    var decided = table.Except(table.Intersect(context.OutsideConnection(rule), open), baselineConsumed);
+                    baselineConsumed = table.Union(baselineConsumed, decided);
+                    if (rule.Action == AdminAction.Deny)
+                    {
+                        baselineDenied = table.Union(baselineDenied, decided);
+                    }
+                }
+
+                return table.Except(ConnectionTable.AllId, table.Union(denied, baselineDenied));
+            });
         }
 
         private readonly record struct GroupKey(int Namespace, LabelSet Labels, int PortMap, string Blocks);
@@ -549,9 +782,9 @@ public static class SnapshotCompiler
 
     private sealed record PeerDraft(Bitset Groups, IpSet Addresses, string Path);
 
-    private sealed record RuleDraft(Direction Direction, string Path, PeerDraft[] Peers, IReadOnlyList<NetworkPolicyPortSpec>? Ports);
+    private sealed record RuleDraft(Direction Direction, string Path, PeerDraft[] Peers, IReadOnlyList<IPortMatcher>? Ports, bool EmptyPortsMeanAll, AdminAction Action, string? Name);
 
-    private sealed record PolicyDraft(PolicyReference Reference, Bitset Subjects, bool Ingress, bool Egress, RuleDraft[] IngressRules, RuleDraft[] EgressRules)
+    private sealed record PolicyDraft(PolicyReference Reference, Tier Tier, Bitset Subjects, bool Ingress, bool Egress, RuleDraft[] IngressRules, RuleDraft[] EgressRules)
     {
         public IEnumerable<Bitset> Sets()
         {
@@ -573,10 +806,14 @@ public static class SnapshotCompiler
                 rule.Path,
                 [.. rule.Peers.Select(peer => new CompiledPeer(ToIdentities(peer.Groups, groupIdentity, identityCount), peer.Addresses, peer.Path))],
                 rule.Ports,
+                rule.EmptyPortsMeanAll,
+                rule.Action,
+                rule.Name,
                 table);
 
             return new CompiledPolicy(
                 Reference,
+                Tier,
                 ToIdentities(Subjects, groupIdentity, identityCount),
                 Ingress,
                 Egress,
@@ -594,6 +831,98 @@ public static class SnapshotCompiler
 
             return identities;
         }
+    }
+}
+
+/// <summary>The rules of one direction class, by tier, in evaluation order.</summary>
+internal sealed class ClassRules
+{
+    public ClassRules(Direction direction, CompiledPolicy[] policies, int[] selecting)
+    {
+        foreach (var p in selecting)
+        {
+            var policy = policies[p];
+            var list = policy.Tier switch
+            {
+                Tier.Admin => Admin,
+                Tier.Baseline => Baseline,
+                _ => Namespace,
+            };
+            list.AddRange(policy.Rules(direction));
+            Isolated |= policy.Tier == Tier.Namespace;
+        }
+    }
+
+    /// <summary>Whether a namespace-tier policy selects the class, so that tier decides what the admin tier leaves (even with no rules).</summary>
+    public bool Isolated { get; }
+
+    public List<CompiledRule> Admin { get; } = [];
+
+    public List<CompiledRule> Namespace { get; } = [];
+
+    public List<CompiledRule> Baseline { get; } = [];
+}
+
+/// <summary>Resolves what a rule admits in one direction class: named ports on the class's pods (ingress) or on each peer (egress).</summary>
+internal readonly record struct RuleContext(Direction Direction, int ClassPortMap, int[] IdentityPortMap, PortMapTable PortMaps, ConnectionTable Connections)
+{
+    /// <summary>What the rule admits whatever the peer, or -1 when it depends on the peer's named ports.</summary>
+    public int FixedConnection(CompiledRule rule) =>
+        Direction == Direction.Ingress ? rule.ConnectionFor(ClassPortMap, PortMaps, Connections) : rule.HasNamedPorts ? -1 : rule.ConnectionFor(PortMapTable.Outside, PortMaps, Connections);
+
+    /// <summary>What the rule admits to or from peer identity <paramref name="peer"/>.</summary>
+    public int PeerConnection(CompiledRule rule, int peer) =>
+        rule.ConnectionFor(Direction == Direction.Ingress ? ClassPortMap : IdentityPortMap[peer], PortMaps, Connections);
+
+    /// <summary>What the rule admits to or from an outside address.</summary>
+    public int OutsideConnection(CompiledRule rule) =>
+        rule.ConnectionFor(Direction == Direction.Ingress ? ClassPortMap : PortMapTable.Outside, PortMaps, Connections);
+}
+
+/// <summary>
+/// Per-identity working arrays for building one row, reused across classes: entries are written only
+/// for identities marked touched, and cleared when the row is built.
+/// </summary>
+internal sealed class RowScratch(int size)
+{
+    private readonly bool[] _marked = new bool[size];
+    private readonly List<int> _touched = [];
+
+    public int[] Result { get; } = new int[size];
+
+    public int[] A { get; } = new int[size];
+
+    public int[] B { get; } = new int[size];
+
+    public int[] C { get; } = new int[size];
+
+    public int[] D { get; } = new int[size];
+
+    public int[] E { get; } = new int[size];
+
+    public List<int> Touched => _touched;
+
+    public void Touch(int identity)
+    {
+        if (!_marked[identity])
+        {
+            _marked[identity] = true;
+            _touched.Add(identity);
+        }
+    }
+
+    /// <summary>Makes the row from <see cref="Result"/> (identities not touched get <paramref name="fill"/>) and clears everything.</summary>
+    public ConnectionRow Build(int fill)
+    {
+        var row = ConnectionRow.Build(Result, _touched, fill);
+        foreach (var identity in _touched)
+        {
+            _marked[identity] = false;
+            Result[identity] = A[identity] = B[identity] = C[identity] = D[identity] = E[identity] = ConnectionTable.NoneId;
+        }
+
+        _touched.Clear();
+        return row;
     }
 }
 

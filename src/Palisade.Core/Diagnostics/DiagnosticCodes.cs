@@ -77,4 +77,25 @@ public static class DiagnosticCodes
 
     /// <summary>A matrix grid is malformed.</summary>
     public const string InvalidGrid = "PAL0042";
+
+    /// <summary>An AdminNetworkPolicy priority is not a whole number from 0 to 1000.</summary>
+    public const string InvalidPriority = "PAL0050";
+
+    /// <summary>Two AdminNetworkPolicies share a priority, so their order is undefined.</summary>
+    public const string SamePriority = "PAL0051";
+
+    /// <summary>A cluster-wide policy's subject is empty, or sets both <c>namespaces</c> and <c>pods</c>.</summary>
+    public const string InvalidSubject = "PAL0052";
+
+    /// <summary>A cluster-wide rule has no peers, or a peer sets no field or more than one.</summary>
+    public const string InvalidAdminPeer = "PAL0053";
+
+    /// <summary>A cluster-wide rule's port sets no field or more than one of <c>portNumber</c>, <c>namedPort</c>, <c>portRange</c>.</summary>
+    public const string InvalidAdminPort = "PAL0054";
+
+    /// <summary>A cluster-wide rule's action is missing or not one its tier allows.</summary>
+    public const string InvalidAction = "PAL0055";
+
+    /// <summary>A BaselineAdminNetworkPolicy is not named <c>default</c>, the only name the API server accepts.</summary>
+    public const string BaselineName = "PAL0056";
 }

@@ -28,6 +28,9 @@ public sealed record ClusterSpec
     /// <summary>NetworkPolicies.</summary>
     public IReadOnlyList<NetworkPolicySpec> NetworkPolicies { get; init; } = [];
 
+    /// <summary>AdminNetworkPolicies and BaselineAdminNetworkPolicies.</summary>
+    public IReadOnlyList<AdminNetworkPolicySpec> AdminNetworkPolicies { get; init; } = [];
+
     /// <summary>The keys of every object, in the order above.</summary>
     public IEnumerable<ObjectKey> Keys =>
         Namespaces.Select(static n => new ObjectKey("Namespace", string.Empty, n.Name))
@@ -35,7 +38,8 @@ public sealed record ClusterSpec
             .Concat(Workloads.Select(static w => w.Key))
             .Concat(Nodes.Select(static n => new ObjectKey("Node", string.Empty, n.Name)))
             .Concat(Services.Select(static s => new ObjectKey("Service", s.Namespace, s.Name)))
-            .Concat(NetworkPolicies.Select(static p => p.Key));
+            .Concat(NetworkPolicies.Select(static p => p.Key))
+            .Concat(AdminNetworkPolicies.Select(static p => p.Key));
 
     /// <summary>
     /// This cluster with the objects of <paramref name="other"/> added; an object with the same kind,
@@ -49,6 +53,7 @@ public sealed record ClusterSpec
         Nodes = Merge(Nodes, other.Nodes, static n => n.Name),
         Services = Merge(Services, other.Services, static s => $"{s.Namespace}/{s.Name}"),
         NetworkPolicies = Merge(NetworkPolicies, other.NetworkPolicies, static p => p.Key.ToString()),
+        AdminNetworkPolicies = Merge(AdminNetworkPolicies, other.AdminNetworkPolicies, static p => p.Key.ToString()),
     };
 
     /// <summary>This cluster without the objects whose keys are given; returns the keys that matched nothing.</summary>
@@ -75,6 +80,7 @@ public sealed record ClusterSpec
             Nodes = [.. Nodes.Where(n => Keep(new ObjectKey("Node", string.Empty, n.Name)))],
             Services = [.. Services.Where(s => Keep(new ObjectKey("Service", s.Namespace, s.Name)))],
             NetworkPolicies = [.. NetworkPolicies.Where(p => Keep(p.Key))],
+            AdminNetworkPolicies = [.. AdminNetworkPolicies.Where(p => Keep(p.Key))],
         };
         missing = [.. wanted.Where(k => !found.Contains(k))];
         return result;

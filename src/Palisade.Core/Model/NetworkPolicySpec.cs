@@ -101,11 +101,27 @@ public sealed record IpBlockSpec
 }
 
 /// <summary>
+/// A port entry of any dialect: a number, a range, or a name that resolves on the destination pod's
+/// container ports.
+/// </summary>
+public interface IPortMatcher
+{
+    /// <summary>The port name, when the entry names a port.</summary>
+    string? PortName { get; }
+
+    /// <summary>
+    /// The connections the entry admits to a destination whose container ports are
+    /// <paramref name="destinationPorts"/> (null for an outside address, where a name resolves to nothing).
+    /// </summary>
+    ConnectionSet Resolve(IReadOnlyList<ContainerPortSpec>? destinationPorts);
+}
+
+/// <summary>
 /// One entry of a rule's <c>ports</c>: a protocol (TCP when absent) and a port by number, a range
 /// (<see cref="Port"/> to <see cref="EndPort"/>), a name resolved on the destination pod, or none
 /// (every port of the protocol).
 /// </summary>
-public sealed record NetworkPolicyPortSpec
+public sealed record NetworkPolicyPortSpec : IPortMatcher
 {
     /// <summary>The protocol.</summary>
     public Protocol Protocol { get; init; } = Protocol.Tcp;
@@ -119,10 +135,7 @@ public sealed record NetworkPolicyPortSpec
     /// <summary>The last port of a range that starts at <see cref="Port"/>.</summary>
     public int? EndPort { get; init; }
 
-    /// <summary>
-    /// The connections this entry admits to a destination whose container ports are <paramref name="destinationPorts"/>
-    /// (null for an outside address, where a name resolves to nothing).
-    /// </summary>
+    /// <inheritdoc />
     public ConnectionSet Resolve(IReadOnlyList<ContainerPortSpec>? destinationPorts)
     {
         if (PortName is not null)

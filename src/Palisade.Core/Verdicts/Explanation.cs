@@ -21,18 +21,27 @@ public enum Tier
     Baseline,
 }
 
-/// <summary>A policy, named as a user would look it up: kind, namespace and name.</summary>
+/// <summary>A policy, named as a user would look it up: kind, namespace and name, and its priority where it has one.</summary>
 public sealed record PolicyReference(string Kind, string Namespace, string Name, SourceLocation? Location)
 {
-    /// <summary><c>NetworkPolicy ns/name</c>, or <c>Kind name</c> for a cluster-scoped policy.</summary>
-    public override string ToString() => Namespace.Length == 0 ? $"{Kind} {Name}" : $"{Kind} {Namespace}/{Name}";
+    /// <summary>The priority of an AdminNetworkPolicy (lower is evaluated first).</summary>
+    public int? Priority { get; init; }
+
+    /// <summary><c>NetworkPolicy ns/name</c>, or <c>Kind name (priority N)</c> for a cluster-scoped policy.</summary>
+    public override string ToString() =>
+        Namespace.Length == 0
+            ? Priority is { } priority ? $"{Kind} {Name} (priority {priority})" : $"{Kind} {Name}"
+            : $"{Kind} {Namespace}/{Name}";
 }
 
 /// <summary>A rule (or a peer or port inside it) of a policy, by its path in the object: <c>spec.ingress[1].from[0]</c>.</summary>
 public sealed record RuleReference(PolicyReference Policy, string Path)
 {
-    /// <summary><c>NetworkPolicy ns/name spec.ingress[1].from[0]</c>.</summary>
-    public override string ToString() => $"{Policy} {Path}";
+    /// <summary>The rule's name, for cluster-wide rules that have one.</summary>
+    public string? RuleName { get; init; }
+
+    /// <summary><c>NetworkPolicy ns/name spec.ingress[1].from[0]</c>, with the rule's name in quotes when it has one.</summary>
+    public override string ToString() => RuleName is null ? $"{Policy} {Path}" : $"{Policy} {Path} \"{RuleName}\"";
 }
 
 /// <summary>A rule whose peer matched but whose ports did not: the usual reason a connection someone expected is dropped.</summary>
@@ -65,6 +74,18 @@ public sealed record SideExplanation
     /// <summary>Rules that admit the peer but on other ports.</summary>
     public IReadOnlyList<NearMiss> NearMisses { get; init; } = [];
 
+    /// <summary>The admin or baseline rule that decided, when one did.</summary>
+    public RuleReference? DecidingRule { get; init; }
+
+    /// <summary>What <see cref="DecidingRule"/> does.</summary>
+    public AdminAction? DecidingAction { get; init; }
+
+    /// <summary>The admin rule that passed the connection on to the lower tiers, if one did.</summary>
+    public RuleReference? PassedBy { get; init; }
+
+    /// <summary>Whether an admin or baseline policy selects the endpoint in this direction.</summary>
+    public bool ClusterWide { get; init; }
+
     /// <summary>A line or a few that say what decided, for people.</summary>
     public string Describe()
     {
@@ -74,22 +95,34 @@ public sealed record SideExplanation
             return $"{what} {Subject}: not checked (outside the cluster)";
         }
 
-        if (Tier == Tier.None)
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{what} {Subject}: ");
+        if (PassedBy is not null)
         {
-            return $"{what} {Subject}: allowed, no policy selects it for {Direction.ToString().ToLowerInvariant()} (not isolated)";
+            text.Append(CultureInfo.InvariantCulture, $"passed on by {PassedBy} (Pass); ");
         }
 
-        var text = new StringBuilder();
-        if (Allowed)
+        switch (Tier)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{what} {Subject}: allowed by ");
-            text.AppendJoin("; ", AllowingRules);
+            case Tier.None when ClusterWide:
+                text.Append("allowed, no admin or baseline rule matches and no NetworkPolicy isolates it");
+                break;
+            case Tier.None:
+                text.Append(CultureInfo.InvariantCulture, $"allowed, no policy selects it for {Direction.ToString().ToLowerInvariant()} (not isolated)");
+                break;
+            case Tier.Admin or Tier.Baseline:
+                text.Append(CultureInfo.InvariantCulture, $"{(Allowed ? "allowed" : "denied")} by the {(Tier == Tier.Admin ? "admin" : "baseline")} tier: {DecidingRule} ({DecidingAction})");
+                break;
+            case Tier.Namespace when Allowed:
+                text.Append("allowed by ").AppendJoin("; ", AllowingRules);
+                break;
+            default:
+                text.Append("denied, isolated by ").AppendJoin(", ", SelectingPolicies).Append(" and no rule matches");
+                break;
         }
-        else
+
+        if (!Allowed)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{what} {Subject}: denied, isolated by ");
-            text.AppendJoin(", ", SelectingPolicies);
-            text.Append(" and no rule matches");
             foreach (var miss in NearMisses)
             {
                 text.Append(CultureInfo.InvariantCulture, $"\n    {miss.Rule} matches the peer but admits only {miss.Admits}");
