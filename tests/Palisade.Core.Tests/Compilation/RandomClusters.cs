@@ -72,7 +72,78 @@ internal static class RandomClusters
             });
         }
 
-        return new ClusterSpec { Namespaces = namespaces, Pods = pods, NetworkPolicies = policies };
+        var admins = new List<AdminNetworkPolicySpec>();
+        var priorities = Enumerable.Range(0, 20).OrderBy(_ => random.Next()).ToList();
+        var adminCount = random.Next(0, 4);
+        for (var i = 0; i < adminCount; i++)
+        {
+            admins.Add(RandomAdmin(random, $"anp{i}", AdminTier.Admin, priorities[i]));
+        }
+
+        if (random.Next(2) == 0)
+        {
+            admins.Add(RandomAdmin(random, "default", AdminTier.Baseline, 0));
+        }
+
+        return new ClusterSpec { Namespaces = namespaces, Pods = pods, NetworkPolicies = policies, AdminNetworkPolicies = admins };
+    }
+
+    private static AdminNetworkPolicySpec RandomAdmin(Random random, string name, AdminTier tier, int priority)
+    {
+        List<AdminRuleSpec> Rules(bool egress) =>
+        [
+            .. Enumerable.Range(0, random.Next(0, 4)).Select(_ => new AdminRuleSpec
+            {
+                Name = $"r{random.Next(100)}",
+                Action = tier == AdminTier.Baseline ? (AdminAction)random.Next(2) : (AdminAction)random.Next(3),
+                Peers = [.. Enumerable.Range(0, random.Next(1, 3)).Select(_ => RandomAdminPeer(random, egress))],
+                Ports = random.Next(4) switch
+                {
+                    0 => null,
+                    1 => [],
+                    _ => [.. Enumerable.Range(0, random.Next(1, 3)).Select(_ => RandomAdminPort(random))],
+                },
+            }),
+        ];
+
+        var byNamespace = random.Next(2) == 0;
+        return new AdminNetworkPolicySpec
+        {
+            Kind = tier == AdminTier.Admin ? "AdminNetworkPolicy" : "BaselineAdminNetworkPolicy",
+            Name = name,
+            Tier = tier,
+            Priority = priority,
+            Subject = byNamespace
+                ? new AdminSubjectSpec { Namespaces = RandomSelector(random) }
+                : new AdminSubjectSpec { PodNamespaces = RandomSelector(random), Pods = RandomSelector(random) },
+            Ingress = Rules(egress: false),
+            Egress = Rules(egress: true),
+        };
+    }
+
+    private static AdminPeerSpec RandomAdminPeer(Random random, bool egress)
+    {
+        switch (random.Next(egress ? 3 : 2))
+        {
+            case 0:
+                return new AdminPeerSpec { Namespaces = RandomSelector(random) };
+            case 1:
+                return new AdminPeerSpec { PodNamespaces = RandomSelector(random), Pods = RandomSelector(random) };
+            default:
+                var cidr = random.Next(3) switch { 0 => "10.0.0.0/8", 1 => "0.0.0.0/0", _ => "2001:db8::/32" };
+                return new AdminPeerSpec { Networks = [cidr], NetworkAddresses = IpPrefix.Parse(cidr).ToSet() };
+        }
+    }
+
+    private static AdminPortSpec RandomAdminPort(Random random)
+    {
+        var protocol = (Protocol)random.Next(3);
+        return random.Next(3) switch
+        {
+            0 => new AdminPortSpec { PortName = PortNames[random.Next(PortNames.Length)] },
+            1 => new AdminPortSpec { Protocol = protocol, Port = 80, EndPort = 443 },
+            _ => new AdminPortSpec { Protocol = protocol, Port = ProbePorts[random.Next(ProbePorts.Length)] },
+        };
     }
 
     private static LabelSet RandomLabels(Random random)

@@ -27,12 +27,83 @@ internal sealed class ReferenceEvaluator(ClusterSpec cluster, IpBlockScope scope
 
     private bool SideAllows(Direction direction, PodSpec subject, PodSpec? peer, UInt128 peerAddress, PodSpec? destination, Protocol protocol, int port)
     {
+        // Admin tier: by priority, the first matching rule decides; Pass leaves it to the lower tiers.
+        foreach (var admin in cluster.AdminNetworkPolicies.Where(p => p.Tier == AdminTier.Admin).OrderBy(p => p.Priority))
+        {
+            if (!SubjectSelects(admin.Subject, subject))
+            {
+                continue;
+            }
+
+            var decision = FirstAdminMatch(admin.Rules(direction), peer, peerAddress, destination, protocol, port);
+            if (decision == AdminAction.Allow)
+            {
+                return true;
+            }
+
+            if (decision == AdminAction.Deny)
+            {
+                return false;
+            }
+
+            if (decision == AdminAction.Pass)
+            {
+                break;
+            }
+        }
+
+        var namespaceTier = NamespaceTier(direction, subject, peer, peerAddress, destination, protocol, port);
+        if (namespaceTier is { } verdict)
+        {
+            return verdict;
+        }
+
+        foreach (var baseline in cluster.AdminNetworkPolicies.Where(p => p.Tier == AdminTier.Baseline))
+        {
+            if (SubjectSelects(baseline.Subject, subject) && FirstAdminMatch(baseline.Rules(direction), peer, peerAddress, destination, protocol, port) is { } action)
+            {
+                return action == AdminAction.Allow;
+            }
+        }
+
+        return true;
+    }
+
+    private bool SubjectSelects(AdminSubjectSpec subject, PodSpec pod) =>
+        subject.Namespaces is { } namespaces
+            ? namespaces.Matches(NamespaceLabels(pod.Namespace))
+            : subject.PodNamespaces!.Matches(NamespaceLabels(pod.Namespace)) && subject.Pods!.Matches(pod.Labels);
+
+    private AdminAction? FirstAdminMatch(IReadOnlyList<AdminRuleSpec> rules, PodSpec? peer, UInt128 peerAddress, PodSpec? destination, Protocol protocol, int port)
+    {
+        foreach (var rule in rules)
+        {
+            var peerMatches = rule.Peers.Any(candidate => candidate.NetworkAddresses is { } networks
+                ? (peer is null ? networks.Contains(peerAddress) : scope == IpBlockScope.All && peer.Addresses.Any(networks.Contains))
+                : peer is not null && (candidate.Namespaces is { } namespaces
+                    ? namespaces.Matches(NamespaceLabels(peer.Namespace))
+                    : candidate.PodNamespaces is not null && candidate.PodNamespaces.Matches(NamespaceLabels(peer.Namespace)) && candidate.Pods!.Matches(peer.Labels)));
+            var portMatches = rule.Ports is null || rule.Ports.Any(entry => entry.PortName is { } name
+                ? destination is not null && destination.Ports.Any(p => p.Name == name && p.Protocol == protocol && p.Port == port)
+                : entry.Protocol == protocol && port >= entry.Port && port <= (entry.EndPort ?? entry.Port));
+            if (peerMatches && portMatches)
+            {
+                return rule.Action;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The namespace tier's verdict, or null when no NetworkPolicy selects the pod in this direction.</summary>
+    private bool? NamespaceTier(Direction direction, PodSpec subject, PodSpec? peer, UInt128 peerAddress, PodSpec? destination, Protocol protocol, int port)
+    {
         var selecting = cluster.NetworkPolicies
             .Where(p => p.Namespace == subject.Namespace && p.Affects(direction) && p.PodSelector.Matches(subject.Labels))
             .ToList();
         if (selecting.Count == 0)
         {
-            return true;
+            return null;
         }
 
         foreach (var policy in selecting)
