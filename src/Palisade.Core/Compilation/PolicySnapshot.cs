@@ -328,9 +328,11 @@ public sealed class PolicySnapshot
             : peer >= 0 ? _data.PortMaps.Get(_data.IdentityPortMap[peer]) : null;
         var selecting = new List<PolicyReference>();
         var rules = new List<(RuleReference, ConnectionSet, AdminAction?)>();
+        var isolated = _data.Policies.Any(p => p.Tier == Tier.Namespace && p.Affects(direction) && p.Subjects[subject]);
         foreach (var policy in _data.Policies)
         {
-            if (!policy.Affects(direction) || !policy.Subjects[subject])
+            // The baseline speaks only where no NetworkPolicy isolates the endpoint.
+            if (!policy.Affects(direction) || !policy.Subjects[subject] || (policy.Tier == Tier.Baseline && isolated))
             {
                 continue;
             }
