@@ -151,7 +151,7 @@ public sealed class CommandTests : IDisposable
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains($"FAIL {file}:4:12 wrong-expectations [expect]: project-alpha/jupyter => project-beta/postgres TCP 5432: expected allow, got deny", result.Output, StringComparison.Ordinal);
-        Assert.Contains("isolated by NetworkPolicy project-beta/default-deny", result.Output, StringComparison.Ordinal);
+        Assert.Contains("denied by the admin tier: AdminNetworkPolicy tre-isolate-project-beta (priority 11)", result.Output, StringComparison.Ordinal);
         Assert.EndsWith("1 passed, 1 failed\n", result.Output, StringComparison.Ordinal);
         var suites = XDocument.Load(junit).Root!;
         Assert.Equal("1", suites.Attribute("failures")!.Value);
