@@ -190,8 +190,9 @@ public static class ManifestLoader
             }
         }
 
-        // Two admin policies with one priority have no defined order between them.
-        foreach (var group in objects.AdminNetworkPolicies.Where(static p => p.Tier == AdminTier.Admin).GroupBy(static p => p.Priority).Where(static g => g.Count() > 1))
+        // Two cluster-wide policies of one tier with one priority have no defined order between them.
+        var ordered = objects.AdminNetworkPolicies.Where(static p => p.Kind != "BaselineAdminNetworkPolicy");
+        foreach (var group in ordered.GroupBy(static p => (p.Tier, p.Priority)).Where(static g => g.Count() > 1))
         {
             var first = group.First();
             foreach (var other in group.Skip(1))
@@ -199,8 +200,8 @@ public static class ManifestLoader
                 diagnostics.Error(
                     DiagnosticCodes.SamePriority,
                     other.Location ?? SourceLocation.Unknown("input"),
-                    $"AdminNetworkPolicies {first.Name} and {other.Name} both have priority {group.Key}, so which decides first is undefined; give each its own priority",
-                    $"AdminNetworkPolicy {other.Name}",
+                    $"{first.Kind} {first.Name} and {other.Kind} {other.Name} both have priority {group.Key.Priority} in the {group.Key.Tier.ToString().ToLowerInvariant()} tier, so which decides first is undefined; give each its own priority",
+                    $"{other.Kind} {other.Name}",
                     "spec.priority");
             }
         }

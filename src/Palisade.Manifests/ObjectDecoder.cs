@@ -137,7 +137,7 @@ internal static class ObjectDecoder
             case "NetworkPolicy":
                 DecodeNetworkPolicy(map, reader, into);
                 break;
-            case "AdminNetworkPolicy" or "BaselineAdminNetworkPolicy":
+            case "AdminNetworkPolicy" or "BaselineAdminNetworkPolicy" or "ClusterNetworkPolicy":
                 AdminPolicyDecoder.Decode(kind, map, reader, into);
                 break;
             default:

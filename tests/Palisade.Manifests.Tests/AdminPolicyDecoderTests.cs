@@ -96,6 +96,6 @@ public sealed class AdminPolicyDecoderTests
 
         var error = Assert.Single(result.Diagnostics);
         Assert.Equal(DiagnosticCodes.SamePriority, error.Code);
-        Assert.Contains("guardrails and other both have priority 10", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AdminNetworkPolicy guardrails and AdminNetworkPolicy other both have priority 10 in the admin tier", error.Message, StringComparison.Ordinal);
     }
 }

@@ -13,6 +13,31 @@ internal sealed class CompiledPeer(Bitset identities, IpSet addresses, string pa
 
     /// <summary>The path of the peer in its policy, e.g. <c>spec.ingress[0].from[1]</c>.</summary>
     public string Path { get; } = path;
+
+    /// <summary>DNS names or patterns: the peer matches an outside endpoint reached by a matching name.</summary>
+    public DnsPattern[] Names { get; init; } = [];
+
+    /// <summary>Whether the peer matches an outside endpoint: by its address, or by the name it was reached by.</summary>
+    public bool MatchesOutside(UInt128 address, string? name)
+    {
+        if (Addresses.Contains(address))
+        {
+            return true;
+        }
+
+        if (name is not null)
+        {
+            foreach (var pattern in Names)
+            {
+                if (pattern.Matches(name))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
 }
 
 /// <summary>

@@ -80,6 +80,7 @@ public sealed class PolicySnapshot
 
         UsesIPv6 = data.Pods.Any(static p => p.Spec.Addresses.Any(static a => !IpNumbers.IsV4(a)))
             || data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.PeerAddresses.Intersect(IpSet.AllV6) is { IsEmpty: false } v6 && !v6.Equals(IpSet.AllV6)));
+        HasNamePeers = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.Peers.Any(static c => c.Names.Length > 0)));
         _podsByName = byName.ToFrozenDictionary(StringComparer.Ordinal);
         _podsByAddress = byAddress.ToFrozenDictionary();
         _podsByWorkload = byWorkload.ToFrozenDictionary(static p => p.Key, static p => p.Value.ToArray(), StringComparer.Ordinal);
@@ -260,9 +261,17 @@ public sealed class PolicySnapshot
         return false;
     }
 
+    /// <summary>Whether some policy names outside peers by DNS name, so named endpoints need the rule-by-rule evaluation.</summary>
+    public bool HasNamePeers { get; }
+
     /// <summary>The verdict for one connection, without the explanation.</summary>
     public bool Evaluate(Endpoint from, Endpoint to, Protocol protocol, int port)
     {
+        if (HasNamePeers && (from.DnsName is not null || to.DnsName is not null))
+        {
+            return Explain(from, to, protocol, port).Allowed;
+        }
+
         if (from.Kind == EndpointKind.Pod && to.Kind == EndpointKind.Pod)
         {
             return from.PodIndex == to.PodIndex
@@ -353,7 +362,7 @@ public sealed class PolicySnapshot
 
                 foreach (var candidate in rule.Peers)
                 {
-                    if (peer >= 0 ? candidate.Identities[peer] : candidate.Addresses.Contains(peerAddress))
+                    if (peer >= 0 ? candidate.Identities[peer] : candidate.MatchesOutside(peerAddress, null))
                     {
                         rules.Add((new RuleReference(policy.Reference, candidate.Path) { RuleName = rule.Name }, relevant, policy.Tier == Tier.Namespace ? null : rule.Action));
                     }
@@ -387,7 +396,7 @@ public sealed class PolicySnapshot
         {
             foreach (var candidate in rule.Peers)
             {
-                var matches = peerIdentity >= 0 ? candidate.Identities[peerIdentity] : candidate.Addresses.Contains(peer.Address);
+                var matches = peerIdentity >= 0 ? candidate.Identities[peerIdentity] : candidate.MatchesOutside(peer.Address, peer.DnsName);
                 if (!matches)
                 {
                     continue;

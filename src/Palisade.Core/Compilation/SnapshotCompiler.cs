@@ -99,7 +99,9 @@ public static class SnapshotCompiler
                 .OrderBy(static p => p.Priority).ThenBy(static p => p.Name, StringComparer.Ordinal)
                 .Select(p => DraftAdminPolicy(p, context))
                 .Concat(spec.NetworkPolicies.Select(p => DraftPolicy(p, context)))
-                .Concat(spec.AdminNetworkPolicies.Where(static p => p.Tier == AdminTier.Baseline).Select(p => DraftAdminPolicy(p, context)))
+                .Concat(spec.AdminNetworkPolicies.Where(static p => p.Tier == AdminTier.Baseline)
+                    .OrderBy(static p => p.Priority).ThenBy(static p => p.Name, StringComparer.Ordinal)
+                    .Select(p => DraftAdminPolicy(p, context)))
                 .ToList();
             Mark(stopwatch, "select");
 
@@ -450,7 +452,11 @@ public static class SnapshotCompiler
             {
                 var peer = rule.Peers[i];
                 var peerPath = $"{path}.{field}[{i}]";
-                if (peer.NetworkAddresses is not null || peer.Nodes is not null)
+                if (peer.DomainNames is { } names)
+                {
+                    peers[i] = new PeerDraft(new Bitset(context.GroupCount), IpSet.Empty, peerPath) { Names = [.. names] };
+                }
+                else if (peer.NetworkAddresses is not null || peer.Nodes is not null)
                 {
                     var addresses = PeerAddresses(peer);
                     var groups = new Bitset(context.GroupCount);
@@ -780,7 +786,11 @@ public static class SnapshotCompiler
         List<IpSet> Blocks,
         Bitset[] BlockGroups);
 
-    private sealed record PeerDraft(Bitset Groups, IpSet Addresses, string Path);
+    private sealed record PeerDraft(Bitset Groups, IpSet Addresses, string Path)
+    {
+        /// <summary>DNS names or patterns the peer matches outside endpoints by.</summary>
+        public DnsPattern[] Names { get; init; } = [];
+    }
 
     private sealed record RuleDraft(Direction Direction, string Path, PeerDraft[] Peers, IReadOnlyList<IPortMatcher>? Ports, bool EmptyPortsMeanAll, AdminAction Action, string? Name);
 
@@ -804,7 +814,7 @@ public static class SnapshotCompiler
                 index,
                 rule.Direction,
                 rule.Path,
-                [.. rule.Peers.Select(peer => new CompiledPeer(ToIdentities(peer.Groups, groupIdentity, identityCount), peer.Addresses, peer.Path))],
+                [.. rule.Peers.Select(peer => new CompiledPeer(ToIdentities(peer.Groups, groupIdentity, identityCount), peer.Addresses, peer.Path) { Names = peer.Names })],
                 rule.Ports,
                 rule.EmptyPortsMeanAll,
                 rule.Action,

@@ -27,12 +27,13 @@ public enum AdminTier
 
 /// <summary>
 /// A cluster-wide policy of the <c>policy.networking.k8s.io</c> API: an AdminNetworkPolicy or a
-/// BaselineAdminNetworkPolicy (<c>v1alpha1</c>). Rules are evaluated in order within a policy, and
-/// admin policies by ascending priority; the first rule that matches a connection decides it.
+/// BaselineAdminNetworkPolicy (<c>v1alpha1</c>), or a ClusterNetworkPolicy (<c>v1alpha2</c>) of either
+/// tier. Rules are evaluated in order within a policy, and the policies of a tier by ascending
+/// priority; the first rule that matches a connection decides it.
 /// </summary>
 public sealed record AdminNetworkPolicySpec
 {
-    /// <summary><c>AdminNetworkPolicy</c> or <c>BaselineAdminNetworkPolicy</c>.</summary>
+    /// <summary><c>AdminNetworkPolicy</c>, <c>BaselineAdminNetworkPolicy</c> or <c>ClusterNetworkPolicy</c>.</summary>
     public required string Kind { get; init; }
 
     /// <summary>The name (a baseline policy is always <c>default</c>).</summary>
@@ -41,7 +42,7 @@ public sealed record AdminNetworkPolicySpec
     /// <summary>The tier.</summary>
     public required AdminTier Tier { get; init; }
 
-    /// <summary>0-1000 for admin policies, lower first; 0 for the baseline.</summary>
+    /// <summary>0-1000, lower first within the tier; 0 for a BaselineAdminNetworkPolicy.</summary>
     public int Priority { get; init; }
 
     /// <summary>The pods the policy applies to.</summary>
@@ -115,6 +116,9 @@ public sealed record AdminPeerSpec
 
     /// <summary><c>nodes</c> (egress only): the host networks of the matching nodes.</summary>
     public LabelSelectorSpec? Nodes { get; init; }
+
+    /// <summary><c>domainNames</c> (ClusterNetworkPolicy egress, Accept rules only): outside hosts by the name the client resolved.</summary>
+    public IReadOnlyList<DnsPattern>? DomainNames { get; init; }
 }
 
 /// <summary>A port of a cluster-wide rule: a number, a range, or a name resolved on the destination pod.</summary>

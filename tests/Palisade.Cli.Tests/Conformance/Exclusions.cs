@@ -11,7 +11,7 @@ internal static class Exclusions
     private static readonly (string Prefix, string Reason)[] Entries =
     [
         ("cilium/", "CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy are not read yet (issue 3)"),
-        ("network-policy-api/cases/v1alpha2/", "ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) is not read yet (issue 3)"),
+
     ];
 
     /// <summary>Why <paramref name="relativePath"/> is excluded, or null when it is not.</summary>
