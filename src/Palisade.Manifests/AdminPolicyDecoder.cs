@@ -173,7 +173,8 @@ internal static partial class AdminPolicyDecoder
                 continue;
             }
 
-            if (ports is not null && ports.Any(static p => p.PortName is not null)
+            // The v1alpha2 schema forbids this; in v1alpha1 such a port simply matches nothing there.
+            if (cnp && ports is not null && ports.Any(static p => p.PortName is not null)
                 && peers.Any(static p => p.NetworkAddresses is not null || p.Nodes is not null || p.DomainNames is not null))
             {
                 reader.Error(DiagnosticCodes.InvalidAdminPort, rule, $"{path}.{(cnp ? "protocols" : "ports")}", "a named port cannot be used with networks, nodes or domainNames peers: they have no container ports to give the name a number");
