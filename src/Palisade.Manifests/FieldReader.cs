@@ -173,7 +173,7 @@ internal sealed class FieldReader(DiagnosticBag diagnostics, string subject)
     }
 
     /// <summary>A map of labels; keys and values are checked against Kubernetes' rules.</summary>
-    public LabelSet Labels(MappingNode parent, string key, string path, string code = DiagnosticCodes.InvalidName)
+    public LabelSet Labels(MappingNode parent, string key, string path, string code = DiagnosticCodes.InvalidName, Func<string, string>? ciliumKeys = null)
     {
         var map = Map(parent, key, path);
         if (map is null)
@@ -185,7 +185,7 @@ internal sealed class FieldReader(DiagnosticBag diagnostics, string subject)
         foreach (var entry in map.Entries)
         {
             var entryPath = $"{path}.{entry.Key}";
-            if (KubernetesNames.CheckLabelKey(entry.Key) is { } keyProblem)
+            if (ciliumKeys is null && KubernetesNames.CheckLabelKey(entry.Key) is { } keyProblem)
             {
                 Diagnostics.Error(code, entry.KeyLocation, keyProblem, Subject, entryPath);
                 ErrorCount++;
@@ -205,24 +205,28 @@ internal sealed class FieldReader(DiagnosticBag diagnostics, string subject)
                 continue;
             }
 
-            pairs.Add(new KeyValuePair<string, string>(entry.Key, value));
+            pairs.Add(new KeyValuePair<string, string>(ciliumKeys is null ? entry.Key : ciliumKeys(entry.Key), value));
         }
 
         return LabelSet.From(pairs);
     }
 
     /// <summary>A label selector (<c>matchLabels</c>, <c>matchExpressions</c>); null when absent or invalid.</summary>
-    public LabelSelectorSpec? Selector(MappingNode parent, string key, string path)
+    public LabelSelectorSpec? Selector(MappingNode parent, string key, string path, Func<string, string>? ciliumKeys = null)
     {
         var map = Map(parent, key, path);
-        if (map is null)
-        {
-            return null;
-        }
+        return map is null ? null : SelectorOf(map, path, ciliumKeys);
+    }
 
+    /// <summary>
+    /// A label selector from its map. <paramref name="ciliumKeys"/>, for Cilium's selectors, rewrites
+    /// each key (source prefixes) instead of checking it against Kubernetes' rules.
+    /// </summary>
+    public LabelSelectorSpec? SelectorOf(MappingNode map, string path, Func<string, string>? ciliumKeys = null)
+    {
         var errorsBefore = ErrorCount;
         KnownFields(map, path, "matchLabels", "matchExpressions");
-        var matchLabels = Labels(map, "matchLabels", $"{path}.matchLabels", DiagnosticCodes.InvalidSelector);
+        var matchLabels = Labels(map, "matchLabels", $"{path}.matchLabels", DiagnosticCodes.InvalidSelector, ciliumKeys);
         var expressions = new List<LabelRequirement>();
         foreach (var (item, itemPath, _) in Items(List(map, "matchExpressions", $"{path}.matchExpressions"), $"{path}.matchExpressions"))
         {
@@ -253,7 +257,11 @@ internal sealed class FieldReader(DiagnosticBag diagnostics, string subject)
                 continue;
             }
 
-            if (KubernetesNames.CheckLabelKey(label) is { } keyProblem)
+            if (ciliumKeys is not null)
+            {
+                label = ciliumKeys(label);
+            }
+            else if (KubernetesNames.CheckLabelKey(label) is { } keyProblem)
             {
                 Error(DiagnosticCodes.InvalidSelector, expression["key"], $"{itemPath}.key", keyProblem);
             }

@@ -22,15 +22,19 @@ internal sealed class ObjectCollection
 
     public List<AdminNetworkPolicySpec> AdminNetworkPolicies { get; } = [];
 
+    public List<CiliumPolicySpec> CiliumPolicies { get; } = [];
+
+    public List<EndpointSliceSpec> EndpointSlices { get; } = [];
+
     /// <summary>Where every object starts, by key, for duplicate checks.</summary>
     public List<(ObjectKey Key, SourceLocation Location)> Locations { get; } = [];
 
     /// <summary>How many objects of each kind there are now, to undo additions with <see cref="Rollback"/>.</summary>
-    public (int, int, int, int, int, int, int, int) Mark() =>
-        (Namespaces.Count, Pods.Count, Workloads.Count, Nodes.Count, Services.Count, NetworkPolicies.Count, Locations.Count, AdminNetworkPolicies.Count);
+    public (int, int, int, int, int, int, int, int, int, int) Mark() =>
+        (Namespaces.Count, Pods.Count, Workloads.Count, Nodes.Count, Services.Count, NetworkPolicies.Count, Locations.Count, AdminNetworkPolicies.Count, CiliumPolicies.Count, EndpointSlices.Count);
 
     /// <summary>Removes what was added since <paramref name="mark"/>.</summary>
-    public void Rollback((int, int, int, int, int, int, int, int) mark)
+    public void Rollback((int, int, int, int, int, int, int, int, int, int) mark)
     {
         static void Trim<T>(List<T> list, int count) => list.RemoveRange(count, list.Count - count);
         Trim(Namespaces, mark.Item1);
@@ -41,6 +45,8 @@ internal sealed class ObjectCollection
         Trim(NetworkPolicies, mark.Item6);
         Trim(Locations, mark.Item7);
         Trim(AdminNetworkPolicies, mark.Item8);
+        Trim(CiliumPolicies, mark.Item9);
+        Trim(EndpointSlices, mark.Item10);
     }
 
     public void AddRange(ObjectCollection other)
@@ -52,6 +58,8 @@ internal sealed class ObjectCollection
         Services.AddRange(other.Services);
         NetworkPolicies.AddRange(other.NetworkPolicies);
         AdminNetworkPolicies.AddRange(other.AdminNetworkPolicies);
+        CiliumPolicies.AddRange(other.CiliumPolicies);
+        EndpointSlices.AddRange(other.EndpointSlices);
         Locations.AddRange(other.Locations);
     }
 
@@ -64,6 +72,8 @@ internal sealed class ObjectCollection
         Services = [.. Services],
         NetworkPolicies = [.. NetworkPolicies],
         AdminNetworkPolicies = [.. AdminNetworkPolicies],
+        CiliumPolicies = [.. CiliumPolicies],
+        EndpointSlices = [.. EndpointSlices],
     };
 }
 
@@ -139,6 +149,12 @@ internal static class ObjectDecoder
                 break;
             case "AdminNetworkPolicy" or "BaselineAdminNetworkPolicy" or "ClusterNetworkPolicy":
                 AdminPolicyDecoder.Decode(kind, map, reader, into);
+                break;
+            case "CiliumNetworkPolicy" or "CiliumClusterwideNetworkPolicy":
+                CiliumPolicyDecoder.Decode(kind, map, reader, into);
+                break;
+            case "EndpointSlice":
+                DecodeEndpointSlice(map, reader, into);
                 break;
             default:
                 if (WorkloadSpec.Kinds.Contains(kind))
@@ -362,6 +378,7 @@ internal static class ObjectDecoder
             NodeName = spec is null ? null : reader.Text(spec, "nodeName", "spec.nodeName"),
             HostNetwork = spec is not null && (reader.Boolean(spec, "hostNetwork", "spec.hostNetwork") ?? false),
             HostAddress = status is null ? null : Address(status["hostIP"], reader, "status.hostIP"),
+            ServiceAccount = (spec is null ? null : reader.Text(spec, "serviceAccountName", "spec.serviceAccountName")) ?? "default",
             Workload = workload,
             Location = map.Location,
         });
@@ -396,6 +413,7 @@ internal static class ObjectDecoder
             PodLabels = labels,
             Ports = ContainerPorts(templateSpec, reader, $"{templatePath}.spec"),
             HostNetwork = templateSpec is not null && (reader.Boolean(templateSpec, "hostNetwork", $"{templatePath}.spec.hostNetwork") ?? false),
+            ServiceAccount = (templateSpec is null ? null : reader.Text(templateSpec, "serviceAccountName", $"{templatePath}.spec.serviceAccountName")) ?? "default",
             Location = map.Location,
         });
         into.Locations.Add((new ObjectKey(kind, ns, name), map.Location));
@@ -431,6 +449,43 @@ internal static class ObjectDecoder
             Location = map.Location,
         });
         into.Locations.Add((new ObjectKey("Node", string.Empty, name), map.Location));
+    }
+
+    private static void DecodeEndpointSlice(MappingNode map, FieldReader reader, ObjectCollection into)
+    {
+        var (name, ns, metadata) = Metadata(map, reader, "EndpointSlice", namespaced: true);
+        if (name is null || metadata is null)
+        {
+            return;
+        }
+
+        var labels = reader.Labels(metadata, "labels", "metadata.labels");
+        var addresses = new List<UInt128>();
+        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(map, "endpoints", "endpoints"), "endpoints"))
+        {
+            if (reader.ItemMap(item, itemPath) is not { } endpoint)
+            {
+                continue;
+            }
+
+            foreach (var (addressNode, addressPath, _) in FieldReader.Items(reader.List(endpoint, "addresses", $"{itemPath}.addresses"), $"{itemPath}.addresses"))
+            {
+                if (Address(addressNode, reader, addressPath) is { } address)
+                {
+                    addresses.Add(address);
+                }
+            }
+        }
+
+        into.EndpointSlices.Add(new EndpointSliceSpec
+        {
+            Namespace = ns,
+            Name = name,
+            ServiceName = labels.TryGetValue("kubernetes.io/service-name", out var service) ? service : null,
+            Addresses = addresses,
+            Location = map.Location,
+        });
+        into.Locations.Add((new ObjectKey("EndpointSlice", ns, name), map.Location));
     }
 
     private static void DecodeService(MappingNode map, FieldReader reader, ObjectCollection into)

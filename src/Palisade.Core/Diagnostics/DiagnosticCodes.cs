@@ -98,4 +98,17 @@ public static class DiagnosticCodes
 
     /// <summary>A BaselineAdminNetworkPolicy is not named <c>default</c>, the only name the API server accepts.</summary>
     public const string BaselineName = "PAL0056";
+
+    /// <summary>
+    /// A Cilium policy that the API server accepts but the Cilium agent refuses (layer-7 rules on a
+    /// non-TCP port, layer-7 or DNS-name rules in a deny rule, peer kinds mixed in one rule, an invalid
+    /// expression). Like Cilium, Palisade then leaves the whole policy out; a warning.
+    /// </summary>
+    public const string CiliumRejected = "PAL0060";
+
+    /// <summary>A Cilium entity that does not exist.</summary>
+    public const string InvalidEntity = "PAL0061";
+
+    /// <summary>A Cilium feature Palisade does not evaluate (host policies, node peers, groups, Kafka); it is left out with a warning.</summary>
+    public const string UnsupportedFeature = "PAL0062";
 }

@@ -28,8 +28,14 @@ public sealed record ClusterSpec
     /// <summary>NetworkPolicies.</summary>
     public IReadOnlyList<NetworkPolicySpec> NetworkPolicies { get; init; } = [];
 
-    /// <summary>AdminNetworkPolicies and BaselineAdminNetworkPolicies.</summary>
+    /// <summary>AdminNetworkPolicies, BaselineAdminNetworkPolicies and ClusterNetworkPolicies.</summary>
     public IReadOnlyList<AdminNetworkPolicySpec> AdminNetworkPolicies { get; init; } = [];
+
+    /// <summary>CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies.</summary>
+    public IReadOnlyList<CiliumPolicySpec> CiliumPolicies { get; init; } = [];
+
+    /// <summary>EndpointSlices (the API server's, for Cilium's <c>kube-apiserver</c> entity).</summary>
+    public IReadOnlyList<EndpointSliceSpec> EndpointSlices { get; init; } = [];
 
     /// <summary>The keys of every object, in the order above.</summary>
     public IEnumerable<ObjectKey> Keys =>
@@ -39,7 +45,9 @@ public sealed record ClusterSpec
             .Concat(Nodes.Select(static n => new ObjectKey("Node", string.Empty, n.Name)))
             .Concat(Services.Select(static s => new ObjectKey("Service", s.Namespace, s.Name)))
             .Concat(NetworkPolicies.Select(static p => p.Key))
-            .Concat(AdminNetworkPolicies.Select(static p => p.Key));
+            .Concat(AdminNetworkPolicies.Select(static p => p.Key))
+            .Concat(CiliumPolicies.Select(static p => p.Key))
+            .Concat(EndpointSlices.Select(static e => new ObjectKey("EndpointSlice", e.Namespace, e.Name)));
 
     /// <summary>
     /// This cluster with the objects of <paramref name="other"/> added; an object with the same kind,
@@ -54,6 +62,8 @@ public sealed record ClusterSpec
         Services = Merge(Services, other.Services, static s => $"{s.Namespace}/{s.Name}"),
         NetworkPolicies = Merge(NetworkPolicies, other.NetworkPolicies, static p => p.Key.ToString()),
         AdminNetworkPolicies = Merge(AdminNetworkPolicies, other.AdminNetworkPolicies, static p => p.Key.ToString()),
+        CiliumPolicies = Merge(CiliumPolicies, other.CiliumPolicies, static p => p.Key.ToString()),
+        EndpointSlices = Merge(EndpointSlices, other.EndpointSlices, static e => $"{e.Namespace}/{e.Name}"),
     };
 
     /// <summary>This cluster without the objects whose keys are given; returns the keys that matched nothing.</summary>
@@ -81,6 +91,8 @@ public sealed record ClusterSpec
             Services = [.. Services.Where(s => Keep(new ObjectKey("Service", s.Namespace, s.Name)))],
             NetworkPolicies = [.. NetworkPolicies.Where(p => Keep(p.Key))],
             AdminNetworkPolicies = [.. AdminNetworkPolicies.Where(p => Keep(p.Key))],
+            CiliumPolicies = [.. CiliumPolicies.Where(p => Keep(p.Key))],
+            EndpointSlices = [.. EndpointSlices.Where(e => Keep(new ObjectKey("EndpointSlice", e.Namespace, e.Name)))],
         };
         missing = [.. wanted.Where(k => !found.Contains(k))];
         return result;

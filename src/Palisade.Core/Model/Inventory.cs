@@ -77,6 +77,9 @@ public sealed record PodSpec
     /// <summary><c>spec.hostNetwork</c>. Such pods are analysed like any other, with their own addresses.</summary>
     public bool HostNetwork { get; init; }
 
+    /// <summary><c>spec.serviceAccountName</c> (<c>default</c> when absent), which Cilium selectors can name.</summary>
+    public string ServiceAccount { get; init; } = "default";
+
     /// <summary>The workload the pod stands for in workload-level reports.</summary>
     public required WorkloadRef Workload { get; init; }
 
@@ -118,6 +121,9 @@ public sealed record WorkloadSpec
     /// <summary>The pod template's <c>hostNetwork</c>.</summary>
     public bool HostNetwork { get; init; }
 
+    /// <summary>The pod template's <c>serviceAccountName</c>.</summary>
+    public string ServiceAccount { get; init; } = "default";
+
     /// <summary>Where it was written.</summary>
     public SourceLocation? Location { get; init; }
 
@@ -158,4 +164,29 @@ public sealed record ServiceSpec
 
     /// <summary>Where it was written.</summary>
     public SourceLocation? Location { get; init; }
+}
+
+/// <summary>
+/// An EndpointSlice. Palisade reads the one of the <c>default/kubernetes</c> service, whose addresses
+/// are the Kubernetes API server's (Cilium's <c>kube-apiserver</c> entity).
+/// </summary>
+public sealed record EndpointSliceSpec
+{
+    /// <summary>The namespace.</summary>
+    public required string Namespace { get; init; }
+
+    /// <summary>The name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The <c>kubernetes.io/service-name</c> label.</summary>
+    public string? ServiceName { get; init; }
+
+    /// <summary>The endpoint addresses.</summary>
+    public IReadOnlyList<UInt128> Addresses { get; init; } = [];
+
+    /// <summary>Where it was written.</summary>
+    public SourceLocation? Location { get; init; }
+
+    /// <summary>Whether the slice belongs to the <c>default/kubernetes</c> service, the API server.</summary>
+    public bool IsApiServer => Namespace == "default" && (ServiceName ?? Name) == "kubernetes";
 }

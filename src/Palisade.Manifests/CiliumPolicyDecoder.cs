@@ -1,0 +1,625 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Palisade.Diagnostics;
+using Palisade.Manifests.Yaml;
+using Palisade.Model;
+using Palisade.Sets;
+
+namespace Palisade.Manifests;
+
+/// <summary>
+/// Reads <c>cilium.io/v2</c> CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy. What the API
+/// server's schema refuses (wrong types, unknown entities, malformed CIDRs) is an error. What only the
+/// Cilium agent refuses (layer-7 rules on non-TCP ports, layer-7 or DNS names in deny rules, mixed
+/// peer kinds, invalid expressions) is a warning, and the whole policy is left out, as Cilium leaves it out.
+/// </summary>
+internal static partial class CiliumPolicyDecoder
+{
+    private static readonly string[] BlockFields =
+        ["endpointSelector", "nodeSelector", "ingress", "ingressDeny", "egress", "egressDeny", "enableDefaultDeny", "description", "labels", "log"];
+
+    private static readonly Dictionary<string, CiliumEntity> Entities = new(StringComparer.Ordinal)
+    {
+        ["all"] = CiliumEntity.All,
+        ["world"] = CiliumEntity.World,
+        ["world-ipv4"] = CiliumEntity.World,
+        ["world-ipv6"] = CiliumEntity.World,
+        ["cluster"] = CiliumEntity.Cluster,
+        ["host"] = CiliumEntity.Host,
+        ["remote-node"] = CiliumEntity.RemoteNode,
+        ["kube-apiserver"] = CiliumEntity.KubeApiServer,
+        ["health"] = CiliumEntity.Health,
+        ["init"] = CiliumEntity.Init,
+        ["ingress"] = CiliumEntity.Ingress,
+        ["unmanaged"] = CiliumEntity.Unmanaged,
+        ["none"] = CiliumEntity.None,
+    };
+
+    /// <summary>Cilium label keys carry a source prefix (<c>k8s:</c>, <c>any:</c>); selectors compare without it.</summary>
+    public static string NormalizeKey(string key)
+    {
+        foreach (var prefix in (string[])["k8s:", "any:", "k8s.", "container:"])
+        {
+            if (key.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return key[prefix.Length..];
+            }
+        }
+
+        return key;
+    }
+
+    public static void Decode(string kind, MappingNode map, FieldReader reader, ObjectCollection into)
+    {
+        var clusterwide = kind == "CiliumClusterwideNetworkPolicy";
+        var metadata = reader.Map(map, "metadata", "metadata", required: true);
+        var name = metadata is null ? null : reader.Text(metadata, "name", "metadata.name", required: true);
+        if (name is null)
+        {
+            return;
+        }
+
+        var ns = clusterwide ? string.Empty : reader.Text(metadata!, "namespace", "metadata.namespace") ?? "default";
+        reader.Subject = clusterwide ? $"{kind} {name}" : $"{kind} {ns}/{name}";
+        var context = new PolicyContext(reader);
+        var blocks = new List<CiliumRuleBlockSpec>();
+        if (map["spec"] is { } specNode && specNode is not ScalarNode { IsNull: true })
+        {
+            if (reader.ItemMap(specNode, "spec") is { } spec && Block(spec, "spec", context) is { } block)
+            {
+                blocks.Add(block);
+            }
+        }
+
+        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(map, "specs", "specs"), "specs"))
+        {
+            if (reader.ItemMap(item, itemPath) is { } spec && Block(spec, itemPath, context) is { } block)
+            {
+                blocks.Add(block);
+            }
+        }
+
+        if (!map.Has("spec") && !map.Has("specs"))
+        {
+            reader.Error(DiagnosticCodes.MissingField, map, "spec", "'spec' or 'specs' is required", map.Location);
+        }
+
+        if (reader.ErrorCount > 0)
+        {
+            return;
+        }
+
+        if (context.Rejections.Count > 0)
+        {
+            foreach (var (node, path, message) in context.Rejections)
+            {
+                reader.Warning(DiagnosticCodes.CiliumRejected, node, path, message + "; the Cilium agent refuses the whole policy, so Palisade leaves it out too");
+            }
+
+            return;
+        }
+
+        into.CiliumPolicies.Add(new CiliumPolicySpec { Kind = kind, Namespace = ns, Name = name, Blocks = blocks, Location = map.Location });
+        into.Locations.Add((new ObjectKey(kind, ns, name), map.Location));
+    }
+
+    private sealed class PolicyContext(FieldReader reader)
+    {
+        public FieldReader Reader { get; } = reader;
+
+        public List<(ManifestNode? Node, string Path, string Message)> Rejections { get; } = [];
+
+        public void Reject(ManifestNode? node, string path, string message) => Rejections.Add((node, path, message));
+    }
+
+    private static CiliumRuleBlockSpec? Block(MappingNode spec, string path, PolicyContext context)
+    {
+        var reader = context.Reader;
+        reader.KnownFields(spec, path, BlockFields);
+        if (spec.Has("nodeSelector"))
+        {
+            reader.Warning(DiagnosticCodes.UnsupportedFeature, spec["nodeSelector"], $"{path}.nodeSelector", "host policies (nodeSelector) protect nodes, which Palisade does not evaluate; this block is left out");
+            return null;
+        }
+
+        if (!spec.Has("endpointSelector"))
+        {
+            reader.Error(DiagnosticCodes.MissingField, spec, $"{path}.endpointSelector", "'endpointSelector' is required ('{}' selects every endpoint)", spec.Location);
+            return null;
+        }
+
+        var selector = reader.Selector(spec, "endpointSelector", $"{path}.endpointSelector", NormalizeKey) ?? LabelSelectorSpec.Everything;
+        bool? defaultIngress = null, defaultEgress = null;
+        if (reader.Map(spec, "enableDefaultDeny", $"{path}.enableDefaultDeny") is { } defaults)
+        {
+            reader.KnownFields(defaults, $"{path}.enableDefaultDeny", "ingress", "egress");
+            defaultIngress = reader.Boolean(defaults, "ingress", $"{path}.enableDefaultDeny.ingress");
+            defaultEgress = reader.Boolean(defaults, "egress", $"{path}.enableDefaultDeny.egress");
+        }
+
+        var block = new CiliumRuleBlockSpec
+        {
+            Path = path,
+            EndpointSelector = selector,
+            Ingress = Rules(spec, "ingress", path, Direction.Ingress, deny: false, context),
+            Egress = Rules(spec, "egress", path, Direction.Egress, deny: false, context),
+            IngressDeny = Rules(spec, "ingressDeny", path, Direction.Ingress, deny: true, context),
+            EgressDeny = Rules(spec, "egressDeny", path, Direction.Egress, deny: true, context),
+            DefaultDenyIngress = defaultIngress,
+            DefaultDenyEgress = defaultEgress,
+        };
+        if (!block.HasRules(Direction.Ingress) && !block.HasRules(Direction.Egress))
+        {
+            context.Reject(spec, path, "the rule has none of ingress, ingressDeny, egress, egressDeny (an empty list counts as none)");
+        }
+
+        return block;
+    }
+
+    private static List<CiliumRuleSpec>? Rules(MappingNode spec, string key, string blockPath, Direction direction, bool deny, PolicyContext context)
+    {
+        var reader = context.Reader;
+        var list = reader.List(spec, key, $"{blockPath}.{key}");
+        if (list is null)
+        {
+            return spec.Has(key) ? [] : null;
+        }
+
+        var rules = new List<CiliumRuleSpec>();
+        foreach (var (item, path, _) in FieldReader.Items(list, $"{blockPath}.{key}"))
+        {
+            if (reader.ItemMap(item, path) is { } rule && Rule(rule, path, direction, deny, context) is { } parsed)
+            {
+                rules.Add(parsed);
+            }
+        }
+
+        return rules;
+    }
+
+    private static CiliumRuleSpec? Rule(MappingNode rule, string path, Direction direction, bool deny, PolicyContext context)
+    {
+        var reader = context.Reader;
+        var from = direction == Direction.Ingress;
+        var p = from ? "from" : "to";
+        string[] known = from
+            ? ["fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet", "fromRequires", "fromNodes", "fromGroups", "toPorts", "icmps", "authentication"]
+            : ["toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toFQDNs", "toServices", "toRequires", "toNodes", "toGroups", "toPorts", "icmps", "authentication"];
+        reader.KnownFields(rule, path, known);
+
+        foreach (var unsupported in new[] { $"{p}Nodes", $"{p}Groups", $"{p}Requires" })
+        {
+            if (rule.Has(unsupported))
+            {
+                reader.Warning(DiagnosticCodes.UnsupportedFeature, rule[unsupported], $"{path}.{unsupported}", $"'{unsupported}' is not evaluated by Palisade; the field is ignored");
+            }
+        }
+
+        List<LabelSelectorSpec>? endpoints = null;
+        if (rule.Has($"{p}Endpoints"))
+        {
+            endpoints = [];
+            foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}Endpoints", $"{path}.{p}Endpoints"), $"{path}.{p}Endpoints"))
+            {
+                if (reader.ItemMap(item, itemPath) is { } selectorMap && reader.SelectorOf(selectorMap, itemPath, NormalizeKey) is { } selector)
+                {
+                    endpoints.Add(selector);
+                }
+            }
+        }
+
+        List<CiliumEntity>? entities = null;
+        if (rule.Has($"{p}Entities"))
+        {
+            entities = [];
+            foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}Entities", $"{path}.{p}Entities"), $"{path}.{p}Entities"))
+            {
+                if (reader.Text(item, itemPath) is not { } text)
+                {
+                    continue;
+                }
+
+                if (Entities.TryGetValue(text, out var entity))
+                {
+                    entities.Add(entity);
+                }
+                else
+                {
+                    reader.Error(DiagnosticCodes.InvalidEntity, item, itemPath, $"'{text}' is not an entity; use one of {string.Join(", ", Entities.Keys)}");
+                }
+            }
+        }
+
+        var cidrs = Cidrs(rule, path, p, reader);
+        List<DnsPattern>? fqdns = null;
+        if (!from && rule.Has("toFQDNs"))
+        {
+            fqdns = [];
+            foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, "toFQDNs", $"{path}.toFQDNs"), $"{path}.toFQDNs"))
+            {
+                if (reader.ItemMap(item, itemPath) is { } fqdn && NameMatch(fqdn, itemPath, context) is { } pattern)
+                {
+                    fqdns.Add(pattern);
+                }
+            }
+        }
+
+        List<LabelSelectorSpec>? services = null;
+        if (!from && rule.Has("toServices"))
+        {
+            services = [];
+            foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, "toServices", $"{path}.toServices"), $"{path}.toServices"))
+            {
+                if (reader.ItemMap(item, itemPath) is { } service && Service(service, itemPath, context) is { } selector)
+                {
+                    services.Add(selector);
+                }
+            }
+        }
+
+        var ports = Ports(rule, path, deny, direction, context);
+        if (rule.Has("icmps") && ports is not null)
+        {
+            context.Reject(rule["icmps"], $"{path}.icmps", "the icmps block may only be present without toPorts; write a separate rule for the ports");
+        }
+
+        // The agent accepts one kind of peer per rule (entities, endpoints, CIDRs, names, services).
+        var kinds = new[] { endpoints is not null, entities is not null, cidrs is not null, fqdns is not null, services is not null }.Count(static k => k);
+        if (kinds > 1)
+        {
+            context.Reject(rule, path, "one rule mixes peer kinds (endpoints, entities, CIDRs, FQDNs, services); Cilium accepts one kind per rule, so write one rule per kind");
+        }
+
+        if (deny && fqdns is not null)
+        {
+            context.Reject(rule["toFQDNs"], $"{path}.toFQDNs", "toFQDNs is not allowed in a deny rule");
+        }
+
+        return new CiliumRuleSpec
+        {
+            Endpoints = endpoints,
+            Entities = entities,
+            Cidrs = cidrs,
+            Fqdns = fqdns,
+            Services = services,
+            ToPorts = ports,
+            HasIcmps = rule.Has("icmps"),
+            Path = path,
+        };
+    }
+
+    private static IpSet? Cidrs(MappingNode rule, string path, string p, FieldReader reader)
+    {
+        IpSet? result = null;
+        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}CIDR", $"{path}.{p}CIDR"), $"{path}.{p}CIDR"))
+        {
+            result ??= IpSet.Empty;
+            if (reader.Text(item, itemPath) is { } text && Prefix(text, item, itemPath, reader) is { } prefix)
+            {
+                result = result.Union(prefix.ToSet());
+            }
+        }
+
+        if (rule.Has($"{p}CIDR"))
+        {
+            result ??= IpSet.Empty;
+        }
+
+        if (rule.Has($"{p}CIDRSet"))
+        {
+            result ??= IpSet.Empty;
+            foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}CIDRSet", $"{path}.{p}CIDRSet"), $"{path}.{p}CIDRSet"))
+            {
+                if (reader.ItemMap(item, itemPath) is not { } set)
+                {
+                    continue;
+                }
+
+                reader.KnownFields(set, itemPath, "cidr", "except", "cidrGroupRef", "cidrGroupSelector");
+                if (set.Has("cidrGroupRef") || set.Has("cidrGroupSelector"))
+                {
+                    reader.Warning(DiagnosticCodes.UnsupportedFeature, set, itemPath, "CIDR groups are not evaluated by Palisade; this entry matches nothing");
+                    continue;
+                }
+
+                if (reader.Text(set, "cidr", $"{itemPath}.cidr", required: true) is not { } cidr || Prefix(cidr, set["cidr"], $"{itemPath}.cidr", reader) is not { } prefix)
+                {
+                    continue;
+                }
+
+                var addresses = prefix.ToSet();
+                foreach (var (exceptNode, exceptPath, _) in FieldReader.Items(reader.List(set, "except", $"{itemPath}.except"), $"{itemPath}.except"))
+                {
+                    if (reader.Text(exceptNode, exceptPath) is { } text && Prefix(text, exceptNode, exceptPath, reader) is { } exception)
+                    {
+                        addresses = addresses.Except(exception.ToSet());
+                    }
+                }
+
+                result = result.Union(addresses);
+            }
+        }
+
+        return result;
+    }
+
+    private static IpPrefix? Prefix(string text, ManifestNode? node, string path, FieldReader reader)
+    {
+        // Cilium accepts a bare address as a host prefix.
+        var candidate = text.Contains('/', StringComparison.Ordinal) ? text : IpNumbers.TryParse(text, out var address) ? $"{text}/{(IpNumbers.IsV4(address) ? 32 : 128)}" : text;
+        if (IpPrefix.TryParse(candidate, out var prefix, out var error))
+        {
+            return prefix;
+        }
+
+        reader.Error(DiagnosticCodes.InvalidCidr, node, path, error);
+        return null;
+    }
+
+    private static DnsPattern? NameMatch(MappingNode map, string path, PolicyContext context)
+    {
+        var reader = context.Reader;
+        reader.KnownFields(map, path, "matchName", "matchPattern");
+        if (map.Has("matchName") == map.Has("matchPattern"))
+        {
+            reader.Error(DiagnosticCodes.MissingField, map, path, "set exactly one of 'matchName' and 'matchPattern'");
+            return null;
+        }
+
+        var isName = map.Has("matchName");
+        var field = isName ? "matchName" : "matchPattern";
+        if (reader.Text(map, field, $"{path}.{field}", required: true) is not { } text)
+        {
+            return null;
+        }
+
+        var allowed = isName ? NameCharacters() : PatternCharacters();
+        if (!allowed.IsMatch(text))
+        {
+            context.Reject(map[field], $"{path}.{field}", $"'{text}' is not a valid {(isName ? "DNS name" : "DNS pattern")} (letters, digits, '-', '_', '.'{(isName ? string.Empty : " and '*'")})");
+            return null;
+        }
+
+        return DnsPattern.Create(text, isName ? DnsPatternStyle.Exact : DnsPatternStyle.Glob);
+    }
+
+    private static LabelSelectorSpec? Service(MappingNode service, string path, PolicyContext context)
+    {
+        var reader = context.Reader;
+        reader.KnownFields(service, path, "k8sService", "k8sServiceSelector");
+        if (reader.Map(service, "k8sServiceSelector", $"{path}.k8sServiceSelector") is { } bySelector)
+        {
+            var selector = reader.Selector(bySelector, "selector", $"{path}.k8sServiceSelector.selector", NormalizeKey) ?? LabelSelectorSpec.Everything;
+            return selector;
+        }
+
+        reader.Warning(DiagnosticCodes.UnsupportedFeature, service, path, "toServices by name is evaluated only for services with a selector in the input; this entry matches the pods the named service selects");
+        if (reader.Map(service, "k8sService", $"{path}.k8sService") is { } byName)
+        {
+            var name = reader.Text(byName, "serviceName", $"{path}.k8sService.serviceName");
+            var ns = reader.Text(byName, "namespace", $"{path}.k8sService.namespace");
+            return new LabelSelectorSpec
+            {
+                MatchLabels = LabelSet.Of(("io.cilium.k8s.service.name", name ?? string.Empty), ("io.cilium.k8s.service.namespace", ns ?? string.Empty)),
+            };
+        }
+
+        return null;
+    }
+
+    private static List<CiliumPortRuleSpec>? Ports(MappingNode rule, string path, bool deny, Direction direction, PolicyContext context)
+    {
+        var reader = context.Reader;
+        if (rule["toPorts"] is not SequenceNode { Items.Count: > 0 } && rule["toPorts"] is not MappingNode)
+        {
+            // Absent or empty: every port.
+            return null;
+        }
+
+        var result = new List<CiliumPortRuleSpec>();
+        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, "toPorts", $"{path}.toPorts"), $"{path}.toPorts"))
+        {
+            if (reader.ItemMap(item, itemPath) is not { } portRule)
+            {
+                continue;
+            }
+
+            reader.KnownFields(portRule, itemPath, "ports", "rules", "serverNames", "listener", "terminatingTLS", "originatingTLS");
+            var ports = new List<CiliumPortSpec>();
+            foreach (var (portNode, portPath, _) in FieldReader.Items(reader.List(portRule, "ports", $"{itemPath}.ports"), $"{itemPath}.ports"))
+            {
+                if (reader.ItemMap(portNode, portPath) is { } port && Port(port, portPath, context) is { } parsed)
+                {
+                    ports.Add(parsed);
+                }
+            }
+
+            List<HttpRuleSpec>? http = null;
+            List<DnsPattern>? dns = null;
+            if (reader.Map(portRule, "rules", $"{itemPath}.rules") is { } rules)
+            {
+                reader.KnownFields(rules, $"{itemPath}.rules", "http", "dns", "kafka", "l7proto", "l7");
+                foreach (var other in new[] { "kafka", "l7proto", "l7" })
+                {
+                    if (rules.Has(other))
+                    {
+                        reader.Warning(DiagnosticCodes.UnsupportedFeature, rules[other], $"{itemPath}.rules.{other}", $"'{other}' rules are not evaluated by Palisade; connections they govern are judged at layers 3 and 4");
+                    }
+                }
+
+                if (rules.Has("http"))
+                {
+                    http = [];
+                    foreach (var (httpNode, httpPath, _) in FieldReader.Items(reader.List(rules, "http", $"{itemPath}.rules.http"), $"{itemPath}.rules.http"))
+                    {
+                        if (reader.ItemMap(httpNode, httpPath) is { } httpRule && Http(httpRule, httpPath, context) is { } parsed)
+                        {
+                            http.Add(parsed);
+                        }
+                    }
+                }
+
+                if (rules.Has("dns"))
+                {
+                    dns = [];
+                    foreach (var (dnsNode, dnsPath, _) in FieldReader.Items(reader.List(rules, "dns", $"{itemPath}.rules.dns"), $"{itemPath}.rules.dns"))
+                    {
+                        if (reader.ItemMap(dnsNode, dnsPath) is { } dnsRule && NameMatch(dnsRule, dnsPath, context) is { } pattern)
+                        {
+                            dns.Add(pattern);
+                        }
+                    }
+                }
+
+                if (dns is not null && direction == Direction.Ingress)
+                {
+                    context.Reject(rules["dns"], $"{itemPath}.rules.dns", "DNS rules apply only to egress");
+                }
+
+                if (deny && (http is not null || dns is not null))
+                {
+                    context.Reject(rules, $"{itemPath}.rules", "layer-7 rules are not allowed in a deny rule");
+                }
+
+                // HTTP rules need TCP: a port that also (or only) means UDP or SCTP makes Cilium refuse the policy.
+                if (http is not null && ports.Any(static port => port.Protocols.Count != 1 || port.Protocols[0] != Protocol.Tcp))
+                {
+                    context.Reject(rules["http"], $"{itemPath}.rules.http", "HTTP rules apply only to TCP ports; give every port of this entry 'protocol: TCP'");
+                }
+
+                if ((http is not null || dns is not null) && (ports.Count == 0 || ports.Any(static port => port.PortName is null && port.Port is null)))
+                {
+                    context.Reject(rules, $"{itemPath}.rules", "layer-7 rules need a port (not 0): the proxy listens per port");
+                }
+
+                if (dns is not null && ports.Any(static port => port.EndPort is not null))
+                {
+                    context.Reject(rules["dns"], $"{itemPath}.rules.dns", "DNS rules do not support port ranges");
+                }
+            }
+
+            result.Add(new CiliumPortRuleSpec { Ports = ports, Http = http, Dns = dns });
+        }
+
+        return result;
+    }
+
+    private static CiliumPortSpec? Port(MappingNode port, string path, PolicyContext context)
+    {
+        var reader = context.Reader;
+        reader.KnownFields(port, path, "port", "endPort", "protocol");
+        IReadOnlyList<Protocol> protocols = [Protocol.Tcp, Protocol.Udp, Protocol.Sctp];
+        switch (reader.Text(port, "protocol", $"{path}.protocol"))
+        {
+            case null or "ANY":
+                break;
+            case "TCP":
+                protocols = [Protocol.Tcp];
+                break;
+            case "UDP":
+                protocols = [Protocol.Udp];
+                break;
+            case "SCTP":
+                protocols = [Protocol.Sctp];
+                break;
+            case var other:
+                reader.Error(DiagnosticCodes.InvalidProtocol, port["protocol"], $"{path}.protocol", $"'{other}' is not a protocol; use TCP, UDP, SCTP or ANY");
+                return null;
+        }
+
+        int? number = null;
+        string? name = null;
+        if (port["port"] is ScalarNode { IsNull: false } portNode)
+        {
+            if (int.TryParse(portNode.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            {
+                if (value > 65535)
+                {
+                    reader.Error(DiagnosticCodes.InvalidPort, portNode, $"{path}.port", $"port {value} is not between 0 (every port) and 65535");
+                    return null;
+                }
+
+                number = value == 0 ? null : value;
+            }
+            else if (KubernetesNames.CheckPortName(portNode.Value) is { } problem)
+            {
+                reader.Error(DiagnosticCodes.InvalidPort, portNode, $"{path}.port", problem);
+                return null;
+            }
+            else
+            {
+                name = portNode.Value;
+            }
+        }
+
+        var endPort = reader.Integer(port, "endPort", $"{path}.endPort");
+        if (endPort is not null && (name is not null || number is null || endPort < number || endPort > 65535))
+        {
+            context.Reject(port["endPort"], $"{path}.endPort", $"endPort {endPort} needs a numeric port not above it, and at most 65535");
+            return null;
+        }
+
+        return new CiliumPortSpec { Protocols = protocols, Port = number, EndPort = (int?)endPort, PortName = name };
+    }
+
+    private static HttpRuleSpec? Http(MappingNode rule, string path, PolicyContext context)
+    {
+        var reader = context.Reader;
+        reader.KnownFields(rule, path, "method", "path", "host", "headers", "headerMatches");
+        Regex? Expression(string key)
+        {
+            if (reader.Text(rule, key, $"{path}.{key}") is not { } text)
+            {
+                return null;
+            }
+
+            try
+            {
+                return HttpRuleSpec.Compile(text);
+            }
+            catch (ArgumentException error)
+            {
+                context.Reject(rule[key], $"{path}.{key}", $"'{text}' is not a valid regular expression: {error.Message}");
+                return null;
+            }
+            catch (NotSupportedException error)
+            {
+                context.Reject(rule[key], $"{path}.{key}", $"'{text}' uses a construct that cannot be matched in linear time (backreferences or lookaround): {error.Message}");
+                return null;
+            }
+        }
+
+        var headers = new List<(string, string?)>();
+        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, "headers", $"{path}.headers"), $"{path}.headers"))
+        {
+            if (reader.Text(item, itemPath) is { } header)
+            {
+                // "Name", "Name: value" or "Name value": split at the first space, a trailing ':' is not part of the name.
+                var text = header.Trim();
+                var space = text.IndexOf(' ', StringComparison.Ordinal);
+                headers.Add(space < 0 ? (text.TrimEnd(':'), null) : (text[..space].TrimEnd(':'), text[(space + 1)..].Trim()));
+            }
+        }
+
+        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, "headerMatches", $"{path}.headerMatches"), $"{path}.headerMatches"))
+        {
+            if (reader.ItemMap(item, itemPath) is { } match && reader.Text(match, "name", $"{itemPath}.name", required: true) is { } headerName)
+            {
+                if (match.Has("secret") || match.Has("mismatch"))
+                {
+                    reader.Warning(DiagnosticCodes.UnsupportedFeature, match, itemPath, "header secrets and mismatch actions are not evaluated by Palisade; the header must be present with the given value");
+                }
+
+                headers.Add((headerName, (match["value"] as ScalarNode)?.Value));
+            }
+        }
+
+        return new HttpRuleSpec { Method = Expression("method"), Path = Expression("path"), Host = Expression("host"), Headers = headers };
+    }
+
+    [GeneratedRegex("^[a-zA-Z0-9._-]+\\.?$", RegexOptions.CultureInvariant)]
+    private static partial Regex NameCharacters();
+
+    [GeneratedRegex("^[a-zA-Z0-9._*-]+\\.?$", RegexOptions.CultureInvariant)]
+    private static partial Regex PatternCharacters();
+}
