@@ -244,7 +244,7 @@ internal static partial class CiliumPolicyDecoder
             }
         }
 
-        List<LabelSelectorSpec>? services = null;
+        List<CiliumServiceRef>? services = null;
         if (!from && rule.Has("toServices"))
         {
             services = [];
@@ -383,27 +383,25 @@ internal static partial class CiliumPolicyDecoder
         return DnsPattern.Create(text, isName ? DnsPatternStyle.Exact : DnsPatternStyle.Glob);
     }
 
-    private static LabelSelectorSpec? Service(MappingNode service, string path, PolicyContext context)
+    private static CiliumServiceRef? Service(MappingNode service, string path, PolicyContext context)
     {
         var reader = context.Reader;
         reader.KnownFields(service, path, "k8sService", "k8sServiceSelector");
         if (reader.Map(service, "k8sServiceSelector", $"{path}.k8sServiceSelector") is { } bySelector)
         {
-            var selector = reader.Selector(bySelector, "selector", $"{path}.k8sServiceSelector.selector", NormalizeKey) ?? LabelSelectorSpec.Everything;
-            return selector;
+            reader.KnownFields(bySelector, $"{path}.k8sServiceSelector", "selector", "namespace");
+            var selector = reader.Selector(bySelector, "selector", $"{path}.k8sServiceSelector.selector") ?? LabelSelectorSpec.Everything;
+            return new CiliumServiceRef(null, reader.Text(bySelector, "namespace", $"{path}.k8sServiceSelector.namespace"), selector);
         }
 
-        reader.Warning(DiagnosticCodes.UnsupportedFeature, service, path, "toServices by name is evaluated only for services with a selector in the input; this entry matches the pods the named service selects");
         if (reader.Map(service, "k8sService", $"{path}.k8sService") is { } byName)
         {
-            var name = reader.Text(byName, "serviceName", $"{path}.k8sService.serviceName");
-            var ns = reader.Text(byName, "namespace", $"{path}.k8sService.namespace");
-            return new LabelSelectorSpec
-            {
-                MatchLabels = LabelSet.Of(("io.cilium.k8s.service.name", name ?? string.Empty), ("io.cilium.k8s.service.namespace", ns ?? string.Empty)),
-            };
+            reader.KnownFields(byName, $"{path}.k8sService", "serviceName", "namespace");
+            var name = reader.Text(byName, "serviceName", $"{path}.k8sService.serviceName", required: true);
+            return name is null ? null : new CiliumServiceRef(name, reader.Text(byName, "namespace", $"{path}.k8sService.namespace"), null);
         }
 
+        reader.Error(DiagnosticCodes.MissingField, service, path, "set 'k8sService' or 'k8sServiceSelector'");
         return null;
     }
 

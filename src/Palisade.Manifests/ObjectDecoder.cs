@@ -490,15 +490,16 @@ internal static class ObjectDecoder
 
     private static void DecodeService(MappingNode map, FieldReader reader, ObjectCollection into)
     {
-        var (name, ns, _) = Metadata(map, reader, "Service", namespaced: true);
-        if (name is null)
+        var (name, ns, metadata) = Metadata(map, reader, "Service", namespaced: true);
+        if (name is null || metadata is null)
         {
             return;
         }
 
         var spec = reader.Map(map, "spec", "spec");
         var selector = spec is not null && spec.Has("selector") ? reader.Labels(spec, "selector", "spec.selector") : null;
-        into.Services.Add(new ServiceSpec { Namespace = ns, Name = name, Selector = selector, Location = map.Location });
+        var labels = reader.Labels(metadata, "labels", "metadata.labels");
+        into.Services.Add(new ServiceSpec { Namespace = ns, Name = name, Selector = selector, Labels = labels, Location = map.Location });
         into.Locations.Add((new ObjectKey("Service", ns, name), map.Location));
     }
 

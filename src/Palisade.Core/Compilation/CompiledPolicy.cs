@@ -4,11 +4,36 @@ using Palisade.Verdicts;
 
 namespace Palisade.Compilation;
 
-/// <summary>One peer of a compiled rule: the identities and outside addresses it matches.</summary>
+/// <summary>Which node endpoints a peer matches through Cilium's entities, relative to the enforcing pod's node.</summary>
+[Flags]
+internal enum NodeEntities
+{
+    None = 0,
+
+    /// <summary>The node the subject pod runs on (<c>host</c>).</summary>
+    Host = 1,
+
+    /// <summary>Every other node (<c>remote-node</c>).</summary>
+    RemoteNode = 2,
+
+    /// <summary>Nodes that serve the Kubernetes API (<c>kube-apiserver</c>).</summary>
+    KubeApiServer = 4,
+}
+
+/// <summary>What a peer is matched against: a pod's identity, a node, or an outside address with the name it was reached by.</summary>
+internal readonly record struct PeerProbe(int Identity, UInt128 Address, string? NodeName, bool NodeServesApi, string? DnsName, string? SubjectNode)
+{
+    public bool IsPod => Identity >= 0;
+
+    public bool IsNode => NodeName is not null;
+}
+
+/// <summary>One peer of a compiled rule: the identities, outside addresses, node entities and DNS names it matches.</summary>
 internal sealed class CompiledPeer(Bitset identities, IpSet addresses, string path)
 {
     public Bitset Identities { get; } = identities;
 
+    /// <summary>Addresses matched as such (for nodes too, unless the dialect keeps CIDRs off nodes).</summary>
     public IpSet Addresses { get; } = addresses;
 
     /// <summary>The path of the peer in its policy, e.g. <c>spec.ingress[0].from[1]</c>.</summary>
@@ -17,19 +42,42 @@ internal sealed class CompiledPeer(Bitset identities, IpSet addresses, string pa
     /// <summary>DNS names or patterns: the peer matches an outside endpoint reached by a matching name.</summary>
     public DnsPattern[] Names { get; init; } = [];
 
-    /// <summary>Whether the peer matches an outside endpoint: by its address, or by the name it was reached by.</summary>
-    public bool MatchesOutside(UInt128 address, string? name)
+    /// <summary>Whether <see cref="Names"/> match only names the subject's DNS rules let it look up (Cilium's toFQDNs).</summary>
+    public bool NamesNeedDnsProxy { get; init; }
+
+    /// <summary>Node endpoints matched through entities.</summary>
+    public NodeEntities Nodes { get; init; }
+
+    /// <summary>Whether the peer matches <paramref name="probe"/>; <paramref name="learned"/> says whether a DNS name was looked up through the proxy.</summary>
+    public bool Matches(in PeerProbe probe, Func<string, bool>? learned)
     {
-        if (Addresses.Contains(address))
+        if (probe.IsPod)
+        {
+            return Identities[probe.Identity];
+        }
+
+        if (Addresses.Contains(probe.Address))
         {
             return true;
         }
 
-        if (name is not null)
+        if (probe.IsNode)
+        {
+            if (((Nodes & NodeEntities.Host) != 0 && probe.NodeName == probe.SubjectNode)
+                || ((Nodes & NodeEntities.RemoteNode) != 0 && probe.NodeName != probe.SubjectNode)
+                || ((Nodes & NodeEntities.KubeApiServer) != 0 && probe.NodeServesApi))
+            {
+                return true;
+            }
+
+            return false;
+        }
+
+        if (probe.DnsName is { } name)
         {
             foreach (var pattern in Names)
             {
-                if (pattern.Matches(name))
+                if (pattern.Matches(name) && (!NamesNeedDnsProxy || (learned?.Invoke(name) ?? false)))
                 {
                     return true;
                 }
@@ -122,6 +170,15 @@ internal sealed class CompiledRule
 
     public bool HasNamedPorts => _ports is not null;
 
+    /// <summary>HTTP rules a request must match (one of them) when this rule is what admits the connection.</summary>
+    public IReadOnlyList<HttpRuleSpec>? Http { get; init; }
+
+    /// <summary>DNS rules a query must match (one of them) when this rule is what admits the connection.</summary>
+    public IReadOnlyList<DnsPattern>? Dns { get; init; }
+
+    /// <summary>Whether the rule restricts what it admits at layer 7.</summary>
+    public bool HasL7 => Http is not null || Dns is not null;
+
     /// <summary>
     /// The connections the rule admits to a destination with the given container ports (null for an
     /// outside address). Not interned: for explanations, which must not touch the compile's tables.
@@ -173,6 +230,15 @@ internal sealed class CompiledRule
 /// <summary>A policy of any tier with its subjects resolved to identities.</summary>
 internal sealed class CompiledPolicy(PolicyReference reference, Tier tier, Bitset subjects, bool ingress, bool egress, CompiledRule[] ingressRules, CompiledRule[] egressRules)
 {
+    /// <summary>Whether the policy puts its subjects into default deny for ingress (false for Cilium's <c>enableDefaultDeny: false</c>).</summary>
+    public bool IsolatesIngress { get; init; } = ingress;
+
+    /// <summary>Whether the policy puts its subjects into default deny for egress.</summary>
+    public bool IsolatesEgress { get; init; } = egress;
+
+    /// <summary>Whether the policy isolates its subjects in <paramref name="direction"/>.</summary>
+    public bool Isolates(Direction direction) => direction == Direction.Ingress ? IsolatesIngress : IsolatesEgress;
+
     public PolicyReference Reference { get; } = reference;
 
     /// <summary>Admin, Namespace or Baseline.</summary>

@@ -24,6 +24,8 @@ internal sealed record SnapshotData
     public required DirectionClasses Ingress { get; init; }
     public required DirectionClasses Egress { get; init; }
     public required CompileStatistics Statistics { get; init; }
+    public required IReadOnlyDictionary<UInt128, string> NodesByAddress { get; init; }
+    public required IpSet ApiServerAddresses { get; init; }
 }
 
 /// <summary>
@@ -44,6 +46,7 @@ public sealed class PolicySnapshot
     private readonly FrozenDictionary<string, int> _podsByName;
     private readonly FrozenDictionary<UInt128, int> _podsByAddress;
     private readonly FrozenDictionary<string, int[]> _podsByWorkload;
+    private readonly IReadOnlyDictionary<UInt128, string> _nodesByAddress;
 
     internal PolicySnapshot(SnapshotData data)
     {
@@ -81,6 +84,8 @@ public sealed class PolicySnapshot
         UsesIPv6 = data.Pods.Any(static p => p.Spec.Addresses.Any(static a => !IpNumbers.IsV4(a)))
             || data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.PeerAddresses.Intersect(IpSet.AllV6) is { IsEmpty: false } v6 && !v6.Equals(IpSet.AllV6)));
         HasNamePeers = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.Peers.Any(static c => c.Names.Length > 0)));
+        HasL7Rules = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.HasL7));
+        _nodesByAddress = data.NodesByAddress;
         _podsByName = byName.ToFrozenDictionary(StringComparer.Ordinal);
         _podsByAddress = byAddress.ToFrozenDictionary();
         _podsByWorkload = byWorkload.ToFrozenDictionary(static p => p.Key, static p => p.Value.ToArray(), StringComparer.Ordinal);
@@ -193,7 +198,7 @@ public sealed class PolicySnapshot
 
     /// <summary>
     /// Resolves what a user typed: <c>ns/name</c> of a pod, or of a workload (its first pod); an
-    /// address (the pod that has it, else an outside address); <c>fqdn:NAME:IP</c>, an outside
+    /// address (the pod or node that has it, else an outside address); <c>fqdn:NAME:IP</c>, an outside
     /// address reached by resolving NAME; or <c>node:NAME</c>, the host network of a node.
     /// </summary>
     public bool TryResolve(string reference, out Endpoint endpoint, [NotNullWhen(false)] out string? error)
@@ -210,31 +215,37 @@ public sealed class PolicySnapshot
                 return false;
             }
 
-            endpoint = Endpoint.ForAddress(resolved, reference) with { DnsName = rest[..colon].TrimEnd('.').ToLowerInvariant() };
+            // A name that resolves into the cluster reaches the pod or node there; DNS-name rules never select those.
+            var name = DnsPattern.Normalize(rest[..colon]);
+            endpoint = _podsByAddress.TryGetValue(resolved, out var pod)
+                ? Endpoint.ForPod(pod, reference)
+                : _nodesByAddress.TryGetValue(resolved, out var host)
+                    ? Endpoint.ForNode(host, resolved, reference)
+                    : Endpoint.ForAddress(resolved, reference) with { DnsName = name };
             return true;
         }
 
         if (reference.StartsWith("node:", StringComparison.Ordinal))
         {
             var name = reference["node:".Length..];
-            var node = _data.Spec.Nodes.FirstOrDefault(n => n.Name == name);
-            UInt128? nodeAddress = node is { Addresses.Count: > 0 } ? node.Addresses[0] : null;
-            nodeAddress ??= _data.Pods.FirstOrDefault(p => p.Spec.NodeName == name && p.Spec.HostAddress is not null)?.Spec.HostAddress;
-            if (nodeAddress is null)
+            var address = _nodesByAddress.FirstOrDefault(n => n.Value == name).Key;
+            if (!_nodesByAddress.Any(n => n.Value == name))
             {
                 error = $"no address is known for node '{name}': add a Node object with status.addresses, or pods on it with status.hostIP";
                 return false;
             }
 
-            endpoint = Endpoint.ForAddress(nodeAddress.Value, reference);
+            endpoint = Endpoint.ForNode(name, address, reference);
             return true;
         }
 
-        if (IpNumbers.TryParse(reference, out var address))
+        if (IpNumbers.TryParse(reference, out var literal))
         {
-            endpoint = _podsByAddress.TryGetValue(address, out var owner)
+            endpoint = _podsByAddress.TryGetValue(literal, out var owner)
                 ? Endpoint.ForPod(owner, reference)
-                : Endpoint.ForAddress(address, reference);
+                : _nodesByAddress.TryGetValue(literal, out var node)
+                    ? Endpoint.ForNode(node, literal, reference)
+                    : Endpoint.ForAddress(literal, reference);
             return true;
         }
 
@@ -245,9 +256,9 @@ public sealed class PolicySnapshot
             return false;
         }
 
-        if (_podsByName.TryGetValue(reference, out var pod))
+        if (_podsByName.TryGetValue(reference, out var named))
         {
-            endpoint = Endpoint.ForPod(pod, reference);
+            endpoint = Endpoint.ForPod(named, reference);
             return true;
         }
 
@@ -264,12 +275,21 @@ public sealed class PolicySnapshot
     /// <summary>Whether some policy names outside peers by DNS name, so named endpoints need the rule-by-rule evaluation.</summary>
     public bool HasNamePeers { get; }
 
-    /// <summary>The verdict for one connection, without the explanation.</summary>
-    public bool Evaluate(Endpoint from, Endpoint to, Protocol protocol, int port)
+    /// <summary>Whether some rule carries HTTP or DNS rules, so layer-7 requests need the rule-by-rule evaluation.</summary>
+    public bool HasL7Rules { get; }
+
+    /// <summary>
+    /// The verdict for one connection (and, when <paramref name="request"/> is given, for that HTTP
+    /// request or DNS query on it), without the explanation. Pod-to-pod and pod-to-outside connections
+    /// are table look-ups; nodes, DNS names and layer 7 are decided rule by rule.
+    /// </summary>
+    public bool Evaluate(Endpoint from, Endpoint to, Protocol protocol, int port, L7Request? request = null)
     {
-        if (HasNamePeers && (from.DnsName is not null || to.DnsName is not null))
+        if ((HasNamePeers && (from.DnsName is not null || to.DnsName is not null))
+            || from.Kind == EndpointKind.Node || to.Kind == EndpointKind.Node
+            || (request is not null && HasL7Rules))
         {
-            return Explain(from, to, protocol, port).Allowed;
+            return Explain(from, to, protocol, port, request).Allowed;
         }
 
         if (from.Kind == EndpointKind.Pod && to.Kind == EndpointKind.Pod)
@@ -292,8 +312,8 @@ public sealed class PolicySnapshot
         return true;
     }
 
-    /// <summary>The verdict for one connection with the policies and rules that decided each direction.</summary>
-    public Explanation Explain(Endpoint from, Endpoint to, Protocol protocol, int port)
+    /// <summary>The verdict for one connection (and request) with the policies and rules that decided each direction.</summary>
+    public Explanation Explain(Endpoint from, Endpoint to, Protocol protocol, int port, L7Request? request = null)
     {
         if (from.Kind == EndpointKind.Pod && to.Kind == EndpointKind.Pod && from.PodIndex == to.PodIndex)
         {
@@ -304,6 +324,7 @@ public sealed class PolicySnapshot
                 To = to.Label,
                 Protocol = protocol,
                 Port = port,
+                Request = request,
                 Allowed = true,
                 Note = "a pod's connections to itself are not subject to network policy",
                 Egress = self,
@@ -311,14 +332,15 @@ public sealed class PolicySnapshot
             };
         }
 
-        var egress = ExplainSide(Direction.Egress, from, to, protocol, port);
-        var ingress = ExplainSide(Direction.Ingress, to, from, protocol, port);
+        var egress = ExplainSide(Direction.Egress, from, to, protocol, port, request);
+        var ingress = ExplainSide(Direction.Ingress, to, from, protocol, port, request);
         return new Explanation
         {
             From = from.Label,
             To = to.Label,
             Protocol = protocol,
             Port = port,
+            Request = request,
             Allowed = egress.Allowed && ingress.Allowed,
             Egress = egress,
             Ingress = ingress,
@@ -327,26 +349,27 @@ public sealed class PolicySnapshot
 
     /// <summary>
     /// The policies that select <paramref name="subject"/> in <paramref name="direction"/> and the rules
-    /// that admit some of <paramref name="connections"/> from or to the peer (an identity, or the
-    /// outside address <paramref name="peerAddress"/> when <paramref name="peer"/> is negative).
+    /// that admit (or deny) some of <paramref name="connections"/> from or to the peer (an identity, or
+    /// the outside address <paramref name="peerAddress"/> when <paramref name="peer"/> is negative).
     /// </summary>
     public SideReasons Reasons(Direction direction, int subject, int peer, UInt128 peerAddress, ConnectionSet connections)
     {
         var destinationPorts = direction == Direction.Ingress
             ? _data.PortMaps.Get(_data.IdentityPortMap[subject])
             : peer >= 0 ? _data.PortMaps.Get(_data.IdentityPortMap[peer]) : null;
+        var probe = new PeerProbe(peer, peerAddress, null, false, null, null);
         var selecting = new List<PolicyReference>();
         var rules = new List<(RuleReference, ConnectionSet, AdminAction?)>();
-        var isolated = _data.Policies.Any(p => p.Tier == Tier.Namespace && p.Affects(direction) && p.Subjects[subject]);
+        var isolated = _data.Policies.Any(p => p.Tier == Tier.Namespace && p.Isolates(direction) && p.Subjects[subject]);
         foreach (var policy in _data.Policies)
         {
-            // The baseline speaks only where no NetworkPolicy isolates the endpoint.
+            // The baseline speaks only where no namespace-tier policy isolates the endpoint.
             if (!policy.Affects(direction) || !policy.Subjects[subject] || (policy.Tier == Tier.Baseline && isolated))
             {
                 continue;
             }
 
-            if (policy.Tier == Tier.Namespace)
+            if (policy.Tier == Tier.Namespace && policy.Isolates(direction))
             {
                 selecting.Add(policy.Reference);
             }
@@ -362,9 +385,10 @@ public sealed class PolicySnapshot
 
                 foreach (var candidate in rule.Peers)
                 {
-                    if (peer >= 0 ? candidate.Identities[peer] : candidate.MatchesOutside(peerAddress, null))
+                    if (candidate.Matches(probe, null))
                     {
-                        rules.Add((new RuleReference(policy.Reference, candidate.Path) { RuleName = rule.Name }, relevant, policy.Tier == Tier.Namespace ? null : rule.Action));
+                        var action = policy.Tier == Tier.Namespace && rule.Action == AdminAction.Allow ? (AdminAction?)null : rule.Action;
+                        rules.Add((new RuleReference(policy.Reference, candidate.Path) { RuleName = rule.Name }, relevant, action));
                     }
                 }
             }
@@ -373,31 +397,51 @@ public sealed class PolicySnapshot
         return new SideReasons(selecting.Count > 0 || rules.Count > 0, selecting, rules);
     }
 
-    private SideExplanation ExplainSide(Direction direction, Endpoint subject, Endpoint peer, Protocol protocol, int port)
+    /// <summary>
+    /// Decides one direction rule by rule, as the tiers do: admin rules in order, then the namespace
+    /// tier (its denies first, then its allows, then default deny if a policy isolates the endpoint),
+    /// then the baseline. Layer-7 requests are checked against the rules that admitted the connection.
+    /// </summary>
+    private SideExplanation ExplainSide(Direction direction, Endpoint subject, Endpoint peer, Protocol protocol, int port, L7Request? request)
     {
         if (subject.Kind != EndpointKind.Pod)
         {
             return new SideExplanation { Direction = direction, Subject = subject.Label, Checked = false, Allowed = true, Tier = Tier.None };
         }
 
-        var identity = _data.Pods[subject.PodIndex].Identity;
-        var peerIdentity = peer.Kind == EndpointKind.Pod ? _data.Pods[peer.PodIndex].Identity : -1;
+        var subjectPod = _data.Pods[subject.PodIndex];
+        var identity = subjectPod.Identity;
+        var subjectNode = subjectPod.Spec.NodeName;
+
+        // A pod's own node always reaches it (Cilium's allow-localhost, and what kubelet probes need).
+        if (direction == Direction.Ingress && peer.Kind == EndpointKind.Node && peer.NodeName is not null && peer.NodeName == subjectNode)
+        {
+            return new SideExplanation { Direction = direction, Subject = subject.Label, Allowed = true, Tier = Tier.None, Note = "its own node always reaches a pod (local host)" };
+        }
+
+        var probe = new PeerProbe(
+            peer.Kind == EndpointKind.Pod ? _data.Pods[peer.PodIndex].Identity : -1,
+            peer.Address,
+            peer.NodeName,
+            peer.Kind == EndpointKind.Node && _data.ApiServerAddresses.Contains(peer.Address),
+            peer.DnsName,
+            subjectNode);
 
         // The destination's named ports decide what a named rule port means.
         var destinationPorts = _data.PortMaps.Get(direction == Direction.Ingress
             ? _data.IdentityPortMap[identity]
-            : peerIdentity >= 0 ? _data.IdentityPortMap[peerIdentity] : PortMapTable.Outside);
+            : probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside);
         var nearMisses = new List<NearMiss>();
         RuleReference? passedBy = null;
+        Func<string, bool> learned = name => LearnedByDnsProxy(identity, name);
 
-        // The first rule, in order, whose peer matches and whose ports hold the connection; rules that
+        // The first peer of a rule that matches, when the rule's ports hold the connection; rules that
         // match the peer only are kept as near misses.
-        RuleReference? FirstMatch(CompiledPolicy policy, CompiledRule rule)
+        RuleReference? Match(CompiledPolicy policy, CompiledRule rule)
         {
             foreach (var candidate in rule.Peers)
             {
-                var matches = peerIdentity >= 0 ? candidate.Identities[peerIdentity] : candidate.MatchesOutside(peer.Address, peer.DnsName);
-                if (!matches)
+                if (!candidate.Matches(probe, learned))
                 {
                     continue;
                 }
@@ -409,7 +453,11 @@ public sealed class PolicySnapshot
                     return reference;
                 }
 
-                nearMisses.Add(new NearMiss(reference, admits));
+                if (rule.Action == AdminAction.Allow)
+                {
+                    nearMisses.Add(new NearMiss(reference, admits));
+                }
+
                 return null;
             }
 
@@ -428,9 +476,10 @@ public sealed class PolicySnapshot
             NearMisses = nearMisses,
         };
 
-        var selecting = new List<PolicyReference>();
-        var allowing = new List<RuleReference>();
+        var isolating = new List<PolicyReference>();
+        var allowing = new List<(RuleReference Reference, CompiledRule Rule)>();
         var baseline = new List<CompiledPolicy>();
+        RuleReference? denying = null;
         var adminDone = false;
         var clusterWide = false;
         foreach (var policy in _data.Policies)
@@ -446,7 +495,7 @@ public sealed class PolicySnapshot
                 case Tier.Admin when !adminDone:
                     foreach (var rule in policy.Rules(direction))
                     {
-                        if (FirstMatch(policy, rule) is not { } match)
+                        if (Match(policy, rule) is not { } match)
                         {
                             continue;
                         }
@@ -463,12 +512,25 @@ public sealed class PolicySnapshot
 
                     break;
                 case Tier.Namespace:
-                    selecting.Add(policy.Reference);
+                    if (policy.Isolates(direction))
+                    {
+                        isolating.Add(policy.Reference);
+                    }
+
                     foreach (var rule in policy.Rules(direction))
                     {
-                        if (FirstMatch(policy, rule) is { } match)
+                        if (Match(policy, rule) is not { } match)
                         {
-                            allowing.Add(match);
+                            continue;
+                        }
+
+                        if (rule.Action == AdminAction.Deny)
+                        {
+                            denying ??= match;
+                        }
+                        else
+                        {
+                            allowing.Add((match, rule));
                         }
                     }
 
@@ -479,27 +541,43 @@ public sealed class PolicySnapshot
             }
         }
 
-        if (selecting.Count > 0)
+        if (denying is not null)
         {
-            return new SideExplanation
+            return Decided(Tier.Namespace, false, denying, AdminAction.Deny) with { SelectingPolicies = isolating };
+        }
+
+        if (allowing.Count > 0 || isolating.Count > 0)
+        {
+            var allowed = allowing.Count > 0;
+            var l7 = allowed && request is not null ? CheckL7(allowing, request) : null;
+            if (allowed || isolating.Count > 0)
             {
-                Direction = direction,
-                Subject = subject.Label,
-                Allowed = allowing.Count > 0,
-                Tier = Tier.Namespace,
-                SelectingPolicies = selecting,
-                AllowingRules = allowing,
-                PassedBy = passedBy,
-                NearMisses = nearMisses,
-            };
+                return new SideExplanation
+                {
+                    Direction = direction,
+                    Subject = subject.Label,
+                    Allowed = allowed && (l7?.Allowed ?? true),
+                    Tier = Tier.Namespace,
+                    SelectingPolicies = isolating,
+                    AllowingRules = [.. allowing.Select(static a => a.Reference)],
+                    PassedBy = passedBy,
+                    NearMisses = nearMisses,
+                    Layer7 = l7,
+                };
+            }
         }
 
         foreach (var policy in baseline)
         {
             foreach (var rule in policy.Rules(direction))
             {
-                if (FirstMatch(policy, rule) is { } match)
+                if (Match(policy, rule) is { } match)
                 {
+                    if (rule.Action == AdminAction.Pass)
+                    {
+                        break;
+                    }
+
                     return Decided(Tier.Baseline, rule.Action == AdminAction.Allow, match, rule.Action);
                 }
             }
@@ -515,5 +593,73 @@ public sealed class PolicySnapshot
             NearMisses = nearMisses,
             ClusterWide = clusterWide,
         };
+    }
+
+    /// <summary>
+    /// Layer 7 for a connection the namespace tier admits: when every admitting rule carries HTTP or
+    /// DNS rules, the request must match one of them; a rule without any lets every request through.
+    /// </summary>
+    private static Layer7Check CheckL7(List<(RuleReference Reference, CompiledRule Rule)> allowing, L7Request request)
+    {
+        if (allowing.Exists(static a => !a.Rule.HasL7))
+        {
+            var open = allowing.First(static a => !a.Rule.HasL7).Reference;
+            return new Layer7Check(true, $"{open} admits the connection without layer-7 rules, so every request passes");
+        }
+
+        foreach (var (reference, rule) in allowing)
+        {
+            if (request.IsDns && rule.Dns is { } names)
+            {
+                for (var i = 0; i < names.Count; i++)
+                {
+                    if (names[i].Matches(request.DnsQuery!))
+                    {
+                        return new Layer7Check(true, $"{reference} DNS rule {i} ({names[i]}) allows the query");
+                    }
+                }
+            }
+            else if (!request.IsDns && rule.Http is { } http)
+            {
+                for (var i = 0; i < http.Count; i++)
+                {
+                    if (http[i].Matches(request.Method, request.Path, request.Host, request.Headers))
+                    {
+                        return new Layer7Check(true, $"{reference} HTTP rule {i} allows the request");
+                    }
+                }
+            }
+        }
+
+        var kinds = string.Join(", ", allowing.Select(static a => a.Reference.ToString()).Distinct());
+        return new Layer7Check(false, $"no {(request.IsDns ? "DNS" : "HTTP")} rule of {kinds} matches {request} ({(request.IsDns ? "the DNS proxy answers REFUSED" : "the proxy answers 403")})");
+    }
+
+    /// <summary>Whether the subject's egress DNS rules let it look <paramref name="name"/> up through the DNS proxy, which is how Cilium learns the addresses toFQDNs rules match.</summary>
+    private bool LearnedByDnsProxy(int identity, string name)
+    {
+        foreach (var policy in _data.Policies)
+        {
+            if (!policy.Affects(Direction.Egress) || !policy.Subjects[identity])
+            {
+                continue;
+            }
+
+            foreach (var rule in policy.EgressRules)
+            {
+                if (rule.Action == AdminAction.Allow && rule.Dns is { } patterns)
+                {
+                    foreach (var pattern in patterns)
+                    {
+                        if (pattern.Matches(name))
+                        {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+
+        return false;
     }
 }

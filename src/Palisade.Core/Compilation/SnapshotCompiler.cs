@@ -44,6 +44,11 @@ public static class SnapshotCompiler
         private readonly List<LabelSet> _groupLabels = [];
         private readonly List<int> _groupPortMap = [];
         private readonly List<int[]> _groupAddressBlocks = [];
+        private readonly List<string> _groupServiceAccount = [];
+
+        // Nodes' addresses (Cilium's CIDR and world peers never match them) and the API server's.
+        private IpSet _nodeAddresses = IpSet.Empty;
+        private IpSet _apiServerAddresses = IpSet.Empty;
         private int[] _podGroup = [];
 
         private readonly List<(string Phase, double Milliseconds)> _phases = [];
@@ -60,6 +65,16 @@ public static class SnapshotCompiler
         {
             ResolveNamespaces();
             ResolvePods();
+            foreach (var address in spec.Nodes.SelectMany(static n => n.Addresses).Concat(_pods.Select(static p => p.Spec.HostAddress).OfType<UInt128>()))
+            {
+                _nodeAddresses = _nodeAddresses.Union(IpSet.Single(address));
+            }
+
+            foreach (var address in spec.EndpointSlices.Where(static e => e.IsApiServer).SelectMany(static e => e.Addresses))
+            {
+                _apiServerAddresses = _apiServerAddresses.Union(IpSet.Single(address));
+            }
+
             var referencedNames = ReferencedPortNames();
             var blocks = options.IpBlockScope == IpBlockScope.All ? DistinctIpBlocks() : [];
             GroupPods(referencedNames, blocks);
@@ -93,12 +108,14 @@ public static class SnapshotCompiler
                 }
             }
 
-            var context = new GroupContext(groupCount, podIndex, namespaceIndex, groupsOfNamespace, _namespaceIndex, blocks, blockGroups);
+            var ciliumIndex = spec.CiliumPolicies.Count > 0 ? new SelectorIndex([.. Enumerable.Range(0, groupCount).Select(CiliumLabels)]) : null;
+            var context = new GroupContext(groupCount, podIndex, namespaceIndex, groupsOfNamespace, _namespaceIndex, blocks, blockGroups) { CiliumSelector = ciliumIndex };
             // Policies in evaluation order: admin by priority, then the namespace tier, then the baseline.
             var drafts = spec.AdminNetworkPolicies.Where(static p => p.Tier == AdminTier.Admin)
                 .OrderBy(static p => p.Priority).ThenBy(static p => p.Name, StringComparer.Ordinal)
                 .Select(p => DraftAdminPolicy(p, context))
                 .Concat(spec.NetworkPolicies.Select(p => DraftPolicy(p, context)))
+                .Concat(spec.CiliumPolicies.SelectMany(p => p.Blocks.Select(b => DraftCiliumBlock(p, b, context))))
                 .Concat(spec.AdminNetworkPolicies.Where(static p => p.Tier == AdminTier.Baseline)
                     .OrderBy(static p => p.Priority).ThenBy(static p => p.Name, StringComparer.Ordinal)
                     .Select(p => DraftAdminPolicy(p, context)))
@@ -179,7 +196,32 @@ public static class SnapshotCompiler
                 Ingress = ingress,
                 Egress = egress,
                 Statistics = statistics,
+                NodesByAddress = NodesByAddress(),
+                ApiServerAddresses = _apiServerAddresses,
             });
+        }
+
+        /// <summary>Every node address and its node: Node objects' addresses, then pods' host addresses on named nodes.</summary>
+        private Dictionary<UInt128, string> NodesByAddress()
+        {
+            var nodes = new Dictionary<UInt128, string>();
+            foreach (var node in spec.Nodes)
+            {
+                foreach (var address in node.Addresses)
+                {
+                    nodes.TryAdd(address, node.Name);
+                }
+            }
+
+            foreach (var (pod, _) in _pods)
+            {
+                if (pod.HostAddress is { } host && pod.NodeName is { } name)
+                {
+                    nodes.TryAdd(host, name);
+                }
+            }
+
+            return nodes;
         }
 
         private int NamespaceOf(string name)
@@ -258,6 +300,8 @@ public static class SnapshotCompiler
         {
             var names = new HashSet<string>(StringComparer.Ordinal);
             var ports = spec.NetworkPolicies.SelectMany(static p => p.Ingress.Concat(p.Egress)).SelectMany(static r => (IEnumerable<IPortMatcher>?)r.Ports ?? [])
+                .Concat(spec.CiliumPolicies.SelectMany(static p => p.Blocks).SelectMany(static b => b.Allow(Direction.Ingress).Concat(b.Deny(Direction.Ingress)))
+                    .SelectMany(static r => r.ToPorts ?? []).SelectMany(static t => t.Ports))
                 .Concat(spec.AdminNetworkPolicies.SelectMany(static p => p.Ingress.Concat(p.Egress)).SelectMany(static r => (IEnumerable<IPortMatcher>?)r.Ports ?? []));
             foreach (var port in ports)
             {
@@ -299,7 +343,10 @@ public static class SnapshotCompiler
             var sets = spec.NetworkPolicies.SelectMany(static p => p.Ingress.Concat(p.Egress)).SelectMany(static r => r.Peers ?? [])
                 .Where(static peer => peer.IpBlock is not null).Select(static peer => peer.IpBlock!.Addresses)
                 .Concat(spec.AdminNetworkPolicies.SelectMany(static p => p.Ingress.Concat(p.Egress)).SelectMany(static r => r.Peers)
-                    .Where(static peer => peer.NetworkAddresses is not null || peer.Nodes is not null).Select(PeerAddresses));
+                    .Where(static peer => peer.NetworkAddresses is not null || peer.Nodes is not null).Select(PeerAddresses))
+                .Concat(spec.CiliumPolicies.SelectMany(static p => p.Blocks)
+                    .SelectMany(static b => b.Allow(Direction.Ingress).Concat(b.Allow(Direction.Egress)).Concat(b.Deny(Direction.Ingress)).Concat(b.Deny(Direction.Egress)))
+                    .Where(static r => r.Cidrs is not null).Select(r => r.Cidrs!.Except(_nodeAddresses)));
             foreach (var set in sets)
             {
                 if (!set.IsEmpty && seen.Add(set))
@@ -339,13 +386,14 @@ public static class SnapshotCompiler
                     inBlocks = [.. hits];
                 }
 
-                var key = new GroupKey(ns, pod.Labels, portMap, string.Join(",", inBlocks));
+                var key = new GroupKey(ns, pod.Labels, portMap, string.Join(",", inBlocks), pod.ServiceAccount);
                 if (!groups.TryGetValue(key, out var group))
                 {
                     group = _groupLabels.Count;
                     groups.Add(key, group);
                     _groupNamespace.Add(ns);
                     _groupLabels.Add(pod.Labels);
+                    _groupServiceAccount.Add(pod.ServiceAccount);
                     _groupPortMap.Add(portMap);
                     _groupAddressBlocks.Add(inBlocks);
                 }
@@ -477,6 +525,271 @@ public static class SnapshotCompiler
             return new RuleDraft(direction, path, peers, rule.Ports, false, rule.Action, rule.Name);
         }
 
+        private const string CiliumNamespaceKey = "io.kubernetes.pod.namespace";
+        private const string CiliumNamespaceLabelPrefix = "io.cilium.k8s.namespace.labels.";
+
+        /// <summary>
+        /// A group's labels as Cilium's identities carry them: the pod's labels, less those Cilium
+        /// filters out, plus its namespace, the namespace's labels, its service account and cluster.
+        /// </summary>
+        private LabelSet CiliumLabels(int group)
+        {
+            var pairs = new List<KeyValuePair<string, string>>();
+            foreach (var label in _groupLabels[group])
+            {
+                if (!IsFilteredByCilium(label.Key))
+                {
+                    pairs.Add(label);
+                }
+            }
+
+            var ns = _namespaces[_groupNamespace[group]];
+            pairs.Add(new(CiliumNamespaceKey, ns.Name));
+            foreach (var (key, value) in ns.Labels)
+            {
+                pairs.Add(new(CiliumNamespaceLabelPrefix + key, value));
+            }
+
+            pairs.Add(new("io.cilium.k8s.policy.serviceaccount", _groupServiceAccount[group]));
+            pairs.Add(new("io.cilium.k8s.policy.cluster", "default"));
+            return LabelSet.From(pairs);
+        }
+
+        /// <summary>Pod labels Cilium leaves out of identities (its default label filter), so selectors on them match nothing.</summary>
+        private static bool IsFilteredByCilium(string key) =>
+            key is "pod-template-hash" or "controller-revision-hash" or "controller-uid" or "pod-template-generation" or "etcd_node"
+                or "statefulset.kubernetes.io/pod-name" or "apps.kubernetes.io/pod-index"
+            || key.StartsWith("batch.kubernetes.io/", StringComparison.Ordinal)
+            || key.StartsWith("kubernetes.io", StringComparison.Ordinal)
+            || key.StartsWith("k8s.io", StringComparison.Ordinal)
+            || key.StartsWith("topology.kubernetes.io", StringComparison.Ordinal)
+            || key.Contains("beta.kubernetes.io", StringComparison.Ordinal)
+            || key.StartsWith("io.kubernetes", StringComparison.Ordinal)
+            || key.StartsWith("annotation.", StringComparison.Ordinal);
+
+        private Dictionary<(string, Protocol), int?>? _egressPortNames;
+
+        /// <summary>
+        /// Cilium resolves a named port of an egress rule across all pods of the cluster: a name that
+        /// means one number everywhere becomes that number; a name with two meanings matches nothing.
+        /// </summary>
+        private int? EgressPortNumber(string name, Protocol protocol)
+        {
+            if (_egressPortNames is null)
+            {
+                _egressPortNames = [];
+                foreach (var port in _pods.SelectMany(static p => p.Spec.Ports))
+                {
+                    if (port.Name is null)
+                    {
+                        continue;
+                    }
+
+                    var key = (port.Name, port.Protocol);
+                    _egressPortNames[key] = _egressPortNames.TryGetValue(key, out var existing) && existing != port.Port ? null : port.Port;
+                }
+            }
+
+            return _egressPortNames.GetValueOrDefault((name, protocol));
+        }
+
+        private PolicyDraft DraftCiliumBlock(CiliumPolicySpec policy, CiliumRuleBlockSpec block, GroupContext context)
+        {
+            var selector = block.EndpointSelector;
+            if (!policy.IsClusterwide)
+            {
+                // A CiliumNetworkPolicy selects in its own namespace, whatever namespace its selector names.
+                selector = selector with
+                {
+                    MatchLabels = selector.MatchLabels.With(CiliumNamespaceKey, null).With(CiliumNamespaceKey, policy.Namespace),
+                };
+            }
+
+            var subjects = context.CiliumSelector!.Evaluate(selector).Clone();
+            var reference = new PolicyReference(policy.Kind, policy.Namespace, policy.Name, policy.Location);
+            var prefix = block.Path == "spec" ? string.Empty : block.Path + ".";
+            List<RuleDraft> Drafts(Direction direction)
+            {
+                var drafts = new List<RuleDraft>();
+                foreach (var rule in block.Allow(direction))
+                {
+                    drafts.AddRange(CiliumRule(policy, rule, direction, AdminAction.Allow, context));
+                }
+
+                foreach (var rule in block.Deny(direction))
+                {
+                    drafts.AddRange(CiliumRule(policy, rule, direction, AdminAction.Deny, context));
+                }
+
+                return drafts;
+            }
+
+            return new PolicyDraft(reference, Tier.Namespace, subjects, block.HasRules(Direction.Ingress), block.HasRules(Direction.Egress), [.. Drafts(Direction.Ingress)], [.. Drafts(Direction.Egress)])
+            {
+                IsolatesIngress = block.Isolates(Direction.Ingress),
+                IsolatesEgress = block.Isolates(Direction.Egress),
+            };
+        }
+
+        private IEnumerable<RuleDraft> CiliumRule(CiliumPolicySpec policy, CiliumRuleSpec rule, Direction direction, AdminAction action, GroupContext context)
+        {
+            var peers = CiliumPeers(policy, rule, direction, context);
+            if (rule.ToPorts is null)
+            {
+                yield return new RuleDraft(direction, rule.Path, peers, null, true, action, null);
+                yield break;
+            }
+
+            for (var i = 0; i < rule.ToPorts.Count; i++)
+            {
+                var entry = rule.ToPorts[i];
+                var ports = new List<IPortMatcher>();
+                foreach (var port in entry.Ports)
+                {
+                    if (port.PortName is null || direction == Direction.Ingress)
+                    {
+                        ports.Add(port);
+                        continue;
+                    }
+
+                    foreach (var protocol in port.Protocols)
+                    {
+                        if (EgressPortNumber(port.PortName, protocol) is { } number)
+                        {
+                            ports.Add(new CiliumPortSpec { Protocols = [protocol], Port = number });
+                        }
+                    }
+                }
+
+                // An entry without ports matches nothing; one whose names resolve to nothing likewise.
+                yield return new RuleDraft(direction, $"{rule.Path}.toPorts[{i}]", peers, ports, false, action, null)
+                {
+                    Http = entry.Http,
+                    Dns = entry.Dns,
+                };
+            }
+        }
+
+        private PeerDraft[] CiliumPeers(CiliumPolicySpec policy, CiliumRuleSpec rule, Direction direction, GroupContext context)
+        {
+            var field = direction == Direction.Ingress ? "from" : "to";
+            var world = IpSet.All.Except(_nodeAddresses);
+            var outsideApi = _apiServerAddresses.Except(_nodeAddresses);
+            const NodeEntities allNodes = NodeEntities.Host | NodeEntities.RemoteNode | NodeEntities.KubeApiServer;
+            if (rule.AnyPeer)
+            {
+                return [new PeerDraft(Bitset.Full(context.GroupCount), world, rule.Path) { Nodes = allNodes }];
+            }
+
+            var peers = new List<PeerDraft>();
+            for (var i = 0; i < (rule.Endpoints?.Count ?? 0); i++)
+            {
+                var selector = rule.Endpoints![i];
+                var mentionsNamespace = selector.Keys.Any(static k => k == CiliumNamespaceKey || k.StartsWith(CiliumNamespaceLabelPrefix, StringComparison.Ordinal));
+                if (!mentionsNamespace)
+                {
+                    // A CiliumNetworkPolicy's peers are in its namespace; a clusterwide policy's are any pod.
+                    selector = policy.IsClusterwide
+                        ? selector with { MatchExpressions = [.. selector.MatchExpressions, new LabelRequirement(CiliumNamespaceKey, SelectorOperator.Exists, [])] }
+                        : selector with { MatchLabels = selector.MatchLabels.With(CiliumNamespaceKey, policy.Namespace) };
+                }
+
+                peers.Add(new PeerDraft(context.CiliumSelector!.Evaluate(selector).Clone(), IpSet.Empty, $"{rule.Path}.{field}Endpoints[{i}]"));
+            }
+
+            if (rule.Entities is { } entities)
+            {
+                var groups = new Bitset(context.GroupCount);
+                var addresses = IpSet.Empty;
+                var nodes = NodeEntities.None;
+                foreach (var entity in entities)
+                {
+                    switch (entity)
+                    {
+                        case CiliumEntity.All:
+                            groups.SetAll();
+                            addresses = addresses.Union(world);
+                            nodes |= allNodes;
+                            break;
+                        case CiliumEntity.World:
+                            addresses = addresses.Union(world);
+                            break;
+                        case CiliumEntity.Cluster:
+                            groups.SetAll();
+                            addresses = addresses.Union(outsideApi);
+                            nodes |= allNodes;
+                            break;
+                        case CiliumEntity.Host:
+                            nodes |= NodeEntities.Host;
+                            break;
+                        case CiliumEntity.RemoteNode:
+                            nodes |= NodeEntities.RemoteNode;
+                            break;
+                        case CiliumEntity.KubeApiServer:
+                            addresses = addresses.Union(outsideApi);
+                            nodes |= NodeEntities.KubeApiServer;
+                            break;
+                    }
+                }
+
+                peers.Add(new PeerDraft(groups, addresses, $"{rule.Path}.{field}Entities") { Nodes = nodes });
+            }
+
+            if (rule.Cidrs is { } cidrs)
+            {
+                // Cilium's CIDR peers never match nodes; with ipBlockScope all they match pods inside them.
+                var addresses = cidrs.Except(_nodeAddresses);
+                var groups = new Bitset(context.GroupCount);
+                var blockIndex = context.Blocks.IndexOf(addresses);
+                if (blockIndex >= 0)
+                {
+                    groups.Or(context.BlockGroups[blockIndex]);
+                }
+
+                peers.Add(new PeerDraft(groups, addresses, $"{rule.Path}.{field}CIDR"));
+            }
+
+            if (rule.Fqdns is { } names)
+            {
+                peers.Add(new PeerDraft(new Bitset(context.GroupCount), IpSet.Empty, $"{rule.Path}.toFQDNs") { Names = [.. names], NamesNeedDnsProxy = true });
+            }
+
+            if (rule.Services is { } services)
+            {
+                var groups = new Bitset(context.GroupCount);
+                foreach (var service in services)
+                {
+                    groups.Or(ServicePods(service, context));
+                }
+
+                peers.Add(new PeerDraft(groups, IpSet.Empty, $"{rule.Path}.toServices"));
+            }
+
+            return peers.Count > 0 ? [.. peers] : [new PeerDraft(new Bitset(context.GroupCount), IpSet.Empty, rule.Path)];
+        }
+
+        /// <summary>The pods behind the services a <c>toServices</c> entry names: each service's selector in its namespace.</summary>
+        private Bitset ServicePods(CiliumServiceRef reference, GroupContext context)
+        {
+            var groups = new Bitset(context.GroupCount);
+            foreach (var service in spec.Services)
+            {
+                var named = reference.Name is null || service.Name == reference.Name;
+                var inNamespace = string.IsNullOrEmpty(reference.Namespace) || service.Namespace == reference.Namespace;
+                var selected = reference.Selector is null || reference.Selector.Matches(service.Labels);
+                if (!named || !inNamespace || !selected || service.Selector is null || !context.NamespaceIndex.TryGetValue(service.Namespace, out var ns))
+                {
+                    continue;
+                }
+
+                var pods = context.PodSelector.Evaluate(new LabelSelectorSpec { MatchLabels = service.Selector }).Clone();
+                pods.And(context.GroupsOfNamespace[ns]);
+                groups.Or(pods);
+            }
+
+            return groups;
+        }
+
         /// <summary>The groups a <c>namespaces</c> selector, or a <c>pods</c> pair of selectors, chooses.</summary>
         private static Bitset Pods(LabelSelectorSpec? namespaces, LabelSelectorSpec? podNamespaces, LabelSelectorSpec? pods, GroupContext context)
         {
@@ -590,7 +903,7 @@ public static class SnapshotCompiler
 
                 var tiers = new ClassRules(direction, policies, classPolicies[c]);
                 var context = new RuleContext(direction, classPortMap[c], identityPortMap, _portMaps, _connections);
-                if (tiers.Admin.Count == 0 && tiers.Baseline.Count == 0)
+                if (tiers.Admin.Count == 0 && tiers.Baseline.Count == 0 && tiers.NamespaceDeny.Count == 0 && tiers.Isolated)
                 {
                     rows[c] = UnionRow(tiers.Namespace, context, scratch);
                     outside[c] = AddressMap.Build(_connections, [.. tiers.Namespace.Where(static r => !r.PeerAddresses.IsEmpty).Select(r => (r.PeerAddresses, context.OutsideConnection(r)))]);
@@ -661,9 +974,19 @@ public static class SnapshotCompiler
             }
 
             var result = scratch.Result;
+            var (admitted, refused) = (scratch.D, scratch.E);
+            foreach (var rule in tiers.NamespaceDeny)
+            {
+                var fixedConnection = context.FixedConnection(rule);
+                foreach (var peer in rule.PeerIdentities.Members())
+                {
+                    scratch.Touch(peer);
+                    refused[peer] = table.Union(refused[peer], fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer));
+                }
+            }
+
             if (tiers.Isolated)
             {
-                var admitted = scratch.D;
                 foreach (var rule in tiers.Namespace)
                 {
                     var fixedConnection = context.FixedConnection(rule);
@@ -676,19 +999,21 @@ public static class SnapshotCompiler
 
                 foreach (var peer in scratch.Touched)
                 {
-                    result[peer] = table.Union(allowed[peer], table.Except(admitted[peer], denied[peer]));
+                    result[peer] = table.Union(allowed[peer], table.Except(table.Except(admitted[peer], refused[peer]), denied[peer]));
                 }
 
                 return scratch.Build(ConnectionTable.NoneId);
             }
 
-            var (baselineConsumed, baselineDenied) = (scratch.D, scratch.E);
+            // Not isolated: what the admin tier left, less the namespace tier's denies, goes to the baseline.
+            var baselineConsumed = scratch.F;
+            var baselineDenied = admitted;
             foreach (var rule in tiers.Baseline)
             {
                 var fixedConnection = context.FixedConnection(rule);
                 foreach (var peer in rule.PeerIdentities.Members())
                 {
-                    var open = table.Except(table.Except(ConnectionTable.AllId, allowed[peer]), denied[peer]);
+                    var open = table.Except(table.Except(table.Except(ConnectionTable.AllId, allowed[peer]), denied[peer]), refused[peer]);
                     var decided = table.Except(table.Intersect(fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer), open), baselineConsumed[peer]);
                     if (decided == ConnectionTable.NoneId)
                     {
@@ -706,7 +1031,8 @@ public static class SnapshotCompiler
 
             foreach (var peer in scratch.Touched)
             {
-                result[peer] = table.Except(ConnectionTable.AllId, table.Union(denied[peer], baselineDenied[peer]));
+                var blocked = table.Union(table.Union(denied[peer], baselineDenied[peer]), table.Except(refused[peer], allowed[peer]));
+                result[peer] = table.Except(ConnectionTable.AllId, blocked);
             }
 
             return scratch.Build(ConnectionTable.AllId);
@@ -716,7 +1042,7 @@ public static class SnapshotCompiler
         private AddressMap TieredOutside(ClassRules tiers, RuleContext context)
         {
             var table = _connections;
-            var withAddresses = tiers.Admin.Concat(tiers.Namespace).Concat(tiers.Baseline).Where(static r => !r.PeerAddresses.IsEmpty).ToList();
+            var withAddresses = tiers.Admin.Concat(tiers.Namespace).Concat(tiers.NamespaceDeny).Concat(tiers.Baseline).Where(static r => !r.PeerAddresses.IsEmpty).ToList();
             return AddressMap.FromRanges(withAddresses.Select(static r => r.PeerAddresses), address =>
             {
                 int consumed = ConnectionTable.NoneId, allowed = ConnectionTable.NoneId, denied = ConnectionTable.NoneId;
@@ -739,6 +1065,15 @@ public static class SnapshotCompiler
                     }
                 }
 
+                var refused = ConnectionTable.NoneId;
+                foreach (var rule in tiers.NamespaceDeny)
+                {
+                    if (rule.PeerAddresses.Contains(address))
+                    {
+                        refused = table.Union(refused, context.OutsideConnection(rule));
+                    }
+                }
+
                 if (tiers.Isolated)
                 {
                     var admitted = ConnectionTable.NoneId;
@@ -750,11 +1085,11 @@ public static class SnapshotCompiler
                         }
                     }
 
-                    return table.Union(allowed, table.Except(admitted, denied));
+                    return table.Union(allowed, table.Except(table.Except(admitted, refused), denied));
                 }
 
                 int baselineConsumed = ConnectionTable.NoneId, baselineDenied = ConnectionTable.NoneId;
-                var open = table.Except(table.Except(ConnectionTable.AllId, allowed), denied);
+                var open = table.Except(table.Except(table.Except(ConnectionTable.AllId, allowed), denied), refused);
                 foreach (var rule in tiers.Baseline)
                 {
                     if (!rule.PeerAddresses.Contains(address))
@@ -770,11 +1105,12 @@ public static class SnapshotCompiler
                     }
                 }
 
-                return table.Except(ConnectionTable.AllId, table.Union(denied, baselineDenied));
+                var blocked = table.Union(table.Union(denied, baselineDenied), table.Except(refused, allowed));
+                return table.Except(ConnectionTable.AllId, blocked);
             });
         }
 
-        private readonly record struct GroupKey(int Namespace, LabelSet Labels, int PortMap, string Blocks);
+        private readonly record struct GroupKey(int Namespace, LabelSet Labels, int PortMap, string Blocks, string ServiceAccount);
     }
 
     private sealed record GroupContext(
@@ -784,18 +1120,37 @@ public static class SnapshotCompiler
         Bitset[] GroupsOfNamespace,
         Dictionary<string, int> NamespaceIndex,
         List<IpSet> Blocks,
-        Bitset[] BlockGroups);
+        Bitset[] BlockGroups)
+    {
+        /// <summary>Selectors over Cilium's label space of each group; null when the cluster has no Cilium policy.</summary>
+        public SelectorIndex? CiliumSelector { get; init; }
+    }
 
     private sealed record PeerDraft(Bitset Groups, IpSet Addresses, string Path)
     {
         /// <summary>DNS names or patterns the peer matches outside endpoints by.</summary>
         public DnsPattern[] Names { get; init; } = [];
+
+        /// <summary>Whether the names must have been looked up through the DNS proxy (Cilium's toFQDNs).</summary>
+        public bool NamesNeedDnsProxy { get; init; }
+
+        /// <summary>Node endpoints matched through entities.</summary>
+        public NodeEntities Nodes { get; init; }
     }
 
-    private sealed record RuleDraft(Direction Direction, string Path, PeerDraft[] Peers, IReadOnlyList<IPortMatcher>? Ports, bool EmptyPortsMeanAll, AdminAction Action, string? Name);
+    private sealed record RuleDraft(Direction Direction, string Path, PeerDraft[] Peers, IReadOnlyList<IPortMatcher>? Ports, bool EmptyPortsMeanAll, AdminAction Action, string? Name)
+    {
+        public IReadOnlyList<HttpRuleSpec>? Http { get; init; }
+
+        public IReadOnlyList<DnsPattern>? Dns { get; init; }
+    }
 
     private sealed record PolicyDraft(PolicyReference Reference, Tier Tier, Bitset Subjects, bool Ingress, bool Egress, RuleDraft[] IngressRules, RuleDraft[] EgressRules)
     {
+        public bool IsolatesIngress { get; init; } = Ingress;
+
+        public bool IsolatesEgress { get; init; } = Egress;
+
         public IEnumerable<Bitset> Sets()
         {
             yield return Subjects;
@@ -814,12 +1169,21 @@ public static class SnapshotCompiler
                 index,
                 rule.Direction,
                 rule.Path,
-                [.. rule.Peers.Select(peer => new CompiledPeer(ToIdentities(peer.Groups, groupIdentity, identityCount), peer.Addresses, peer.Path) { Names = peer.Names })],
+                [.. rule.Peers.Select(peer => new CompiledPeer(ToIdentities(peer.Groups, groupIdentity, identityCount), peer.Addresses, peer.Path)
+                {
+                    Names = peer.Names,
+                    NamesNeedDnsProxy = peer.NamesNeedDnsProxy,
+                    Nodes = peer.Nodes,
+                })],
                 rule.Ports,
                 rule.EmptyPortsMeanAll,
                 rule.Action,
                 rule.Name,
-                table);
+                table)
+            {
+                Http = rule.Http,
+                Dns = rule.Dns,
+            };
 
             return new CompiledPolicy(
                 Reference,
@@ -828,7 +1192,11 @@ public static class SnapshotCompiler
                 Ingress,
                 Egress,
                 [.. IngressRules.Select(CompileRule)],
-                [.. EgressRules.Select(CompileRule)]);
+                [.. EgressRules.Select(CompileRule)])
+            {
+                IsolatesIngress = IsolatesIngress,
+                IsolatesEgress = IsolatesEgress,
+            };
         }
 
         private static Bitset ToIdentities(Bitset groups, int[] groupIdentity, int identityCount)
@@ -852,25 +1220,41 @@ internal sealed class ClassRules
         foreach (var p in selecting)
         {
             var policy = policies[p];
-            var list = policy.Tier switch
+            switch (policy.Tier)
             {
-                Tier.Admin => Admin,
-                Tier.Baseline => Baseline,
-                _ => Namespace,
-            };
-            list.AddRange(policy.Rules(direction));
-            Isolated |= policy.Tier == Tier.Namespace;
+                case Tier.Admin:
+                    Admin.AddRange(policy.Rules(direction));
+                    break;
+                case Tier.Baseline:
+                    Baseline.AddRange(policy.Rules(direction));
+                    break;
+                default:
+                    foreach (var rule in policy.Rules(direction))
+                    {
+                        (rule.Action == AdminAction.Deny ? NamespaceDeny : Namespace).Add(rule);
+                    }
+
+                    Isolated |= policy.Isolates(direction);
+                    break;
+            }
         }
     }
 
-    /// <summary>Whether a namespace-tier policy selects the class, so that tier decides what the admin tier leaves (even with no rules).</summary>
-    public bool Isolated { get; }
-
     public List<CompiledRule> Admin { get; } = [];
 
+    /// <summary>Allow rules of the namespace tier (NetworkPolicy, Cilium).</summary>
     public List<CompiledRule> Namespace { get; } = [];
 
+    /// <summary>Deny rules of the namespace tier (Cilium's ingressDeny, egressDeny); they win over its allows.</summary>
+    public List<CompiledRule> NamespaceDeny { get; } = [];
+
     public List<CompiledRule> Baseline { get; } = [];
+
+    /// <summary>
+    /// Whether a namespace-tier policy puts the class into default deny, so that tier decides what the
+    /// admin tier leaves (even with no rules); otherwise the baseline does, after the tier's denies.
+    /// </summary>
+    public bool Isolated { get; }
 }
 
 /// <summary>Resolves what a rule admits in one direction class: named ports on the class's pods (ingress) or on each peer (egress).</summary>
@@ -910,6 +1294,8 @@ internal sealed class RowScratch(int size)
 
     public int[] E { get; } = new int[size];
 
+    public int[] F { get; } = new int[size];
+
     public List<int> Touched => _touched;
 
     public void Touch(int identity)
@@ -928,7 +1314,7 @@ internal sealed class RowScratch(int size)
         foreach (var identity in _touched)
         {
             _marked[identity] = false;
-            Result[identity] = A[identity] = B[identity] = C[identity] = D[identity] = E[identity] = ConnectionTable.NoneId;
+            Result[identity] = A[identity] = B[identity] = C[identity] = D[identity] = E[identity] = F[identity] = ConnectionTable.NoneId;
         }
 
         _touched.Clear();

@@ -133,8 +133,8 @@ public sealed record CiliumRuleSpec
     /// <summary><c>toFQDNs</c>; null when absent.</summary>
     public IReadOnlyList<DnsPattern>? Fqdns { get; init; }
 
-    /// <summary><c>toServices</c>: the pods behind the named services (by selector); null when absent.</summary>
-    public IReadOnlyList<LabelSelectorSpec>? Services { get; init; }
+    /// <summary><c>toServices</c>: the pods behind the services named; null when absent.</summary>
+    public IReadOnlyList<CiliumServiceRef>? Services { get; init; }
 
     /// <summary><c>toPorts</c>; null when absent or empty (every port).</summary>
     public IReadOnlyList<CiliumPortRuleSpec>? ToPorts { get; init; }
@@ -265,3 +265,9 @@ public sealed record HttpRuleSpec
     public static Regex Compile(string pattern) =>
         new($"^(?:{pattern})$", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 }
+
+/// <summary>
+/// A <c>toServices</c> entry: a service by name (<c>k8sService</c>) or by its labels
+/// (<c>k8sServiceSelector</c>), in a namespace or (when empty) in any. It admits the pods the service selects.
+/// </summary>
+public sealed record CiliumServiceRef(string? Name, string? Namespace, LabelSelectorSpec? Selector);

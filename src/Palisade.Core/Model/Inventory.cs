@@ -162,6 +162,9 @@ public sealed record ServiceSpec
     /// <summary>The pod selector; null for a Service without one.</summary>
     public LabelSet? Selector { get; init; }
 
+    /// <summary>The Service's own labels.</summary>
+    public LabelSet Labels { get; init; } = LabelSet.Empty;
+
     /// <summary>Where it was written.</summary>
     public SourceLocation? Location { get; init; }
 }

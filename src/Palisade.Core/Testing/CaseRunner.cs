@@ -95,7 +95,10 @@ public static class CaseRunner
                 switch (check)
                 {
                     case ProbeCheck probe:
-                        Evaluate(snapshot, stepName, probe.From, probe.To, probe.Protocol, probe.Port, probe.ExpectAllowed, probe.Location, failures, errors, ref passed);
+                        var request = probe.DnsQuery is { } query
+                            ? new L7Request { DnsQuery = query }
+                            : probe.Http is { } http ? new L7Request { Method = http.Method, Path = http.Path, Host = http.Host, Headers = http.Headers } : null;
+                        Evaluate(snapshot, stepName, probe.From, probe.To, probe.Protocol, probe.Port, probe.ExpectAllowed, probe.Location, failures, errors, ref passed, request);
                         break;
                     case MatrixCheck matrix:
                         foreach (var (from, to, allowed, location) in matrix.Cells)
@@ -122,7 +125,8 @@ public static class CaseRunner
         SourceLocation location,
         List<CheckFailure> failures,
         List<Diagnostic> errors,
-        ref int passed)
+        ref int passed,
+        L7Request? request = null)
     {
         if (!snapshot.TryResolve(from, out var source, out var fromError))
         {
@@ -136,7 +140,7 @@ public static class CaseRunner
             return;
         }
 
-        if (snapshot.Evaluate(source, destination, protocol, port) == expectAllowed)
+        if (snapshot.Evaluate(source, destination, protocol, port, request) == expectAllowed)
         {
             passed++;
             return;
@@ -146,9 +150,9 @@ public static class CaseRunner
         {
             Location = location,
             Step = step,
-            Connection = $"{from} => {to} {protocol.Name()} {port}",
+            Connection = $"{from} => {to} {protocol.Name()} {port}{(request is null ? string.Empty : $" {request}")}",
             ExpectedAllowed = expectAllowed,
-            Explanation = snapshot.Explain(source, destination, protocol, port),
+            Explanation = snapshot.Explain(source, destination, protocol, port, request),
         });
     }
 }

@@ -8,8 +8,11 @@ public enum EndpointKind
     /// <summary>A pod of the snapshot.</summary>
     Pod,
 
-    /// <summary>An address that belongs to no pod: outside the cluster, or a node.</summary>
+    /// <summary>An address that belongs to no pod or node: outside the cluster.</summary>
     Address,
+
+    /// <summary>The host network of a node (its address, and <see cref="Endpoint.NodeName"/>).</summary>
+    Node,
 }
 
 /// <summary>
@@ -23,6 +26,13 @@ public readonly record struct Endpoint(EndpointKind Kind, int PodIndex, UInt128 
     /// DNS-name rules match it, CIDR rules match <see cref="Address"/>.
     /// </summary>
     public string? DnsName { get; init; }
+
+    /// <summary>For a node endpoint, the node's name.</summary>
+    public string? NodeName { get; init; }
+
+    /// <summary>A node endpoint.</summary>
+    public static Endpoint ForNode(string node, UInt128 address, string? label = null) =>
+        new(EndpointKind.Node, -1, address, label ?? $"node:{node}") { NodeName = node };
 
     /// <summary>A pod endpoint.</summary>
     public static Endpoint ForPod(int podIndex, string label) => new(EndpointKind.Pod, podIndex, default, label);

@@ -86,6 +86,12 @@ public sealed record SideExplanation
     /// <summary>Whether an admin or baseline policy selects the endpoint in this direction.</summary>
     public bool ClusterWide { get; init; }
 
+    /// <summary>What layer 7 decided, when a request was asked about.</summary>
+    public Layer7Check? Layer7 { get; init; }
+
+    /// <summary>A reason that needs no rule, e.g. a pod's own node reaching it.</summary>
+    public string? Note { get; init; }
+
     /// <summary>A line or a few that say what decided, for people.</summary>
     public string Describe()
     {
@@ -93,6 +99,11 @@ public sealed record SideExplanation
         if (!Checked)
         {
             return $"{what} {Subject}: not checked (outside the cluster)";
+        }
+
+        if (Note is not null)
+        {
+            return $"{what} {Subject}: allowed, {Note}";
         }
 
         var text = new StringBuilder();
@@ -110,6 +121,12 @@ public sealed record SideExplanation
             case Tier.None:
                 text.Append(CultureInfo.InvariantCulture, $"allowed, no policy selects it for {Direction.ToString().ToLowerInvariant()} (not isolated)");
                 break;
+            case Tier.Namespace when DecidingAction == AdminAction.Deny:
+                text.Append(CultureInfo.InvariantCulture, $"denied by {DecidingRule} (deny rules win over every allow)");
+                break;
+            case Tier.Namespace when Layer7 is { Allowed: false }:
+                text.Append("the connection is allowed by ").AppendJoin("; ", AllowingRules).Append(", but layer 7 refuses the request");
+                break;
             case Tier.Admin or Tier.Baseline:
                 text.Append(CultureInfo.InvariantCulture, $"{(Allowed ? "allowed" : "denied")} by the {(Tier == Tier.Admin ? "admin" : "baseline")} tier: {DecidingRule} ({DecidingAction})");
                 break;
@@ -119,6 +136,11 @@ public sealed record SideExplanation
             default:
                 text.Append("denied, isolated by ").AppendJoin(", ", SelectingPolicies).Append(" and no rule matches");
                 break;
+        }
+
+        if (Layer7 is not null)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n    layer 7: {Layer7.Reason}");
         }
 
         if (!Allowed)
@@ -132,6 +154,9 @@ public sealed record SideExplanation
         return text.ToString();
     }
 }
+
+/// <summary>What layer 7 decided about a request on a connection layers 3 and 4 allow.</summary>
+public sealed record Layer7Check(bool Allowed, string Reason);
 
 /// <summary>A verdict with the reasons for it: what each direction decided, and by which policy and rule.</summary>
 public sealed record Explanation
@@ -147,6 +172,9 @@ public sealed record Explanation
 
     /// <summary>The destination port asked about.</summary>
     public required int Port { get; init; }
+
+    /// <summary>The HTTP request or DNS query asked about, if any.</summary>
+    public L7Request? Request { get; init; }
 
     /// <summary>The verdict: both directions allow it.</summary>
     public required bool Allowed { get; init; }
@@ -164,7 +192,7 @@ public sealed record Explanation
     public string Describe()
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{(Allowed ? "ALLOWED" : "DENIED")}: {From} => {To} : {Protocol.Name()} {Port}\n");
+        text.Append(CultureInfo.InvariantCulture, $"{(Allowed ? "ALLOWED" : "DENIED")}: {From} => {To} : {Protocol.Name()} {Port}{(Request is null ? string.Empty : $" {Request}")}\n");
         if (Note is not null)
         {
             text.Append("  ").Append(Note).Append('\n');
