@@ -985,18 +985,18 @@ public static class SnapshotCompiler
                 }
             }
 
+            foreach (var rule in tiers.Namespace)
+            {
+                var fixedConnection = context.FixedConnection(rule);
+                foreach (var peer in rule.PeerIdentities.Members())
+                {
+                    scratch.Touch(peer);
+                    admitted[peer] = table.Union(admitted[peer], fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer));
+                }
+            }
+
             if (tiers.Isolated)
             {
-                foreach (var rule in tiers.Namespace)
-                {
-                    var fixedConnection = context.FixedConnection(rule);
-                    foreach (var peer in rule.PeerIdentities.Members())
-                    {
-                        scratch.Touch(peer);
-                        admitted[peer] = table.Union(admitted[peer], fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer));
-                    }
-                }
-
                 foreach (var peer in scratch.Touched)
                 {
                     result[peer] = table.Union(allowed[peer], table.Except(table.Except(admitted[peer], refused[peer]), denied[peer]));
@@ -1005,15 +1005,21 @@ public static class SnapshotCompiler
                 return scratch.Build(ConnectionTable.NoneId);
             }
 
-            // Not isolated: what the admin tier left, less the namespace tier's denies, goes to the baseline.
+            // Not isolated: the namespace tier still denies and allows what its rules match; what it
+            // leaves goes to the baseline.
             var baselineConsumed = scratch.F;
-            var baselineDenied = admitted;
+            var baselineDenied = consumed;
+            foreach (var peer in scratch.Touched)
+            {
+                baselineDenied[peer] = ConnectionTable.NoneId;
+            }
+
             foreach (var rule in tiers.Baseline)
             {
                 var fixedConnection = context.FixedConnection(rule);
                 foreach (var peer in rule.PeerIdentities.Members())
                 {
-                    var open = table.Except(table.Except(table.Except(ConnectionTable.AllId, allowed[peer]), denied[peer]), refused[peer]);
+                    var open = table.Except(table.Except(table.Except(table.Except(ConnectionTable.AllId, allowed[peer]), denied[peer]), refused[peer]), admitted[peer]);
                     var decided = table.Except(table.Intersect(fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer), open), baselineConsumed[peer]);
                     if (decided == ConnectionTable.NoneId)
                     {
@@ -1088,8 +1094,17 @@ public static class SnapshotCompiler
                     return table.Union(allowed, table.Except(table.Except(admitted, refused), denied));
                 }
 
+                var admittedHere = ConnectionTable.NoneId;
+                foreach (var rule in tiers.Namespace)
+                {
+                    if (rule.PeerAddresses.Contains(address))
+                    {
+                        admittedHere = table.Union(admittedHere, context.OutsideConnection(rule));
+                    }
+                }
+
                 int baselineConsumed = ConnectionTable.NoneId, baselineDenied = ConnectionTable.NoneId;
-                var open = table.Except(table.Except(table.Except(ConnectionTable.AllId, allowed), denied), refused);
+                var open = table.Except(table.Except(table.Except(table.Except(ConnectionTable.AllId, allowed), denied), refused), admittedHere);
                 foreach (var rule in tiers.Baseline)
                 {
                     if (!rule.PeerAddresses.Contains(address))

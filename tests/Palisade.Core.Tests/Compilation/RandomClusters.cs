@@ -18,6 +18,73 @@ internal static class RandomClusters
 
     public static readonly string[] OutsideAddresses = ["8.8.8.8", "10.0.0.9", "10.1.2.3", "192.168.1.20", "2001:db8::7"];
 
+    /// <summary>A random cluster with Cilium policies besides the others.</summary>
+    public static ClusterSpec GenerateWithCilium(int seed)
+    {
+        var cluster = Generate(seed);
+        var random = new Random(seed ^ 0x5A5A5A);
+        var policies = new List<CiliumPolicySpec>();
+        var count = random.Next(1, 5);
+        for (var i = 0; i < count; i++)
+        {
+            var clusterwide = random.Next(3) == 0;
+            var ns = $"ns{random.Next(Math.Max(1, cluster.Namespaces.Count))}";
+            policies.Add(new CiliumPolicySpec
+            {
+                Kind = clusterwide ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy",
+                Namespace = clusterwide ? string.Empty : ns,
+                Name = $"cnp{i}",
+                Blocks =
+                [
+                    new CiliumRuleBlockSpec
+                    {
+                        Path = "spec",
+                        EndpointSelector = RandomSelector(random),
+                        Ingress = random.Next(3) == 0 ? null : RandomCiliumRules(random, "spec.ingress", egress: false),
+                        Egress = random.Next(3) == 0 ? null : RandomCiliumRules(random, "spec.egress", egress: true),
+                        IngressDeny = random.Next(3) == 0 ? RandomCiliumRules(random, "spec.ingressDeny", egress: false) : null,
+                        EgressDeny = random.Next(3) == 0 ? RandomCiliumRules(random, "spec.egressDeny", egress: true) : null,
+                        DefaultDenyIngress = random.Next(4) == 0 ? false : null,
+                        DefaultDenyEgress = random.Next(4) == 0 ? false : null,
+                    },
+                ],
+            });
+        }
+
+        return cluster with { CiliumPolicies = policies };
+    }
+
+    private static List<CiliumRuleSpec> RandomCiliumRules(Random random, string path, bool egress) =>
+    [
+        .. Enumerable.Range(0, random.Next(1, 3)).Select(i =>
+        {
+            var kind = random.Next(5);
+            return new CiliumRuleSpec
+            {
+                Path = $"{path}[{i}]",
+                Endpoints = kind == 0 ? [RandomSelector(random)] : null,
+                Entities = kind == 1 ? [(CiliumEntity)random.Next(4)] : null,
+                Cidrs = kind == 2 ? IpPrefix.Parse(random.Next(2) == 0 ? "0.0.0.0/0" : "8.8.8.0/24").ToSet() : null,
+                ToPorts = kind == 3 || random.Next(2) == 0
+                    ?
+                    [
+                        new CiliumPortRuleSpec
+                        {
+                            Ports =
+                            [
+                                new CiliumPortSpec
+                                {
+                                    Protocols = random.Next(2) == 0 ? [Protocol.Tcp] : [Protocol.Tcp, Protocol.Udp, Protocol.Sctp],
+                                    Port = ProbePorts[random.Next(ProbePorts.Length)],
+                                },
+                            ],
+                        },
+                    ]
+                    : null,
+            };
+        }),
+    ];
+
     public static ClusterSpec Generate(int seed)
     {
         var random = new Random(seed);

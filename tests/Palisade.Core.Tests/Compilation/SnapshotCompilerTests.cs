@@ -57,6 +57,48 @@ public sealed class SnapshotCompilerTests
             iter: 300);
 
     [Fact]
+    public void Evaluate_RandomClustersWithCilium_TablesAgreeWithRuleByRule() =>
+        Gen.Int[0, int.MaxValue].Sample(
+            seed =>
+            {
+                var cluster = RandomClusters.GenerateWithCilium(seed);
+                var snapshot = SnapshotCompiler.Compile(cluster);
+                var outside = RandomClusters.OutsideAddresses.Select(a => IpNumbers.TryParse(a, out var n) ? n : throw new FormatException(a)).ToList();
+                foreach (var protocol in Protocols.All)
+                {
+                    foreach (var port in RandomClusters.ProbePorts)
+                    {
+                        for (var s = 0; s < cluster.Pods.Count; s++)
+                        {
+                            var from = Endpoint.ForPod(s, cluster.Pods[s].ToString());
+                            for (var d = 0; d < cluster.Pods.Count; d++)
+                            {
+                                if (s != d)
+                                {
+                                    var to = Endpoint.ForPod(d, cluster.Pods[d].ToString());
+                                    Assert.True(
+                                        snapshot.Evaluate(from, to, protocol, port) == snapshot.Explain(from, to, protocol, port).Allowed,
+                                        $"seed {seed}: {from} => {to} {protocol} {port}\n{snapshot.Explain(from, to, protocol, port).Describe()}");
+                                }
+                            }
+
+                            foreach (var address in outside)
+                            {
+                                var target = Endpoint.ForAddress(address);
+                                Assert.True(
+                                    snapshot.Evaluate(from, target, protocol, port) == snapshot.Explain(from, target, protocol, port).Allowed,
+                                    $"seed {seed}: {from} => {target} {protocol} {port}\n{snapshot.Explain(from, target, protocol, port).Describe()}");
+                                Assert.True(
+                                    snapshot.Evaluate(target, from, protocol, port) == snapshot.Explain(target, from, protocol, port).Allowed,
+                                    $"seed {seed}: {target} => {from} {protocol} {port}\n{snapshot.Explain(target, from, protocol, port).Describe()}");
+                            }
+                        }
+                    }
+                }
+            },
+            iter: 300);
+
+    [Fact]
     public void Compile_PodsAlikeToEverySelector_ShareOneIdentity()
     {
         var cluster = new ClusterSpec
