@@ -1,6 +1,7 @@
 using Palisade.Cli.Logging;
 using System.CommandLine;
 using Palisade.Sets;
+using Palisade.Verdicts;
 
 namespace Palisade.Cli.Commands;
 
@@ -28,12 +29,23 @@ internal static class EvalCommand
         };
         var scope = CommonOptions.IpBlockScope();
         var verbose = CommonOptions.Verbose();
+        var method = new Option<string?>("--http-method") { Description = "Ask about this HTTP request method at layer 7 (with --http-path, --http-host, --http-header)" };
+        var path = new Option<string?>("--http-path") { Description = "The HTTP request path, with any query string" };
+        var host = new Option<string?>("--http-host") { Description = "The HTTP Host header" };
+        var headers = new Option<string[]>("--http-header")
+        {
+            Description = "An HTTP header as NAME=VALUE; repeat for more",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => [],
+        };
+        var query = new Option<string?>("--dns-query") { Description = "Ask about a DNS query for this name (to a DNS server, usually UDP 53)" };
 
         var command = new Command(
             "eval",
-            "Decide one connection: prints ALLOWED or DENIED with the policy and rule that decided each direction. Exit code 0 when allowed, 1 when denied, 2 on bad input.")
+            "Decide one connection, and optionally one HTTP request or DNS query on it: prints ALLOWED or DENIED with the tier, policy and rule that decided each direction. " +
+            "Exit code 0 when allowed, 1 when denied, 2 on bad input.")
         {
-            paths, from, to, protocol, port, explain, scope, verbose,
+            paths, from, to, protocol, port, method, path, host, headers, query, explain, scope, verbose,
         };
 
         command.SetAction(parse =>
@@ -73,14 +85,33 @@ internal static class EvalCommand
             }
 
             progress.Dispose();
-            var explanation = snapshot.Explain(source, destination, proto, portNumber);
-            var text = explanation.Describe();
-            if (!parse.GetValue(explain))
+            var headerMap = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var header in parse.GetValue(headers) ?? [])
             {
-                // Without --explain, near misses (indented twice) are left out.
-                text = string.Join('\n', text.Split('\n').Where(static l => !l.StartsWith("    ", StringComparison.Ordinal)));
+                var equals = header.IndexOf('=', StringComparison.Ordinal);
+                if (equals <= 0)
+                {
+                    error.WriteLine($"palisade: --http-header '{header}' is not NAME=VALUE");
+                    return ExitCodes.BadInput;
+                }
+
+                headerMap[header[..equals]] = header[(equals + 1)..];
             }
-            else
+
+            var isHttp = parse.GetValue(method) is not null || parse.GetValue(path) is not null || parse.GetValue(host) is not null || headerMap.Count > 0;
+            if (isHttp && parse.GetValue(query) is not null)
+            {
+                error.WriteLine("palisade: ask about an HTTP request or a DNS query, not both");
+                return ExitCodes.BadInput;
+            }
+
+            var request = parse.GetValue(query) is { } name
+                ? new L7Request { DnsQuery = name }
+                : isHttp ? new L7Request { Method = parse.GetValue(method), Path = parse.GetValue(path), Host = parse.GetValue(host), Headers = headerMap } : null;
+            var explanation = snapshot.Explain(source, destination, proto, portNumber, request);
+            var detailed = parse.GetValue(explain);
+            var text = explanation.Describe(nearMisses: detailed);
+            if (detailed)
             {
                 text += DescribeEnds(snapshot, source, destination);
             }
@@ -92,13 +123,18 @@ internal static class EvalCommand
         return command;
     }
 
-    private static string DescribeEnds(Compilation.PolicySnapshot snapshot, Verdicts.Endpoint source, Verdicts.Endpoint destination)
+    private static string DescribeEnds(Compilation.PolicySnapshot snapshot, Endpoint source, Endpoint destination)
     {
-        string Describe(Verdicts.Endpoint endpoint)
+        string Describe(Endpoint endpoint)
         {
-            if (endpoint.Kind != Verdicts.EndpointKind.Pod)
+            if (endpoint.Kind == EndpointKind.Node)
             {
-                return $"  {endpoint.Label}: outside address {IpNumbers.Format(endpoint.Address)}";
+                return $"  {endpoint.Label}: host network of node {endpoint.NodeName} ({IpNumbers.Format(endpoint.Address)})";
+            }
+
+            if (endpoint.Kind != EndpointKind.Pod)
+            {
+                return $"  {endpoint.Label}: outside address {IpNumbers.Format(endpoint.Address)}{(endpoint.DnsName is null ? string.Empty : $" reached as {endpoint.DnsName}")}";
             }
 
             var pod = snapshot.Pods[endpoint.PodIndex];

@@ -615,7 +615,7 @@ public sealed class PolicySnapshot
                 {
                     if (names[i].Matches(request.DnsQuery!))
                     {
-                        return new Layer7Check(true, $"{reference} DNS rule {i} ({names[i]}) allows the query");
+                        return new Layer7Check(true, $"{reference.Policy} {rule.Path}.rules.dns[{i}] ({names[i]}) allows the query");
                     }
                 }
             }
@@ -625,13 +625,13 @@ public sealed class PolicySnapshot
                 {
                     if (http[i].Matches(request.Method, request.Path, request.Host, request.Headers))
                     {
-                        return new Layer7Check(true, $"{reference} HTTP rule {i} allows the request");
+                        return new Layer7Check(true, $"{reference.Policy} {rule.Path}.rules.http[{i}] allows the request");
                     }
                 }
             }
         }
 
-        var kinds = string.Join(", ", allowing.Select(static a => a.Reference.ToString()).Distinct());
+        var kinds = string.Join(", ", allowing.Select(static a => $"{a.Reference.Policy} {a.Rule.Path}").Distinct());
         return new Layer7Check(false, $"no {(request.IsDns ? "DNS" : "HTTP")} rule of {kinds} matches {request} ({(request.IsDns ? "the DNS proxy answers REFUSED" : "the proxy answers 403")})");
     }
 

@@ -92,8 +92,8 @@ public sealed record SideExplanation
     /// <summary>A reason that needs no rule, e.g. a pod's own node reaching it.</summary>
     public string? Note { get; init; }
 
-    /// <summary>A line or a few that say what decided, for people.</summary>
-    public string Describe()
+    /// <summary>A line or a few that say what decided, for people; near misses only when asked.</summary>
+    public string Describe(bool nearMisses = true)
     {
         var what = Direction == Direction.Egress ? "egress from" : "ingress to";
         if (!Checked)
@@ -143,7 +143,7 @@ public sealed record SideExplanation
             text.Append(CultureInfo.InvariantCulture, $"\n    layer 7: {Layer7.Reason}");
         }
 
-        if (!Allowed)
+        if (!Allowed && nearMisses)
         {
             foreach (var miss in NearMisses)
             {
@@ -188,8 +188,8 @@ public sealed record Explanation
     /// <summary>The destination's ingress side.</summary>
     public required SideExplanation Ingress { get; init; }
 
-    /// <summary>The verdict line and one block per direction.</summary>
-    public string Describe()
+    /// <summary>The verdict line and one block per direction; near misses (rules that match the peer but not the port) only when asked.</summary>
+    public string Describe(bool nearMisses = true)
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{(Allowed ? "ALLOWED" : "DENIED")}: {From} => {To} : {Protocol.Name()} {Port}{(Request is null ? string.Empty : $" {Request}")}\n");
@@ -199,8 +199,8 @@ public sealed record Explanation
             return text.ToString();
         }
 
-        text.Append("  ").Append(Egress.Describe()).Append('\n');
-        text.Append("  ").Append(Ingress.Describe()).Append('\n');
+        text.Append("  ").Append(Egress.Describe(nearMisses)).Append('\n');
+        text.Append("  ").Append(Ingress.Describe(nearMisses)).Append('\n');
         return text.ToString();
     }
 }
