@@ -6,11 +6,14 @@ using Palisade.Verdicts;
 
 namespace Palisade.Analysis;
 
-/// <summary>One end of a report line: a workload, or a range of outside addresses.</summary>
+/// <summary>One end of a report line: a workload, a range of outside addresses, an outside host by DNS name, or a Cilium entity.</summary>
 public sealed record ReportPeer
 {
     /// <summary>The workload, for a workload peer.</summary>
     public WorkloadRef? Workload { get; init; }
+
+    /// <summary>A DNS name or pattern (written <c>name[DNS]</c>), or an entity (<c>host[Entity]</c>).</summary>
+    public string? Named { get; init; }
 
     /// <summary>The first address of an outside range.</summary>
     public UInt128 First { get; init; }
@@ -19,10 +22,10 @@ public sealed record ReportPeer
     public UInt128 Last { get; init; }
 
     /// <summary>Whether this peer is an outside range.</summary>
-    public bool IsOutside => Workload is null;
+    public bool IsOutside => Workload is null && Named is null;
 
-    /// <summary><c>ns/name[Kind]</c>, or <c>first-last[External]</c>.</summary>
-    public override string ToString() => Workload?.ToString() ?? $"{IpSet.FormatRange(First, Last)}[External]";
+    /// <summary><c>ns/name[Kind]</c>, <c>first-last[External]</c>, <c>name[DNS]</c> or <c>entity[Entity]</c>.</summary>
+    public override string ToString() => Workload?.ToString() ?? Named ?? $"{IpSet.FormatRange(First, Last)}[External]";
 }
 
 /// <summary>One allowed connection of a report: <c>SRC => DST : CONN</c>, with the rules behind it when explained.</summary>
@@ -34,8 +37,11 @@ public sealed record ReportLine(ReportPeer Source, ReportPeer Destination, Conne
     /// <summary>The rules of the destination's ingress that admit it.</summary>
     public SideReasons? Ingress { get; init; }
 
-    /// <summary>netpol-analyzer's line: <c>SRC => DST : CONN</c>.</summary>
-    public override string ToString() => $"{Source} => {Destination} : {Connections}";
+    /// <summary>The ports that layer-7 rules restrict, and their kind: <c>HTTP on TCP 8080</c>; null when none.</summary>
+    public string? Layer7 { get; init; }
+
+    /// <summary>netpol-analyzer's line: <c>SRC => DST : CONN</c>, then <c>[L7: HTTP on TCP 8080]</c> when layer-7 rules restrict some of it.</summary>
+    public override string ToString() => Layer7 is null ? $"{Source} => {Destination} : {Connections}" : $"{Source} => {Destination} : {Connections} [L7: {Layer7}]";
 }
 
 /// <summary>Why one direction admits (or refuses) what a report line says.</summary>
@@ -163,6 +169,25 @@ public static class ConnectivityAnalyzer
                 var line = new ReportLine(new ReportPeer { First = first, Last = last }, peers[i], connections);
                 lines.Add(options.Explain ? Explain(snapshot, line, -1, identity) : line);
             }
+        }
+
+        if (snapshot.HasNamePeers || snapshot.HasEntityPeers)
+        {
+            var names = snapshot.DnsPatterns();
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var pod = workloads[entries[i].Workload][0];
+                foreach (var (peer, direction, connections) in snapshot.NamedPeerReach(pod.Index, names))
+                {
+                    lines.Add(direction == Direction.Egress ? new ReportLine(peers[i], peer, connections) : new ReportLine(peer, peers[i], connections));
+                }
+            }
+        }
+
+        if (snapshot.HasL7Rules)
+        {
+            var byPeer = entries.ToDictionary(static e => e.Workload, e => workloads[e.Workload][0].Index);
+            lines = [.. lines.Select(line => line with { Layer7 = snapshot.Layer7Label(line, byPeer) })];
         }
 
         // netpol-analyzer's order: by source text, then destination text, byte-wise.

@@ -23,6 +23,12 @@ internal enum NodeEntities
 /// <summary>What a peer is matched against: a pod's identity, a node, or an outside address with the name it was reached by.</summary>
 internal readonly record struct PeerProbe(int Identity, UInt128 Address, string? NodeName, bool NodeServesApi, string? DnsName, string? SubjectNode)
 {
+    /// <summary>
+    /// For an outside host known only by name (a DNS peer in a report): its address is unknown, so
+    /// only address peers that cover every outside IPv4 address match it.
+    /// </summary>
+    public bool AddressUnknown { get; init; }
+
     public bool IsPod => Identity >= 0;
 
     public bool IsNode => NodeName is not null;
@@ -48,6 +54,9 @@ internal sealed class CompiledPeer(Bitset identities, IpSet addresses, string pa
     /// <summary>Node endpoints matched through entities.</summary>
     public NodeEntities Nodes { get; init; }
 
+    /// <summary>Whether <see cref="Addresses"/> holds every outside IPv4 address, so it matches any host whatever its address.</summary>
+    public bool CoversOutside { get; init; }
+
     /// <summary>Whether the peer matches <paramref name="probe"/>; <paramref name="learned"/> says whether a DNS name was looked up through the proxy.</summary>
     public bool Matches(in PeerProbe probe, Func<string, bool>? learned)
     {
@@ -56,7 +65,7 @@ internal sealed class CompiledPeer(Bitset identities, IpSet addresses, string pa
             return Identities[probe.Identity];
         }
 
-        if (Addresses.Contains(probe.Address))
+        if (probe.AddressUnknown ? CoversOutside : Addresses.Contains(probe.Address))
         {
             return true;
         }

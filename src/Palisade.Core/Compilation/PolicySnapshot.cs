@@ -85,6 +85,7 @@ public sealed class PolicySnapshot
             || data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.PeerAddresses.Intersect(IpSet.AllV6) is { IsEmpty: false } v6 && !v6.Equals(IpSet.AllV6)));
         HasNamePeers = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.Peers.Any(static c => c.Names.Length > 0)));
         HasL7Rules = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.HasL7));
+        HasEntityPeers = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.Peers.Any(static c => c.Nodes != NodeEntities.None)));
         _nodesByAddress = data.NodesByAddress;
         _podsByName = byName.ToFrozenDictionary(StringComparer.Ordinal);
         _podsByAddress = byAddress.ToFrozenDictionary();
@@ -277,6 +278,127 @@ public sealed class PolicySnapshot
 
     /// <summary>Whether some rule carries HTTP or DNS rules, so layer-7 requests need the rule-by-rule evaluation.</summary>
     public bool HasL7Rules { get; }
+
+    /// <summary>Whether some rule names nodes through Cilium's entities (host, remote-node, kube-apiserver).</summary>
+    public bool HasEntityPeers { get; }
+
+    /// <summary>Every DNS name or pattern that rules name outside peers by, once each.</summary>
+    public IReadOnlyList<DnsPattern> DnsPatterns() =>
+        [.. _data.Policies.SelectMany(static p => p.IngressRules.Concat(p.EgressRules)).SelectMany(static r => r.Peers).SelectMany(static c => c.Names)
+            .DistinctBy(static n => n.Text).OrderBy(static n => n.Text, StringComparer.Ordinal)];
+
+    /// <summary>
+    /// What a pod may reach beyond pods and address ranges: outside hosts by the DNS names rules use
+    /// (where the name changes the answer), and the node entities (its own node as <c>host</c>, another
+    /// node as <c>remote-node</c>, the API server as <c>kube-apiserver</c>), egress to them and ingress
+    /// from a remote node.
+    /// </summary>
+    internal IEnumerable<(ReportPeer Peer, Direction Direction, ConnectionSet Connections)> NamedPeerReach(int podIndex, IReadOnlyList<DnsPattern> names)
+    {
+        var pod = _data.Pods[podIndex];
+        var identity = pod.Identity;
+        var node = pod.Spec.NodeName;
+        if (names.Count > 0)
+        {
+            var anyHost = SideConnections(Direction.Egress, identity, node, new PeerProbe(-1, default, null, false, null, node) { AddressUnknown = true });
+            foreach (var name in names)
+            {
+                var reach = SideConnections(Direction.Egress, identity, node, new PeerProbe(-1, default, null, false, name.Text, node) { AddressUnknown = true });
+                if (!reach.IsEmpty && !reach.Equals(anyHost))
+                {
+                    yield return (new ReportPeer { Named = $"{name.Text}[DNS]" }, Direction.Egress, reach);
+                }
+            }
+        }
+
+        if (!HasEntityPeers)
+        {
+            yield break;
+        }
+
+        var nodes = _nodesByAddress.GroupBy(static n => n.Value).Select(static g => (Name: g.Key, Address: g.First().Key)).OrderBy(static n => n.Name, StringComparer.Ordinal).ToList();
+        var own = nodes.FirstOrDefault(n => n.Name == node);
+        var remote = nodes.FirstOrDefault(n => n.Name != node);
+        if (own.Name is not null)
+        {
+            var reach = SideConnections(Direction.Egress, identity, node, new PeerProbe(-1, own.Address, own.Name, _data.ApiServerAddresses.Contains(own.Address), null, node));
+            if (!reach.IsEmpty)
+            {
+                yield return (new ReportPeer { Named = "host[Entity]" }, Direction.Egress, reach);
+            }
+        }
+
+        if (remote.Name is not null)
+        {
+            var probe = new PeerProbe(-1, remote.Address, remote.Name, _data.ApiServerAddresses.Contains(remote.Address), null, node);
+            var reach = SideConnections(Direction.Egress, identity, node, probe);
+            if (!reach.IsEmpty)
+            {
+                yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Egress, reach);
+            }
+
+            var inbound = SideConnections(Direction.Ingress, identity, node, probe);
+            if (!inbound.IsEmpty)
+            {
+                yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Ingress, inbound);
+            }
+        }
+
+        foreach (var interval in _data.ApiServerAddresses.Numbers.Intervals)
+        {
+            var address = interval.Lo;
+            var probe = _nodesByAddress.TryGetValue(address, out var apiNode)
+                ? new PeerProbe(-1, address, apiNode, true, null, node)
+                : new PeerProbe(-1, address, null, false, null, node);
+            var reach = SideConnections(Direction.Egress, identity, node, probe);
+            if (!reach.IsEmpty)
+            {
+                yield return (new ReportPeer { Named = "kube-apiserver[Entity]" }, Direction.Egress, reach);
+            }
+
+            break;
+        }
+    }
+
+    /// <summary>The layer-7 mark of a report line: which ports of it HTTP or DNS rules restrict, on either side.</summary>
+    internal string? Layer7Label(ReportLine line, IReadOnlyDictionary<WorkloadRef, int> podOf)
+    {
+        if (line.Connections.IsEmpty || line.Source.Workload is null)
+        {
+            return null;
+        }
+
+        var source = _data.Pods[podOf[line.Source.Workload]];
+        var marks = new List<string>();
+        PeerProbe destinationProbe;
+        if (line.Destination.Workload is { } destinationWorkload)
+        {
+            var destination = _data.Pods[podOf[destinationWorkload]];
+            destinationProbe = new PeerProbe(destination.Identity, default, null, false, null, source.Spec.NodeName);
+            var sourceProbe = new PeerProbe(source.Identity, default, null, false, null, destination.Spec.NodeName);
+            var (inKind, inPorts) = Layer7Restrictions(Direction.Ingress, destination.Identity, sourceProbe, line.Connections);
+            if (!inPorts.IsEmpty)
+            {
+                marks.Add($"{inKind} on {inPorts}");
+            }
+        }
+        else if (line.Destination.Named is { } named && named.EndsWith("[DNS]", StringComparison.Ordinal))
+        {
+            destinationProbe = new PeerProbe(-1, default, null, false, named[..^5], source.Spec.NodeName) { AddressUnknown = true };
+        }
+        else
+        {
+            destinationProbe = new PeerProbe(-1, line.Destination.First, null, false, null, source.Spec.NodeName);
+        }
+
+        var (outKind, outPorts) = Layer7Restrictions(Direction.Egress, source.Identity, destinationProbe, line.Connections);
+        if (!outPorts.IsEmpty)
+        {
+            marks.Insert(0, $"{outKind} on {outPorts}");
+        }
+
+        return marks.Count == 0 ? null : string.Join("; ", marks.Distinct());
+    }
 
     /// <summary>
     /// The verdict for one connection (and, when <paramref name="request"/> is given, for that HTTP
@@ -633,6 +755,136 @@ public sealed class PolicySnapshot
 
         var kinds = string.Join(", ", allowing.Select(static a => $"{a.Reference.Policy} {a.Rule.Path}").Distinct());
         return new Layer7Check(false, $"no {(request.IsDns ? "DNS" : "HTTP")} rule of {kinds} matches {request} ({(request.IsDns ? "the DNS proxy answers REFUSED" : "the proxy answers 403")})");
+    }
+
+    /// <summary>
+    /// The connections one direction admits between a pod and a peer that is not a pod of the
+    /// tables: a node, or an outside host reached by name. The tiers evaluated rule by rule over whole
+    /// connection sets, as the compiler does per identity.
+    /// </summary>
+    internal ConnectionSet SideConnections(Direction direction, int identity, string? subjectNode, PeerProbe probe)
+    {
+        if (direction == Direction.Ingress && probe.IsNode && probe.NodeName == subjectNode)
+        {
+            return ConnectionSet.All;
+        }
+
+        var destinationPorts = _data.PortMaps.Get(direction == Direction.Ingress ? _data.IdentityPortMap[identity] : PortMapTable.Outside);
+        Func<string, bool> learned = name => LearnedByDnsProxy(identity, name);
+        ConnectionSet consumed = ConnectionSet.None, allowed = ConnectionSet.None, denied = ConnectionSet.None;
+        ConnectionSet admitted = ConnectionSet.None, refused = ConnectionSet.None;
+        var isolated = false;
+        var adminPassed = ConnectionSet.None;
+        var baseline = new List<CompiledRule>();
+        foreach (var policy in _data.Policies)
+        {
+            if (!policy.Affects(direction) || !policy.Subjects[identity])
+            {
+                continue;
+            }
+
+            foreach (var rule in policy.Rules(direction))
+            {
+                if (!Array.Exists(rule.Peers, c => c.Matches(probe, learned)))
+                {
+                    continue;
+                }
+
+                var ports = rule.Admits(destinationPorts);
+                switch (policy.Tier)
+                {
+                    case Tier.Admin:
+                        var decided = ports.Except(consumed);
+                        consumed = consumed.Union(decided);
+                        if (rule.Action == AdminAction.Allow)
+                        {
+                            allowed = allowed.Union(decided);
+                        }
+                        else if (rule.Action == AdminAction.Deny)
+                        {
+                            denied = denied.Union(decided);
+                        }
+                        else
+                        {
+                            adminPassed = adminPassed.Union(decided);
+                        }
+
+                        break;
+                    case Tier.Namespace when rule.Action == AdminAction.Deny:
+                        refused = refused.Union(ports);
+                        break;
+                    case Tier.Namespace:
+                        admitted = admitted.Union(ports);
+                        break;
+                    default:
+                        baseline.Add(rule);
+                        break;
+                }
+            }
+
+            isolated |= policy.Tier == Tier.Namespace && policy.Isolates(direction);
+        }
+
+        if (isolated)
+        {
+            return allowed.Union(admitted.Except(refused).Except(denied));
+        }
+
+        var open = ConnectionSet.All.Except(allowed).Except(denied).Except(refused).Except(admitted);
+        ConnectionSet baselineConsumed = ConnectionSet.None, baselineDenied = ConnectionSet.None;
+        foreach (var rule in baseline)
+        {
+            var decided = rule.Admits(destinationPorts).Intersect(open).Except(baselineConsumed);
+            baselineConsumed = baselineConsumed.Union(decided);
+            if (rule.Action == AdminAction.Deny)
+            {
+                baselineDenied = baselineDenied.Union(decided);
+            }
+        }
+
+        return ConnectionSet.All.Except(denied.Union(baselineDenied).Union(refused.Except(allowed)));
+    }
+
+    /// <summary>
+    /// The ports of an allowed connection that layer-7 rules restrict, and which kind (HTTP or DNS):
+    /// those admitted only by rules that carry such rules. Empty when nothing is restricted.
+    /// </summary>
+    internal (string Kind, ConnectionSet Ports) Layer7Restrictions(Direction direction, int identity, PeerProbe probe, ConnectionSet connections)
+    {
+        var destinationPorts = _data.PortMaps.Get(direction == Direction.Ingress
+            ? _data.IdentityPortMap[identity]
+            : probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside);
+        ConnectionSet restricted = ConnectionSet.None, open = ConnectionSet.None;
+        var kinds = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var policy in _data.Policies)
+        {
+            if (policy.Tier != Tier.Namespace || !policy.Affects(direction) || !policy.Subjects[identity])
+            {
+                continue;
+            }
+
+            foreach (var rule in policy.Rules(direction))
+            {
+                if (rule.Action != AdminAction.Allow || !Array.Exists(rule.Peers, c => c.Matches(probe, null)))
+                {
+                    continue;
+                }
+
+                var ports = rule.Admits(destinationPorts);
+                if (rule.HasL7)
+                {
+                    restricted = restricted.Union(ports);
+                    kinds.Add(rule.Http is not null ? "HTTP" : "DNS");
+                }
+                else
+                {
+                    open = open.Union(ports);
+                }
+            }
+        }
+
+        var result = restricted.Except(open).Intersect(connections);
+        return (string.Join("+", kinds), result);
     }
 
     /// <summary>Whether the subject's egress DNS rules let it look <paramref name="name"/> up through the DNS proxy, which is how Cilium learns the addresses toFQDNs rules match.</summary>

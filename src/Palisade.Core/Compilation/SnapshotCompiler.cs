@@ -139,7 +139,7 @@ public static class SnapshotCompiler
             var policies = new CompiledPolicy[drafts.Count];
             for (var p = 0; p < drafts.Count; p++)
             {
-                policies[p] = drafts[p].Compile(p, groupIdentity, identityCount, _connections);
+                policies[p] = drafts[p].Compile(p, groupIdentity, identityCount, _connections, IpSet.AllV4.Except(_nodeAddresses));
             }
 
             Mark(stopwatch, "rules");
@@ -1178,7 +1178,7 @@ public static class SnapshotCompiler
             }
         }
 
-        public CompiledPolicy Compile(int index, int[] groupIdentity, int identityCount, ConnectionTable table)
+        public CompiledPolicy Compile(int index, int[] groupIdentity, int identityCount, ConnectionTable table, IpSet outsideV4)
         {
             CompiledRule CompileRule(RuleDraft rule) => new(
                 index,
@@ -1189,6 +1189,7 @@ public static class SnapshotCompiler
                     Names = peer.Names,
                     NamesNeedDnsProxy = peer.NamesNeedDnsProxy,
                     Nodes = peer.Nodes,
+                    CoversOutside = !peer.Addresses.IsEmpty && outsideV4.Except(peer.Addresses).IsEmpty,
                 })],
                 rule.Ports,
                 rule.EmptyPortsMeanAll,
