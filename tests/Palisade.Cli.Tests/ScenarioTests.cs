@@ -24,6 +24,7 @@ public sealed class ScenarioTests
             .ToArray();
 
         var result = CliRunner.Run(args);
+        Assert.True(result.ExitCode != 3, $"internal error:\n{result}");
         var output = result.Output.Replace(TestPaths.Root, "{root}", StringComparison.Ordinal);
 
         var expectedOutput = Path.Combine(folder, "expected.out");

@@ -81,6 +81,10 @@ public static class ReportWriter
                 json.WriteString("src", line.Source.ToString());
                 json.WriteString("dst", line.Destination.ToString());
                 json.WriteString("conn", line.Connections.ToString());
+                if (line.Layer7 is not null)
+                {
+                    json.WriteString("l7", line.Layer7);
+                }
                 if (line.Egress is not null)
                 {
                     json.WriteString("egress", line.Egress.Describe(Direction.Egress));
@@ -112,7 +116,7 @@ public static class ReportWriter
         output.Write(explain ? "src,dst,conn,egress,ingress\n" : "src,dst,conn\n");
         foreach (var line in report.Lines)
         {
-            output.Write($"{Csv(line.Source.ToString())},{Csv(line.Destination.ToString())},{Csv(line.Connections.ToString())}");
+            output.Write($"{Csv(line.Source.ToString())},{Csv(line.Destination.ToString())},{Csv(line.Layer7 is null ? line.Connections.ToString() : $"{line.Connections} [L7: {line.Layer7}]")}");
             if (explain)
             {
                 output.Write($",{Csv(line.Egress?.Describe(Direction.Egress) ?? string.Empty)},{Csv(line.Ingress?.Describe(Direction.Ingress) ?? string.Empty)}");
@@ -130,7 +134,7 @@ public static class ReportWriter
         output.Write(explain ? "| src | dst | conn | egress | ingress |\n|-----|-----|------|--------|---------|\n" : "| src | dst | conn |\n|-----|-----|------|\n");
         foreach (var line in report.Lines)
         {
-            output.Write($"| {Md(line.Source.ToString())} | {Md(line.Destination.ToString())} | {Md(line.Connections.ToString())} |");
+            output.Write($"| {Md(line.Source.ToString())} | {Md(line.Destination.ToString())} | {Md(line.Layer7 is null ? line.Connections.ToString() : $"{line.Connections} [L7: {line.Layer7}]")} |");
             if (explain)
             {
                 output.Write($" {Md(line.Egress?.Describe(Direction.Egress) ?? string.Empty)} | {Md(line.Ingress?.Describe(Direction.Ingress) ?? string.Empty)} |");
@@ -146,7 +150,7 @@ public static class ReportWriter
     {
         output.Write("digraph {\n");
         var peers = report.Lines.SelectMany(static l => new[] { l.Source, l.Destination }).Distinct().ToList();
-        foreach (var group in peers.Where(static p => !p.IsOutside).GroupBy(static p => p.Workload!.Namespace).OrderBy(static g => g.Key, StringComparer.Ordinal))
+        foreach (var group in peers.Where(static p => p.Workload is not null).GroupBy(static p => p.Workload!.Namespace).OrderBy(static g => g.Key, StringComparer.Ordinal))
         {
             output.Write($"\tsubgraph {Quote("cluster_" + group.Key)} {{\n");
             output.Write($"\t\tlabel={Quote(group.Key)}\n");
@@ -158,7 +162,7 @@ public static class ReportWriter
             output.Write("\t}\n");
         }
 
-        foreach (var peer in peers.Where(static p => p.IsOutside).OrderBy(static p => p.ToString(), StringComparer.Ordinal))
+        foreach (var peer in peers.Where(static p => p.Workload is null).OrderBy(static p => p.ToString(), StringComparer.Ordinal))
         {
             output.Write($"\t{Quote(peer.ToString())} [label={Quote(peer.ToString())} color=\"red2\" fontcolor=\"red2\"]\n");
         }
@@ -166,7 +170,8 @@ public static class ReportWriter
         foreach (var line in report.Lines)
         {
             var color = line.Connections.IsEmpty ? "red" : "gold2";
-            output.Write($"\t{Quote(line.Source.ToString())} -> {Quote(line.Destination.ToString())} [label={Quote(line.Connections.ToString())} color={Quote(color)} fontcolor=\"darkgreen\"]\n");
+            var label = line.Layer7 is null ? line.Connections.ToString() : $"{line.Connections} [L7: {line.Layer7}]";
+            output.Write($"\t{Quote(line.Source.ToString())} -> {Quote(line.Destination.ToString())} [label={Quote(label)} color={Quote(color)} fontcolor=\"darkgreen\"]\n");
         }
 
         output.Write("}\n");

@@ -93,6 +93,13 @@ internal static partial class ConnectivityListComparer
                 throw new FormatException($"{side} line {number}: not 'SRC => DST : CONN': {line}");
             }
 
+            // A layer-7 mark ("[L7: HTTP on TCP 8080]") says more than netpol-analyzer's lists; it does not change the connections.
+            var mark = line.IndexOf(" [L7: ", StringComparison.Ordinal);
+            if (mark > colon)
+            {
+                line = line[..mark];
+            }
+
             var source = line[..arrow].Trim();
             var destination = line[(arrow + 2)..colon].Trim();
             if (!ConnectionSet.TryParse(line[(colon + 3)..], out var connections))
