@@ -156,7 +156,15 @@ internal sealed class CompiledRule
 
             _fixedConnection = connection;
         }
+
+        if (_ports is null)
+        {
+            FixedSet = table[_fixedConnection];
+        }
     }
+
+    /// <summary>What the rule admits, when that does not depend on the destination's named ports.</summary>
+    public ConnectionSet? FixedSet { get; }
 
     public int Policy { get; }
 

@@ -411,7 +411,12 @@ public sealed class PolicySnapshot
             || from.Kind == EndpointKind.Node || to.Kind == EndpointKind.Node
             || (request is not null && HasL7Rules))
         {
-            return Explain(from, to, protocol, port, request).Allowed;
+            if (from.Kind == EndpointKind.Pod && to.Kind == EndpointKind.Pod && from.PodIndex == to.PodIndex)
+            {
+                return true;
+            }
+
+            return DecideSide(Direction.Egress, from, to, protocol, port, request) && DecideSide(Direction.Ingress, to, from, protocol, port, request);
         }
 
         if (from.Kind == EndpointKind.Pod && to.Kind == EndpointKind.Pod)
@@ -517,6 +522,172 @@ public sealed class PolicySnapshot
         }
 
         return new SideReasons(selecting.Count > 0 || rules.Count > 0, selecting, rules);
+    }
+
+    /// <summary>
+    /// The same decision as <see cref="ExplainSide"/>, without building an explanation: rule by rule
+    /// over only the policies of the subject's direction class, allocating nothing for rules whose ports
+    /// do not depend on named ports. What answers HTTP-aware and DNS-aware verdicts.
+    /// </summary>
+    private bool DecideSide(Direction direction, Endpoint subject, Endpoint peer, Protocol protocol, int port, L7Request? request)
+    {
+        if (subject.Kind != EndpointKind.Pod)
+        {
+            return true;
+        }
+
+        var subjectPod = _data.Pods[subject.PodIndex];
+        var identity = subjectPod.Identity;
+        var subjectNode = subjectPod.Spec.NodeName;
+        if (direction == Direction.Ingress && peer.Kind == EndpointKind.Node && peer.NodeName is not null && peer.NodeName == subjectNode)
+        {
+            return true;
+        }
+
+        var probe = new PeerProbe(
+            peer.Kind == EndpointKind.Pod ? _data.Pods[peer.PodIndex].Identity : -1,
+            peer.Address,
+            peer.NodeName,
+            peer.Kind == EndpointKind.Node && _data.ApiServerAddresses.Contains(peer.Address),
+            peer.DnsName,
+            subjectNode);
+        var portMap = direction == Direction.Ingress ? _data.IdentityPortMap[identity] : probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside;
+        var classes = direction == Direction.Egress ? _data.Egress : _data.Ingress;
+        var selecting = classes.Policies[classes.ClassOf[identity]];
+        Func<string, bool>? learned = probe.DnsName is null ? null : name => LearnedByDnsProxy(identity, name);
+
+        bool Holds(CompiledRule rule)
+        {
+            foreach (var candidate in rule.Peers)
+            {
+                if (candidate.Matches(probe, learned))
+                {
+                    var ports = rule.FixedSet ?? rule.Admits(_data.PortMaps.Get(portMap));
+                    return ports.Contains(protocol, port);
+                }
+            }
+
+            return false;
+        }
+
+        var adminDone = false;
+        bool isolated = false, allowedHere = false, denied = false, unrestricted = false, requestAllowed = false;
+        foreach (var p in selecting)
+        {
+            var policy = _data.Policies[p];
+            if (policy.Tier == Tier.Admin)
+            {
+                if (adminDone)
+                {
+                    continue;
+                }
+
+                foreach (var rule in policy.Rules(direction))
+                {
+                    if (!Holds(rule))
+                    {
+                        continue;
+                    }
+
+                    if (rule.Action == AdminAction.Pass)
+                    {
+                        adminDone = true;
+                        break;
+                    }
+
+                    return rule.Action == AdminAction.Allow;
+                }
+            }
+            else if (policy.Tier == Tier.Namespace)
+            {
+                isolated |= policy.Isolates(direction);
+                foreach (var rule in policy.Rules(direction))
+                {
+                    if (!Holds(rule))
+                    {
+                        continue;
+                    }
+
+                    if (rule.Action == AdminAction.Deny)
+                    {
+                        denied = true;
+                    }
+                    else
+                    {
+                        allowedHere = true;
+                        unrestricted |= !rule.HasL7;
+                        requestAllowed |= request is not null && rule.HasL7 && MatchesL7(rule, request);
+                    }
+                }
+            }
+        }
+
+        if (denied)
+        {
+            return false;
+        }
+
+        if (allowedHere)
+        {
+            return request is null || unrestricted || requestAllowed;
+        }
+
+        if (isolated)
+        {
+            return false;
+        }
+
+        foreach (var p in selecting)
+        {
+            var policy = _data.Policies[p];
+            if (policy.Tier != Tier.Baseline)
+            {
+                continue;
+            }
+
+            foreach (var rule in policy.Rules(direction))
+            {
+                if (Holds(rule))
+                {
+                    return rule.Action != AdminAction.Deny;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether one of the rule's HTTP or DNS rules matches the request.</summary>
+    private static bool MatchesL7(CompiledRule rule, L7Request request)
+    {
+        if (request.IsDns)
+        {
+            if (rule.Dns is { } names)
+            {
+                foreach (var name in names)
+                {
+                    if (name.Matches(request.DnsQuery!))
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            return false;
+        }
+
+        if (rule.Http is { } http)
+        {
+            foreach (var entry in http)
+            {
+                if (entry.Matches(request.Method, request.Path, request.Host, request.Headers))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -695,12 +866,8 @@ public sealed class PolicySnapshot
             {
                 if (Match(policy, rule) is { } match)
                 {
-                    if (rule.Action == AdminAction.Pass)
-                    {
-                        break;
-                    }
-
-                    return Decided(Tier.Baseline, rule.Action == AdminAction.Allow, match, rule.Action);
+                    // Pass in the baseline hands the connection to the default, which allows it.
+                    return Decided(Tier.Baseline, rule.Action != AdminAction.Deny, match, rule.Action);
                 }
             }
         }

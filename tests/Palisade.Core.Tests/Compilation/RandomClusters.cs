@@ -23,6 +23,16 @@ internal static class RandomClusters
     {
         var cluster = Generate(seed);
         var random = new Random(seed ^ 0x5A5A5A);
+        cluster = cluster with
+        {
+            Pods = [.. cluster.Pods.Select((p, i) => p with { NodeName = i % 2 == 0 ? "n1" : "n2" })],
+            Nodes =
+            [
+                new NodeSpec { Name = "n1", Addresses = [IpNumbers.V4Base + 0xC0A80101u] },
+                new NodeSpec { Name = "n2", Addresses = [IpNumbers.V4Base + 0xC0A80102u] },
+            ],
+            EndpointSlices = [new EndpointSliceSpec { Namespace = "default", Name = "kubernetes", ServiceName = "kubernetes", Addresses = [IpNumbers.V4Base + 0xC0A80101u] }],
+        };
         var policies = new List<CiliumPolicySpec>();
         var count = random.Next(1, 5);
         for (var i = 0; i < count; i++)
@@ -58,14 +68,18 @@ internal static class RandomClusters
     [
         .. Enumerable.Range(0, random.Next(1, 3)).Select(i =>
         {
-            var kind = random.Next(5);
+            var kind = random.Next(6);
+            var deny = path.Contains("Deny", StringComparison.Ordinal);
+            var l7 = !deny && random.Next(3) == 0;
+            var tcpOnly = l7 || random.Next(2) == 0;
             return new CiliumRuleSpec
             {
                 Path = $"{path}[{i}]",
                 Endpoints = kind == 0 ? [RandomSelector(random)] : null,
-                Entities = kind == 1 ? [(CiliumEntity)random.Next(4)] : null,
+                Entities = kind == 1 ? [(CiliumEntity)random.Next(6)] : null,
                 Cidrs = kind == 2 ? IpPrefix.Parse(random.Next(2) == 0 ? "0.0.0.0/0" : "8.8.8.0/24").ToSet() : null,
-                ToPorts = kind == 3 || random.Next(2) == 0
+                Fqdns = kind == 5 && egress && !deny ? [DnsPattern.Create(random.Next(2) == 0 ? "example.org" : "*.example.org", DnsPatternStyle.Glob)] : null,
+                ToPorts = kind == 3 || l7 || random.Next(2) == 0
                     ?
                     [
                         new CiliumPortRuleSpec
@@ -74,10 +88,12 @@ internal static class RandomClusters
                             [
                                 new CiliumPortSpec
                                 {
-                                    Protocols = random.Next(2) == 0 ? [Protocol.Tcp] : [Protocol.Tcp, Protocol.Udp, Protocol.Sctp],
+                                    Protocols = tcpOnly ? [Protocol.Tcp] : [Protocol.Tcp, Protocol.Udp, Protocol.Sctp],
                                     Port = ProbePorts[random.Next(ProbePorts.Length)],
                                 },
                             ],
+                            Http = l7 && random.Next(2) == 0 ? [new HttpRuleSpec { Method = HttpRuleSpec.Compile("GET|HEAD"), Path = HttpRuleSpec.Compile("/api/.*") }] : null,
+                            Dns = l7 && egress ? [DnsPattern.Create(random.Next(2) == 0 ? "*" : "www.example.org", DnsPatternStyle.Glob)] : null,
                         },
                     ]
                     : null,

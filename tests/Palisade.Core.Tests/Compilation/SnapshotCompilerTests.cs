@@ -99,6 +99,51 @@ public sealed class SnapshotCompilerTests
             iter: 300);
 
     [Fact]
+    public void Evaluate_NodesNamesAndRequests_AgreesWithExplanation() =>
+        Gen.Int[0, int.MaxValue].Sample(
+            seed =>
+            {
+                var cluster = RandomClusters.GenerateWithCilium(seed);
+                var snapshot = SnapshotCompiler.Compile(cluster);
+                var others = new List<Endpoint>();
+                foreach (var reference in new[] { "node:n1", "node:n2", "fqdn:www.example.org:203.0.113.9", "fqdn:example.org:8.8.8.8", "fqdn:a.b.example.org:198.51.100.1" })
+                {
+                    Assert.True(snapshot.TryResolve(reference, out var endpoint, out var error), error);
+                    others.Add(endpoint);
+                }
+
+                L7Request?[] requests =
+                [
+                    null,
+                    new L7Request { Method = "GET", Path = "/api/x" },
+                    new L7Request { Method = "POST", Path = "/admin" },
+                    new L7Request { DnsQuery = "www.example.org" },
+                ];
+                foreach (var request in requests)
+                {
+                    foreach (var port in RandomClusters.ProbePorts)
+                    {
+                        for (var s = 0; s < cluster.Pods.Count; s++)
+                        {
+                            var pod = Endpoint.ForPod(s, cluster.Pods[s].ToString());
+                            var targets = others.Concat(Enumerable.Range(0, cluster.Pods.Count).Where(d => d != s).Select(d => Endpoint.ForPod(d, cluster.Pods[d].ToString())));
+                            foreach (var other in targets)
+                            {
+                                foreach (var (from, to) in new[] { (pod, other), (other, pod) })
+                                {
+                                    var explained = snapshot.Explain(from, to, Protocol.Tcp, port, request);
+                                    Assert.True(
+                                        snapshot.Evaluate(from, to, Protocol.Tcp, port, request) == explained.Allowed,
+                                        $"seed {seed}: {from} => {to} TCP {port} {request}\n{explained.Describe()}");
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+            iter: 200);
+
+    [Fact]
     public void Compile_PodsAlikeToEverySelector_ShareOneIdentity()
     {
         var cluster = new ClusterSpec
