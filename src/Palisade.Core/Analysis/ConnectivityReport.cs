@@ -173,11 +173,29 @@ public static class ConnectivityAnalyzer
 
         if (snapshot.HasNamePeers || snapshot.HasEntityPeers)
         {
-            var names = snapshot.DnsPatterns();
+            // Names are computed once per egress class (identities selected alike on egress reach the
+            // same names) and entities once per identity and node.
+            var names = snapshot.HasNamePeers ? snapshot.DnsPatterns() : [];
+            var byName = new Dictionary<int, List<(ReportPeer, Direction, ConnectionSet)>>();
+            var byEntity = new Dictionary<(int, string?), List<(ReportPeer, Direction, ConnectionSet)>>();
             for (var i = 0; i < entries.Count; i++)
             {
                 var pod = workloads[entries[i].Workload][0];
-                foreach (var (peer, direction, connections) in snapshot.NamedPeerReach(pod.Index, names))
+                var egressClass = snapshot.EgressClass(pod.Identity);
+                if (!byName.TryGetValue(egressClass, out var found))
+                {
+                    found = names.Count > 0 ? [.. snapshot.DnsPeerReach(pod.Identity, names)] : [];
+                    byName.Add(egressClass, found);
+                }
+
+                var entityKey = (pod.Identity, pod.Spec.NodeName);
+                if (!byEntity.TryGetValue(entityKey, out var entities))
+                {
+                    entities = snapshot.HasEntityPeers ? [.. snapshot.EntityPeerReach(pod.Index)] : [];
+                    byEntity.Add(entityKey, entities);
+                }
+
+                foreach (var (peer, direction, connections) in found.Concat(entities))
                 {
                     lines.Add(direction == Direction.Egress ? new ReportLine(peers[i], peer, connections) : new ReportLine(peer, peers[i], connections));
                 }
@@ -187,7 +205,8 @@ public static class ConnectivityAnalyzer
         if (snapshot.HasL7Rules)
         {
             var byPeer = entries.ToDictionary(static e => e.Workload, e => workloads[e.Workload][0].Index);
-            lines = [.. lines.Select(line => line with { Layer7 = snapshot.Layer7Label(line, byPeer) })];
+            var memo = new Layer7Memo();
+            lines = [.. lines.Select(line => line with { Layer7 = snapshot.Layer7Label(line, byPeer, memo) })];
         }
 
         // netpol-analyzer's order: by source text, then destination text, byte-wise.

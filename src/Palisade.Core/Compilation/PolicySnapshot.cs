@@ -116,6 +116,28 @@ public sealed class PolicySnapshot
     /// <summary>Whether any pod or CIDR peer of the cluster is IPv6, so reports should list IPv6 ranges.</summary>
     public bool UsesIPv6 { get; }
 
+    private bool[]? _egressClassL7;
+    private bool[]? _ingressClassL7;
+
+    /// <summary>Whether some rule of the identity's direction class carries HTTP or DNS rules.</summary>
+    private bool ClassHasL7(Direction direction, int identity)
+    {
+        var classes = direction == Direction.Egress ? _data.Egress : _data.Ingress;
+        ref var cache = ref direction == Direction.Egress ? ref _egressClassL7 : ref _ingressClassL7;
+        cache ??= [.. classes.Policies.Select(policies => policies.Any(p => _data.Policies[p].Rules(direction).Any(static r => r.HasL7)))];
+        return cache[classes.ClassOf[identity]];
+    }
+
+    /// <summary>The policies that select an identity in one direction, in evaluation order (its direction class's).</summary>
+    private IEnumerable<CompiledPolicy> Selecting(Direction direction, int identity)
+    {
+        var classes = direction == Direction.Egress ? _data.Egress : _data.Ingress;
+        foreach (var p in classes.Policies[classes.ClassOf[identity]])
+        {
+            yield return _data.Policies[p];
+        }
+    }
+
     /// <summary>The interned connections the source's egress allows to the destination (an empty row means not isolated).</summary>
     private int EgressId(int source, int destination) => _egressRows[_egressClassOf[source]][destination];
 
@@ -287,30 +309,44 @@ public sealed class PolicySnapshot
         [.. _data.Policies.SelectMany(static p => p.IngressRules.Concat(p.EgressRules)).SelectMany(static r => r.Peers).SelectMany(static c => c.Names)
             .DistinctBy(static n => n.Text).OrderBy(static n => n.Text, StringComparer.Ordinal)];
 
+    /// <summary>The egress class of an identity: identities of one class are selected by the same policies on egress.</summary>
+    internal int EgressClass(int identity) => _data.Egress.ClassOf[identity];
+
     /// <summary>
-    /// What a pod may reach beyond pods and address ranges: outside hosts by the DNS names rules use
-    /// (where the name changes the answer), and the node entities (its own node as <c>host</c>, another
-    /// node as <c>remote-node</c>, the API server as <c>kube-apiserver</c>), egress to them and ingress
-    /// from a remote node.
+    /// The outside hosts an identity reaches by the DNS names rules use, where the name changes the
+    /// answer (the same for every identity of its egress class).
     /// </summary>
-    internal IEnumerable<(ReportPeer Peer, Direction Direction, ConnectionSet Connections)> NamedPeerReach(int podIndex, IReadOnlyList<DnsPattern> names)
+    internal IEnumerable<(ReportPeer Peer, Direction Direction, ConnectionSet Connections)> DnsPeerReach(int identity, IReadOnlyList<DnsPattern> names)
+    {
+        // Only a name one of the identity's own egress patterns matches can change what it reaches.
+        var ownPatterns = Selecting(Direction.Egress, identity).SelectMany(static p => p.EgressRules).SelectMany(static r => r.Peers).SelectMany(static c => c.Names)
+            .DistinctBy(static n => n.Text).ToList();
+        if (ownPatterns.Count == 0)
+        {
+            yield break;
+        }
+
+        var anyHost = SideConnections(Direction.Egress, identity, null, new PeerProbe(-1, default, null, false, null, null) { AddressUnknown = true });
+        foreach (var name in names.Where(n => ownPatterns.Exists(p => p.Text == n.Text || p.Matches(n.Text))))
+        {
+            var reach = SideConnections(Direction.Egress, identity, null, new PeerProbe(-1, default, null, false, name.Text, null) { AddressUnknown = true });
+            if (!reach.IsEmpty && !reach.Equals(anyHost))
+            {
+                yield return (new ReportPeer { Named = $"{name.Text}[DNS]" }, Direction.Egress, reach);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The node entities a pod may reach (its own node as <c>host</c>, another node as
+    /// <c>remote-node</c>, the API server as <c>kube-apiserver</c>), egress to them and ingress from a
+    /// remote node.
+    /// </summary>
+    internal IEnumerable<(ReportPeer Peer, Direction Direction, ConnectionSet Connections)> EntityPeerReach(int podIndex)
     {
         var pod = _data.Pods[podIndex];
         var identity = pod.Identity;
         var node = pod.Spec.NodeName;
-        if (names.Count > 0)
-        {
-            var anyHost = SideConnections(Direction.Egress, identity, node, new PeerProbe(-1, default, null, false, null, node) { AddressUnknown = true });
-            foreach (var name in names)
-            {
-                var reach = SideConnections(Direction.Egress, identity, node, new PeerProbe(-1, default, null, false, name.Text, node) { AddressUnknown = true });
-                if (!reach.IsEmpty && !reach.Equals(anyHost))
-                {
-                    yield return (new ReportPeer { Named = $"{name.Text}[DNS]" }, Direction.Egress, reach);
-                }
-            }
-        }
-
         if (!HasEntityPeers)
         {
             yield break;
@@ -360,8 +396,11 @@ public sealed class PolicySnapshot
         }
     }
 
-    /// <summary>The layer-7 mark of a report line: which ports of it HTTP or DNS rules restrict, on either side.</summary>
-    internal string? Layer7Label(ReportLine line, IReadOnlyDictionary<WorkloadRef, int> podOf)
+    /// <summary>
+    /// The layer-7 mark of a report line: which ports of it HTTP or DNS rules restrict, on either side.
+    /// <paramref name="memo"/> keeps each side's restrictions per class and peer across the lines of one report.
+    /// </summary>
+    internal string? Layer7Label(ReportLine line, IReadOnlyDictionary<WorkloadRef, int> podOf, Layer7Memo memo)
     {
         if (line.Connections.IsEmpty || line.Source.Workload is null)
         {
@@ -369,35 +408,51 @@ public sealed class PolicySnapshot
         }
 
         var source = _data.Pods[podOf[line.Source.Workload]];
-        var marks = new List<string>();
+        string? inMark = null;
         PeerProbe destinationProbe;
         if (line.Destination.Workload is { } destinationWorkload)
         {
             var destination = _data.Pods[podOf[destinationWorkload]];
             destinationProbe = new PeerProbe(destination.Identity, default, null, false, null, source.Spec.NodeName);
-            var sourceProbe = new PeerProbe(source.Identity, default, null, false, null, destination.Spec.NodeName);
-            var (inKind, inPorts) = Layer7Restrictions(Direction.Ingress, destination.Identity, sourceProbe, line.Connections);
-            if (!inPorts.IsEmpty)
+            if (ClassHasL7(Direction.Ingress, destination.Identity))
             {
-                marks.Add($"{inKind} on {inPorts}");
+                var sourceProbe = new PeerProbe(source.Identity, default, null, false, null, destination.Spec.NodeName);
+                inMark = Layer7Mark(memo, Direction.Ingress, destination.Identity, sourceProbe, line.Connections);
             }
         }
         else if (line.Destination.Named is { } named && named.EndsWith("[DNS]", StringComparison.Ordinal))
         {
             destinationProbe = new PeerProbe(-1, default, null, false, named[..^5], source.Spec.NodeName) { AddressUnknown = true };
         }
+        else if (line.Destination.Named is not null)
+        {
+            // Node entities: their rules are not marked (see docs/analyze.md).
+            return null;
+        }
         else
         {
             destinationProbe = new PeerProbe(-1, line.Destination.First, null, false, null, source.Spec.NodeName);
         }
 
-        var (outKind, outPorts) = Layer7Restrictions(Direction.Egress, source.Identity, destinationProbe, line.Connections);
-        if (!outPorts.IsEmpty)
+        var outMark = ClassHasL7(Direction.Egress, source.Identity) ? Layer7Mark(memo, Direction.Egress, source.Identity, destinationProbe, line.Connections) : null;
+        return outMark is null || inMark is null || outMark == inMark ? outMark ?? inMark : $"{outMark}; {inMark}";
+    }
+
+    private string? Layer7Mark(Layer7Memo memo, Direction direction, int identity, PeerProbe probe, ConnectionSet connections)
+    {
+        var portMap = direction == Direction.Ingress
+            ? _data.IdentityPortMap[identity]
+            : probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside;
+        var classes = direction == Direction.Egress ? _data.Egress : _data.Ingress;
+        var key = (direction, classes.ClassOf[identity], portMap, probe.Identity, probe.Address, probe.DnsName);
+        if (!memo.Parts.TryGetValue(key, out var part))
         {
-            marks.Insert(0, $"{outKind} on {outPorts}");
+            part = Layer7Restricted(direction, identity, probe);
+            memo.Parts.Add(key, part);
         }
 
-        return marks.Count == 0 ? null : string.Join("; ", marks.Distinct());
+        var ports = part.Ports.Intersect(connections);
+        return ports.IsEmpty ? null : $"{part.Kind} on {ports}";
     }
 
     /// <summary>
@@ -487,8 +542,8 @@ public sealed class PolicySnapshot
         var probe = new PeerProbe(peer, peerAddress, null, false, null, null);
         var selecting = new List<PolicyReference>();
         var rules = new List<(RuleReference, ConnectionSet, AdminAction?)>();
-        var isolated = _data.Policies.Any(p => p.Tier == Tier.Namespace && p.Isolates(direction) && p.Subjects[subject]);
-        foreach (var policy in _data.Policies)
+        var isolated = Selecting(direction, subject).Any(p => p.Tier == Tier.Namespace && p.Isolates(direction));
+        foreach (var policy in Selecting(direction, subject))
         {
             // The baseline speaks only where no namespace-tier policy isolates the endpoint.
             if (!policy.Affects(direction) || !policy.Subjects[subject] || (policy.Tier == Tier.Baseline && isolated))
@@ -775,7 +830,7 @@ public sealed class PolicySnapshot
         RuleReference? denying = null;
         var adminDone = false;
         var clusterWide = false;
-        foreach (var policy in _data.Policies)
+        foreach (var policy in Selecting(direction, identity))
         {
             if (!policy.Affects(direction) || !policy.Subjects[identity])
             {
@@ -943,7 +998,7 @@ public sealed class PolicySnapshot
         var isolated = false;
         var adminPassed = ConnectionSet.None;
         var baseline = new List<CompiledRule>();
-        foreach (var policy in _data.Policies)
+        foreach (var policy in Selecting(direction, identity))
         {
             if (!policy.Affects(direction) || !policy.Subjects[identity])
             {
@@ -1013,17 +1068,17 @@ public sealed class PolicySnapshot
     }
 
     /// <summary>
-    /// The ports of an allowed connection that layer-7 rules restrict, and which kind (HTTP or DNS):
+    /// The ports that layer-7 rules restrict between a subject and a peer, and which kind (HTTP or DNS):
     /// those admitted only by rules that carry such rules. Empty when nothing is restricted.
     /// </summary>
-    internal (string Kind, ConnectionSet Ports) Layer7Restrictions(Direction direction, int identity, PeerProbe probe, ConnectionSet connections)
+    internal (string Kind, ConnectionSet Ports) Layer7Restricted(Direction direction, int identity, PeerProbe probe)
     {
         var destinationPorts = _data.PortMaps.Get(direction == Direction.Ingress
             ? _data.IdentityPortMap[identity]
             : probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside);
         ConnectionSet restricted = ConnectionSet.None, open = ConnectionSet.None;
         var kinds = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var policy in _data.Policies)
+        foreach (var policy in Selecting(direction, identity))
         {
             if (policy.Tier != Tier.Namespace || !policy.Affects(direction) || !policy.Subjects[identity])
             {
@@ -1050,14 +1105,13 @@ public sealed class PolicySnapshot
             }
         }
 
-        var result = restricted.Except(open).Intersect(connections);
-        return (string.Join("+", kinds), result);
+        return (string.Join("+", kinds), restricted.Except(open));
     }
 
     /// <summary>Whether the subject's egress DNS rules let it look <paramref name="name"/> up through the DNS proxy, which is how Cilium learns the addresses toFQDNs rules match.</summary>
     private bool LearnedByDnsProxy(int identity, string name)
     {
-        foreach (var policy in _data.Policies)
+        foreach (var policy in Selecting(Direction.Egress, identity))
         {
             if (!policy.Affects(Direction.Egress) || !policy.Subjects[identity])
             {
@@ -1081,4 +1135,11 @@ public sealed class PolicySnapshot
 
         return false;
     }
+}
+
+/// <summary>Layer-7 restrictions already worked out for one report, per side, subject class, port map and peer.</summary>
+internal sealed class Layer7Memo
+{
+    /// <summary>The restrictions found, by key.</summary>
+    public Dictionary<(Direction Direction, int Class, int PortMap, int PeerIdentity, UInt128 PeerAddress, string? PeerName), (string Kind, ConnectionSet Ports)> Parts { get; } = [];
 }

@@ -17,6 +17,13 @@ public sealed record SynthesisOptions
 
     /// <summary>The random seed; the same options give the same cluster.</summary>
     public int Seed { get; init; } = 1;
+
+    /// <summary>
+    /// Whether the policies mix every dialect: besides NetworkPolicies, AdminNetworkPolicies that isolate
+    /// projects, a BaselineAdminNetworkPolicy and baseline ClusterNetworkPolicies, and Cilium policies
+    /// with DNS-name egress (a quarter of the policies) and HTTP rules (another quarter).
+    /// </summary>
+    public bool MixedDialects { get; init; }
 }
 
 /// <summary>
@@ -130,6 +137,17 @@ public static class ClusterSynthesizer
         }
 
         var budget = options.Policies;
+        var admins = new List<AdminNetworkPolicySpec>();
+        var cilium = new List<CiliumPolicySpec>();
+        if (options.MixedDialects)
+        {
+            var fqdnCount = options.Policies / 4;
+            var httpCount = options.Policies / 4;
+            var adminCount = Math.Min(options.Namespaces, Math.Max(1, options.Policies / 50));
+            budget -= fqdnCount + httpCount + adminCount + 2;
+            AddMixedDialects(random, nsNames, nsApps, fqdnCount, httpCount, adminCount, admins, cilium);
+        }
+
         for (var n = 0; n < options.Namespaces && budget > 0; n++, budget--)
         {
             policies.Add(new NetworkPolicySpec
@@ -243,7 +261,141 @@ public static class ClusterSynthesizer
             policies.Add(policy);
         }
 
-        return new ClusterSpec { Namespaces = namespaces, Pods = pods, NetworkPolicies = policies };
+        return new ClusterSpec { Namespaces = namespaces, Pods = pods, NetworkPolicies = policies, AdminNetworkPolicies = admins, CiliumPolicies = cilium };
+    }
+
+    private static readonly string[] Mirrors = ["pypi.org", "files.pythonhosted.org", "cloud.r-project.org", "conda.anaconda.org", "repo.maven.apache.org", "registry.npmjs.org", "github.com", "proxy.golang.org"];
+
+    private static void AddMixedDialects(
+        Random random,
+        string[] nsNames,
+        List<string>[] nsApps,
+        int fqdnCount,
+        int httpCount,
+        int adminCount,
+        List<AdminNetworkPolicySpec> admins,
+        List<CiliumPolicySpec> cilium)
+    {
+        LabelSelectorSpec Namespace(string name) => new() { MatchLabels = LabelSet.Of((NamespaceSpec.NameLabel, name)) };
+
+        // Admin tier: each project is closed to other projects; DNS always works.
+        for (var i = 0; i < adminCount; i++)
+        {
+            admins.Add(new AdminNetworkPolicySpec
+            {
+                Kind = "AdminNetworkPolicy",
+                Name = $"isolate-{nsNames[i]}",
+                Tier = AdminTier.Admin,
+                Priority = 10 + i,
+                Subject = new AdminSubjectSpec { Namespaces = Namespace(nsNames[i]) },
+                Ingress =
+                [
+                    new AdminRuleSpec
+                    {
+                        Name = "deny-other-projects",
+                        Action = AdminAction.Deny,
+                        Peers = [new AdminPeerSpec { Namespaces = new LabelSelectorSpec { MatchExpressions = [new LabelRequirement("tre.k8tre.io/kind", SelectorOperator.In, ["project"]), new LabelRequirement(NamespaceSpec.NameLabel, SelectorOperator.NotIn, [nsNames[i]])] } }],
+                    },
+                ],
+            });
+        }
+
+        admins.Add(new AdminNetworkPolicySpec
+        {
+            Kind = "BaselineAdminNetworkPolicy",
+            Name = "default",
+            Tier = AdminTier.Baseline,
+            Subject = new AdminSubjectSpec { Namespaces = LabelSelectorSpec.Everything },
+            Egress = [new AdminRuleSpec { Name = "deny-outside", Action = AdminAction.Deny, Peers = [new AdminPeerSpec { Networks = ["0.0.0.0/0"], NetworkAddresses = IpSet.AllV4 }] }],
+        });
+        admins.Add(new AdminNetworkPolicySpec
+        {
+            Kind = "ClusterNetworkPolicy",
+            Name = "baseline-monitoring",
+            Tier = AdminTier.Baseline,
+            Priority = 5,
+            Subject = new AdminSubjectSpec { Namespaces = LabelSelectorSpec.Everything },
+            Ingress = [new AdminRuleSpec { Name = "allow-metrics", Action = AdminAction.Allow, Peers = [new AdminPeerSpec { PodNamespaces = LabelSelectorSpec.Everything, Pods = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", "metrics")) } }], Ports = [new AdminPortSpec { Port = 9090 }] }],
+        });
+
+        var kubeDns = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("io.kubernetes.pod.namespace", "kube-system"), ("k8s-app", "kube-dns")) };
+        for (var i = 0; i < fqdnCount; i++)
+        {
+            var n = Skewed(random, nsNames.Length);
+            var app = nsApps[n].Count > 0 ? nsApps[n][random.Next(nsApps[n].Count)] : "web";
+            var names = Mirrors.Where(_ => random.Next(3) == 0).DefaultIfEmpty(Mirrors[random.Next(Mirrors.Length)]).Select(static m => DnsPattern.Create(m, DnsPatternStyle.Exact)).ToList();
+            cilium.Add(new CiliumPolicySpec
+            {
+                Kind = "CiliumNetworkPolicy",
+                Namespace = nsNames[n],
+                Name = $"fqdn-{app}-{i}",
+                Blocks =
+                [
+                    new CiliumRuleBlockSpec
+                    {
+                        Path = "spec",
+                        EndpointSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", app)) },
+                        Egress =
+                        [
+                            new CiliumRuleSpec
+                            {
+                                Path = "spec.egress[0]",
+                                Endpoints = [kubeDns],
+                                ToPorts = [new CiliumPortRuleSpec { Ports = [new CiliumPortSpec { Protocols = [Protocol.Udp], Port = 53 }], Dns = names }],
+                            },
+                            new CiliumRuleSpec
+                            {
+                                Path = "spec.egress[1]",
+                                Fqdns = names,
+                                ToPorts = [new CiliumPortRuleSpec { Ports = [new CiliumPortSpec { Protocols = [Protocol.Tcp], Port = 443 }] }],
+                            },
+                        ],
+                    },
+                ],
+            });
+        }
+
+        for (var i = 0; i < httpCount; i++)
+        {
+            var n = Skewed(random, nsNames.Length);
+            var apps = nsApps[n].Count > 0 ? nsApps[n] : ["web"];
+            var target = apps[random.Next(apps.Count)];
+            var source = apps[random.Next(apps.Count)];
+            cilium.Add(new CiliumPolicySpec
+            {
+                Kind = "CiliumNetworkPolicy",
+                Namespace = nsNames[n],
+                Name = $"http-{source}-to-{target}-{i}",
+                Blocks =
+                [
+                    new CiliumRuleBlockSpec
+                    {
+                        Path = "spec",
+                        EndpointSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", target)) },
+                        Ingress =
+                        [
+                            new CiliumRuleSpec
+                            {
+                                Path = "spec.ingress[0]",
+                                Endpoints = [new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", source)) }],
+                                ToPorts =
+                                [
+                                    new CiliumPortRuleSpec
+                                    {
+                                        Ports = [new CiliumPortSpec { Protocols = [Protocol.Tcp], Port = 8080 }],
+                                        Http =
+                                        [
+                                            new HttpRuleSpec { Method = HttpRuleSpec.Compile("GET|HEAD"), Path = HttpRuleSpec.Compile($"/api/v{1 + random.Next(3)}/.*") },
+                                            new HttpRuleSpec { Method = HttpRuleSpec.Compile("POST"), Path = HttpRuleSpec.Compile("/api/v1/jobs"), Headers = [("X-Project", nsNames[n])] },
+                                        ],
+                                    },
+                                ],
+                            },
+                        ],
+                    },
+                ],
+            });
+        }
     }
 
     private static NetworkPolicySpec Ingress(string ns, string name, LabelSelectorSpec subjects, NetworkPolicyPeerSpec peer, NetworkPolicyPortSpec port) => new()
