@@ -1,0 +1,172 @@
+using Palisade.Diagnostics;
+using Palisade.Manifests;
+using Palisade.Model;
+using Palisade.Sets;
+
+namespace Palisade.Tests;
+
+public sealed class CiliumPolicyDecoderTests
+{
+    private static ManifestLoadResult LoadText(string yaml) => ManifestLoader.LoadText(yaml.ReplaceLineEndings("\n"), "cilium.yaml");
+
+    private const string Valid = """
+        apiVersion: cilium.io/v2
+        kind: CiliumNetworkPolicy
+        metadata: {name: workspace, namespace: project-alpha}
+        spec:
+          endpointSelector: {matchLabels: {app: jupyter}}
+          enableDefaultDeny: {egress: true}
+          egress:
+          - toEndpoints:
+            - matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system, k8s-app: kube-dns}
+            toPorts:
+            - ports: [{port: "53", protocol: UDP}]
+              rules:
+                dns: [{matchPattern: "*.pypi.org"}, {matchName: pypi.org}]
+          - toFQDNs: [{matchName: pypi.org}, {matchPattern: "*.pypi.org"}]
+            toPorts:
+            - ports: [{port: "443", protocol: TCP}]
+          - toEntities: [kube-apiserver]
+          - toCIDRSet: [{cidr: 10.0.0.0/8, except: [10.96.0.0/12]}]
+            toPorts:
+            - ports: [{port: "8000", endPort: 8100, protocol: ANY}]
+          - toEndpoints: [{matchLabels: {app: nexus, io.kubernetes.pod.namespace: package-mirror}}]
+            toPorts:
+            - ports: [{port: "8081", protocol: TCP}]
+              rules:
+                http:
+                - {method: "GET|HEAD", path: "/repository/.*", host: "nexus(\\.package-mirror)?", headers: ["X-Project: alpha"]}
+                - method: POST
+                  path: /api/v1/jobs
+                  headerMatches: [{name: X-Project, value: alpha}]
+          egressDeny:
+          - toCIDR: [169.254.169.254/32]
+          ingress:
+          - fromEntities: [remote-node]
+          - fromEndpoints: [{}]
+            icmps: [{fields: [{type: 8, family: IPv4}]}]
+        """;
+
+    [Fact]
+    public void Load_ValidPolicy_ReadsEveryField()
+    {
+        var result = LoadText(Valid);
+
+        Assert.False(result.HasErrors, string.Join("\n", result.Diagnostics));
+        Assert.DoesNotContain(result.Diagnostics, static d => d.Code == DiagnosticCodes.CiliumRejected);
+        var policy = Assert.Single(result.Cluster.CiliumPolicies);
+        Assert.Equal("project-alpha", policy.Namespace);
+        var block = Assert.Single(policy.Blocks);
+        Assert.True(block.DefaultDenyEgress);
+        Assert.Null(block.DefaultDenyIngress);
+        var egress = block.Egress!;
+        Assert.Equal(5, egress.Count);
+        Assert.Equal(["*.pypi.org", "pypi.org"], egress[0].ToPorts![0].Dns!.Select(static d => d.Text));
+        Assert.Equal(["pypi.org", "*.pypi.org"], egress[1].Fqdns!.Select(static d => d.Text));
+        Assert.Equal([CiliumEntity.KubeApiServer], egress[2].Entities!);
+        Assert.True(egress[3].Cidrs!.Contains(IpNumbers.V4Base + 0x0A000001u));
+        Assert.False(egress[3].Cidrs!.Contains(IpNumbers.V4Base + 0x0A600001u));
+        var range = egress[3].ToPorts![0].Ports[0];
+        Assert.Equal((8000, 8100), (range.Port, range.EndPort));
+        Assert.Equal([Protocol.Tcp, Protocol.Udp, Protocol.Sctp], range.Protocols);
+        var http = egress[4].ToPorts![0].Http!;
+        Assert.Equal(2, http.Count);
+        Assert.Matches(http[0].Method!, "HEAD");
+        Assert.DoesNotMatch(http[0].Method!, "GETX");
+        Assert.Matches(http[0].Host!, "nexus.package-mirror");
+        Assert.Equal([("X-Project", (string?)"alpha")], http[0].Headers);
+        Assert.Equal([("X-Project", (string?)"alpha")], http[1].Headers);
+        Assert.Single(block.EgressDeny!);
+        Assert.Equal([CiliumEntity.RemoteNode], block.Ingress![0].Entities!);
+        Assert.True(block.Ingress[1].HasIcmps);
+    }
+
+    /// <summary>Policies the Cilium agent refuses: Palisade warns (the API server stores them) and leaves the policy out, as the agent does.</summary>
+    [Theory]
+    [InlineData("  - toEntities: [kube-apiserver]", "  - {toEntities: [kube-apiserver], toCIDR: [10.0.0.0/8]}", "spec.egress[2]", "mixes peer kinds")]
+    [InlineData("    - ports: [{port: \"8081\", protocol: TCP}]", "    - ports: [{port: \"8081\", protocol: UDP}]", "spec.egress[4].toPorts[0].rules.http", "only to TCP ports")]
+    [InlineData("  - toCIDR: [169.254.169.254/32]", "  - {toFQDNs: [{matchName: metadata.google.internal}]}", "spec.egressDeny[0].toFQDNs", "not allowed in a deny rule")]
+    [InlineData("  - toCIDR: [169.254.169.254/32]", "  - {toEndpoints: [{}], toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{}]}}]}", "spec.egressDeny[0].toPorts[0].rules", "not allowed in a deny rule")]
+    [InlineData("{matchPattern: \"*.pypi.org\"}]\n    toPorts", "{matchPattern: \"*.py$pi.org\"}]\n    toPorts", "spec.egress[1].toFQDNs[1].matchPattern", "not a valid DNS pattern")]
+    [InlineData("path: \"/repository/.*\"", "path: \"/(a)\\\\1\"", "spec.egress[4].toPorts[0].rules.http[0].path", "linear time")]
+    [InlineData("path: \"/repository/.*\"", "path: \"/repository/(\"", "spec.egress[4].toPorts[0].rules.http[0].path", "not a valid regular expression")]
+    [InlineData("port: \"8000\", endPort: 8100", "port: \"8100\", endPort: 8000", "spec.egress[3].toPorts[0].ports[0].endPort", "endPort 8000")]
+    [InlineData("  - fromEndpoints: [{}]\n    icmps:", "  - fromEndpoints: [{}]\n    toPorts: [{ports: [{port: \"80\"}]}]\n    icmps:", "spec.ingress[1].icmps", "without toPorts")]
+    public void Load_PolicyTheAgentRefuses_WarnsAndLeavesItOut(string from, string to, string path, string message)
+    {
+        var yaml = Valid.Replace(from, to, StringComparison.Ordinal);
+        Assert.NotEqual(Valid, yaml);
+
+        var result = LoadText(yaml);
+
+        Assert.False(result.HasErrors, string.Join("\n", result.Diagnostics));
+        var warning = Assert.Single(result.Diagnostics, static d => d.Code == DiagnosticCodes.CiliumRejected);
+        Assert.Equal(Severity.Warning, warning.Severity);
+        Assert.Equal(path, warning.Path);
+        Assert.Contains(message, warning.Message, StringComparison.Ordinal);
+        Assert.Equal("CiliumNetworkPolicy project-alpha/workspace", warning.Subject);
+        Assert.True(warning.Location.Line > 0 && warning.Location.Column > 0);
+        Assert.Empty(result.Cluster.CiliumPolicies);
+    }
+
+    /// <summary>Objects the API server refuses (the CRD's schema): errors, exit code 2 in every command.</summary>
+    [Theory]
+    [InlineData("toEntities: [kube-apiserver]", "toEntities: [kube-api-server]", DiagnosticCodes.InvalidEntity, "spec.egress[2].toEntities[0]")]
+    [InlineData("protocol: ANY", "protocol: ICMP", DiagnosticCodes.InvalidProtocol, "spec.egress[3].toPorts[0].ports[0].protocol")]
+    [InlineData("cidr: 10.0.0.0/8", "cidr: 10.0.0/8", DiagnosticCodes.InvalidCidr, "spec.egress[3].toCIDRSet[0].cidr")]
+    [InlineData("port: \"443\"", "port: \"70000\"", DiagnosticCodes.InvalidPort, "spec.egress[1].toPorts[0].ports[0].port")]
+    [InlineData("  endpointSelector: {matchLabels: {app: jupyter}}\n", "", DiagnosticCodes.MissingField, "spec.endpointSelector")]
+    public void Load_PolicyTheApiServerRefuses_IsAnError(string from, string to, string code, string path)
+    {
+        var yaml = Valid.Replace(from, to, StringComparison.Ordinal);
+        Assert.NotEqual(Valid, yaml);
+
+        var result = LoadText(yaml);
+
+        Assert.True(result.HasErrors);
+        var error = Assert.Single(result.Diagnostics, static d => d.Severity == Severity.Error);
+        Assert.Equal(code, error.Code);
+        Assert.Equal(path, error.Path);
+        Assert.Empty(result.Cluster.CiliumPolicies);
+    }
+
+    [Fact]
+    public void Load_SourcePrefixedLabelKeys_AreReadInCiliumsLabelSpace()
+    {
+        var result = LoadText(Valid);
+
+        // 'k8s:io.kubernetes.pod.namespace' and 'io.kubernetes.pod.namespace' are one key; the policy's
+        // own namespace is added where a selector names none when the snapshot is compiled.
+        var block = Assert.Single(Assert.Single(result.Cluster.CiliumPolicies).Blocks);
+        var dns = Assert.Single(block.Egress![0].Endpoints!);
+        Assert.True(dns.Matches(LabelSet.Of(("io.kubernetes.pod.namespace", "kube-system"), ("k8s-app", "kube-dns"))));
+        Assert.False(dns.Matches(LabelSet.Of(("io.kubernetes.pod.namespace", "project-alpha"), ("k8s-app", "kube-dns"))));
+    }
+
+    [Fact]
+    public void Load_ClusterwidePolicyWithSpecsAndNodeSelector_KeepsPodBlocksAndWarnsOfHostPolicy()
+    {
+        var result = LoadText("""
+            apiVersion: cilium.io/v2
+            kind: CiliumClusterwideNetworkPolicy
+            metadata: {name: no-ssh-out}
+            specs:
+            - endpointSelector: {}
+              egressDeny:
+              - toEntities: [world]
+                toPorts: [{ports: [{port: "22", protocol: TCP}]}]
+            - nodeSelector: {}
+              ingress:
+              - fromEntities: [cluster]
+            """);
+
+        Assert.False(result.HasErrors, string.Join("\n", result.Diagnostics));
+        var warning = Assert.Single(result.Diagnostics);
+        Assert.Equal(DiagnosticCodes.UnsupportedFeature, warning.Code);
+        Assert.Equal("specs[1].nodeSelector", warning.Path);
+        var policy = Assert.Single(result.Cluster.CiliumPolicies);
+        Assert.Equal(string.Empty, policy.Namespace);
+        var block = Assert.Single(policy.Blocks);
+        Assert.Equal([CiliumEntity.World], Assert.Single(block.EgressDeny!).Entities!);
+    }
+}
