@@ -54,7 +54,7 @@ public static class DiagnosticCodes
     /// <summary>A port range is invalid (<c>endPort</c> below <c>port</c>, with a named port, or without a port).</summary>
     public const string InvalidPortRange = "PAL0016";
 
-    /// <summary>A protocol is not TCP, UDP or SCTP.</summary>
+    /// <summary>A protocol is not TCP, UDP or SCTP (or, in Cilium policies, ANY).</summary>
     public const string InvalidProtocol = "PAL0017";
 
     /// <summary>A <c>policyTypes</c> entry is not Ingress or Egress, or is repeated.</summary>
@@ -78,10 +78,10 @@ public static class DiagnosticCodes
     /// <summary>A matrix grid is malformed.</summary>
     public const string InvalidGrid = "PAL0042";
 
-    /// <summary>An AdminNetworkPolicy priority is not a whole number from 0 to 1000.</summary>
+    /// <summary>A cluster-wide policy's priority is not a whole number from 0 to 1000.</summary>
     public const string InvalidPriority = "PAL0050";
 
-    /// <summary>Two AdminNetworkPolicies share a priority, so their order is undefined.</summary>
+    /// <summary>Two policies of one cluster-wide tier share a priority, so their order is undefined.</summary>
     public const string SamePriority = "PAL0051";
 
     /// <summary>A cluster-wide policy's subject is empty, or sets both <c>namespaces</c> and <c>pods</c>.</summary>
