@@ -13,7 +13,7 @@ namespace Palisade.Benchmarks;
 /// with DNS-name rules, 500 with HTTP rules, admin and baseline tiers), within 1.5 times that.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(warmupCount: 2, iterationCount: 8)]
+[SimpleJob(warmupCount: 3, iterationCount: 20)]
 public class CompileBenchmark
 {
     private ClusterSpec _cluster = ClusterSpec.Empty;

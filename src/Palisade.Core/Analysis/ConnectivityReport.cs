@@ -204,13 +204,26 @@ public static class ConnectivityAnalyzer
 
         if (snapshot.HasL7Rules)
         {
-            var byPeer = entries.ToDictionary(static e => e.Workload, e => workloads[e.Workload][0].Index);
+            // Every line's workloads are the entries' own objects, so they are found by reference (no hashing of names).
+            var byPeer = entries.ToDictionary<(WorkloadRef Workload, int Identity), WorkloadRef, int>(static e => e.Workload, e => workloads[e.Workload][0].Index, ReferenceEqualityComparer.Instance);
             var memo = new Layer7Memo();
             lines = [.. lines.Select(line => line with { Layer7 = snapshot.Layer7Label(line, byPeer, memo) })];
         }
 
         // netpol-analyzer's order: by source text, then destination text, byte-wise.
-        var keys = lines.Select(static l => (Source: l.Source.ToString(), Destination: l.Destination.ToString())).ToArray();
+        var texts = new Dictionary<ReportPeer, string>(ReferenceEqualityComparer.Instance);
+        string Text(ReportPeer peer)
+        {
+            if (!texts.TryGetValue(peer, out var text))
+            {
+                text = peer.ToString();
+                texts.Add(peer, text);
+            }
+
+            return text;
+        }
+
+        var keys = lines.Select(l => (Source: Text(l.Source), Destination: Text(l.Destination))).ToArray();
         var order = Enumerable.Range(0, lines.Count).ToArray();
         Array.Sort(order, (a, b) =>
         {

@@ -444,6 +444,34 @@ public sealed class PolicySnapshot
             ? _data.IdentityPortMap[identity]
             : probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside;
         var classes = direction == Direction.Egress ? _data.Egress : _data.Ingress;
+        var classKey = (direction, classes.ClassOf[identity], portMap);
+        if (!memo.Possible.TryGetValue(classKey, out var possible))
+        {
+            // What layer-7 rules of the class could restrict toward any peer: most lines need no more than this.
+            possible = ConnectionSet.None;
+            var destinationPorts = _data.PortMaps.Get(portMap);
+            foreach (var policy in Selecting(direction, identity))
+            {
+                if (policy.Tier == Tier.Namespace && policy.Affects(direction) && policy.Subjects[identity])
+                {
+                    foreach (var rule in policy.Rules(direction))
+                    {
+                        if (rule.HasL7 && rule.Action == AdminAction.Allow)
+                        {
+                            possible = possible.Union(rule.Admits(destinationPorts));
+                        }
+                    }
+                }
+            }
+
+            memo.Possible.Add(classKey, possible);
+        }
+
+        if (!possible.Overlaps(connections))
+        {
+            return null;
+        }
+
         var key = (direction, classes.ClassOf[identity], portMap, probe.Identity, probe.Address, probe.DnsName);
         if (!memo.Parts.TryGetValue(key, out var part))
         {
@@ -1142,4 +1170,7 @@ internal sealed class Layer7Memo
 {
     /// <summary>The restrictions found, by key.</summary>
     public Dictionary<(Direction Direction, int Class, int PortMap, int PeerIdentity, UInt128 PeerAddress, string? PeerName), (string Kind, ConnectionSet Ports)> Parts { get; } = [];
+
+    /// <summary>What the layer-7 rules of a class could restrict toward any peer, by side, class and port map.</summary>
+    public Dictionary<(Direction Direction, int Class, int PortMap), ConnectionSet> Possible { get; } = [];
 }

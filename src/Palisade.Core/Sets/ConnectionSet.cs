@@ -70,6 +70,9 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
     /// <summary>Whether every connection of this set is in <paramref name="other"/>.</summary>
     public bool IsSubsetOf(ConnectionSet other) => Keys.IsSubsetOf(other.Keys);
 
+    /// <summary>Whether the sets share a connection.</summary>
+    public bool Overlaps(ConnectionSet other) => Keys.Overlaps(other.Keys);
+
     private ConnectionSet Wrap(IntervalSet<uint> keys, ConnectionSet other)
     {
         if (ReferenceEquals(keys, Keys))

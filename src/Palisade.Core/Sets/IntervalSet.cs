@@ -257,8 +257,31 @@ public sealed class IntervalSet<T> : IEquatable<IntervalSet<T>>
     /// <summary>Whether every member of this set is a member of <paramref name="other"/>.</summary>
     public bool IsSubsetOf(IntervalSet<T> other) => Except(other).IsEmpty;
 
-    /// <summary>Whether the sets share a member.</summary>
-    public bool Overlaps(IntervalSet<T> other) => !Intersect(other).IsEmpty;
+    /// <summary>Whether the sets share a member (a merge walk; nothing is allocated).</summary>
+    public bool Overlaps(IntervalSet<T> other)
+    {
+        int i = 0, j = 0;
+        while (i < _intervals.Length && j < other._intervals.Length)
+        {
+            var a = _intervals[i];
+            var b = other._intervals[j];
+            if (T.Max(a.Lo, b.Lo) <= T.Min(a.Hi, b.Hi))
+            {
+                return true;
+            }
+
+            if (a.Hi < b.Hi)
+            {
+                i++;
+            }
+            else
+            {
+                j++;
+            }
+        }
+
+        return false;
+    }
 
     /// <inheritdoc />
     public bool Equals(IntervalSet<T>? other)

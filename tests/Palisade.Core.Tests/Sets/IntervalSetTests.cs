@@ -45,6 +45,11 @@ public sealed class IntervalSetTests
         });
 
     [Fact]
+    public void Overlaps_AnySets_WhenTheyShareAMember() =>
+        Gen.Select(SetGen, SetGen).Sample((a, b) =>
+            Assert.Equal(Members(a).Overlaps(Members(b)), a.Overlaps(b)));
+
+    [Fact]
     public void Except_AnySets_RemovesMembersOfOther() =>
         Gen.Select(SetGen, SetGen).Sample((a, b) =>
         {
