@@ -27,7 +27,7 @@ public class HttpVerdictBenchmark
         var cluster = ClusterSynthesizer.Generate(new SynthesisOptions { Pods = 10_000, Policies = 2_000, Namespaces = 100, Seed = 1, MixedDialects = true });
         _snapshot = SnapshotCompiler.Compile(cluster);
         var random = new Random(11);
-        var byApp = _snapshot.Pods.GroupBy(p => (p.Spec.Namespace, App: p.Spec.Labels.TryGetValue("app", out var app) ? app : string.Empty))
+        var byWorkload = _snapshot.Pods.GroupBy(p => (p.Spec.Namespace, Workload: p.Spec.Labels.TryGetValue("workload", out var name) ? name : string.Empty))
             .ToDictionary(static g => g.Key, static g => g.Select(static p => p.Index).ToArray());
         L7Request[] requests =
         [
@@ -40,9 +40,10 @@ public class HttpVerdictBenchmark
         while (cases.Count < Requests)
         {
             var policy = http[random.Next(http.Count)];
-            var target = policy.Blocks[0].EndpointSelector.MatchLabels["app"];
-            var source = policy.Blocks[0].Ingress![0].Endpoints![0].MatchLabels["app"];
-            if (byApp.TryGetValue((policy.Namespace, source), out var from) && byApp.TryGetValue((policy.Namespace, target), out var to))
+            var api = policy.Blocks[1];
+            var target = api.EndpointSelector.MatchLabels["workload"];
+            var source = api.Ingress![0].Endpoints![0].MatchLabels["workload"];
+            if (byWorkload.TryGetValue((policy.Namespace, source), out var from) && byWorkload.TryGetValue((policy.Namespace, target), out var to))
             {
                 var s = from[random.Next(from.Length)];
                 var d = to[random.Next(to.Length)];
@@ -54,6 +55,17 @@ public class HttpVerdictBenchmark
         }
 
         _cases = [.. cases];
+
+        // The figure means something only if the requests reach layer 7: most connections must be
+        // open at layers 3-4, and the HTTP rules must refuse some requests on them.
+        var open = _cases.Count(c => _snapshot.Evaluate(c.From, c.To, Protocol.Tcp, 8080));
+        var allowed = _cases.Count(c => _snapshot.Evaluate(c.From, c.To, Protocol.Tcp, 8080, c.Request));
+        if (open < _cases.Length / 2 || allowed == 0 || allowed == open)
+        {
+            throw new InvalidOperationException($"the benchmark's requests do not exercise layer 7: {open} of {_cases.Length} connections open, {allowed} requests allowed");
+        }
+
+        Console.WriteLine($"// {_cases.Length} requests: {open} on open connections, {allowed} allowed by the HTTP rules");
     }
 
     [Benchmark(OperationsPerInvoke = Requests)]

@@ -18,7 +18,8 @@ internal static partial class CiliumPolicyDecoder
     private static readonly string[] BlockFields =
         ["endpointSelector", "nodeSelector", "ingress", "ingressDeny", "egress", "egressDeny", "enableDefaultDeny", "description", "labels", "log"];
 
-    private static readonly Dictionary<string, CiliumEntity> Entities = new(StringComparer.Ordinal)
+    /// <summary>Cilium's entity names (the manifest writer writes the first name of each entity).</summary>
+    internal static readonly Dictionary<string, CiliumEntity> Entities = new(StringComparer.Ordinal)
     {
         ["all"] = CiliumEntity.All,
         ["world"] = CiliumEntity.World,

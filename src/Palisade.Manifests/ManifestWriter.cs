@@ -6,7 +6,8 @@ namespace Palisade.Manifests;
 
 /// <summary>
 /// Writes a <see cref="ClusterSpec"/> as Kubernetes manifests that <see cref="ManifestLoader"/> reads
-/// back to the same cluster: one multi-document YAML file per namespace.
+/// back to the same cluster: one multi-document YAML file per namespace, and <c>_cluster.yaml</c>
+/// (no namespace can have that name) for the cluster-wide policies.
 /// </summary>
 public static class ManifestWriter
 {
@@ -19,16 +20,39 @@ public static class ManifestWriter
     public static IReadOnlyList<string> WriteFolder(ClusterSpec cluster, string folder)
     {
         Directory.CreateDirectory(folder);
+        var namespacedCilium = cluster.CiliumPolicies.Where(static p => !p.IsClusterwide).ToList();
         var names = cluster.Namespaces.Select(static n => n.Name)
             .Concat(cluster.Pods.Select(static p => p.Namespace))
             .Concat(cluster.NetworkPolicies.Select(static p => p.Namespace))
             .Concat(cluster.Workloads.Select(static w => w.Namespace))
+            .Concat(namespacedCilium.Select(static p => p.Namespace))
             .Distinct(StringComparer.Ordinal)
             .ToList();
         var files = new List<string>();
         var podsByNamespace = cluster.Pods.ToLookup(static p => p.Namespace, StringComparer.Ordinal);
         var policiesByNamespace = cluster.NetworkPolicies.ToLookup(static p => p.Namespace, StringComparer.Ordinal);
         var workloadsByNamespace = cluster.Workloads.ToLookup(static w => w.Namespace, StringComparer.Ordinal);
+        var ciliumByNamespace = namespacedCilium.ToLookup(static p => p.Namespace, StringComparer.Ordinal);
+        var clusterWide = cluster.AdminNetworkPolicies.Select(AdminPolicy)
+            .Concat(cluster.CiliumPolicies.Where(static p => p.IsClusterwide).Select(CiliumPolicy))
+            .ToList();
+        if (clusterWide.Count > 0)
+        {
+            var file = Path.Combine(folder, "_cluster.yaml");
+            using var writer = new StreamWriter(file);
+            for (var i = 0; i < clusterWide.Count; i++)
+            {
+                if (i > 0)
+                {
+                    writer.Write("---\n");
+                }
+
+                Serializer.Serialize(writer, clusterWide[i]);
+            }
+
+            files.Add(file);
+        }
+
         foreach (var name in names)
         {
             var file = Path.Combine(folder, name + ".yaml");
@@ -63,6 +87,11 @@ public static class ManifestWriter
             foreach (var policy in policiesByNamespace[name])
             {
                 Document(Policy(policy));
+            }
+
+            foreach (var policy in ciliumByNamespace[name])
+            {
+                Document(CiliumPolicy(policy));
             }
 
             files.Add(file);
@@ -186,5 +215,151 @@ public static class ManifestWriter
                 ("policyTypes", types),
                 ("ingress", Rules(policy.Ingress, "from")),
                 ("egress", Rules(policy.Egress, "to")))));
+    }
+
+    private static Dictionary<string, object?> AdminPolicy(AdminNetworkPolicySpec policy)
+    {
+        var cnp = policy.Kind == "ClusterNetworkPolicy";
+        var baseline = policy.Kind == "BaselineAdminNetworkPolicy";
+        var subject = policy.Subject.Namespaces is { } namespaces
+            ? Map(("namespaces", Selector(namespaces)))
+            : Map(("pods", Map(
+                ("namespaceSelector", Selector(policy.Subject.PodNamespaces ?? LabelSelectorSpec.Everything)),
+                ("podSelector", Selector(policy.Subject.Pods ?? LabelSelectorSpec.Everything)))));
+        List<object?>? Rules(IReadOnlyList<AdminRuleSpec> rules, string peerKey) => rules.Count == 0
+            ? null
+            : rules.Select(rule => (object?)Map(
+                ("name", rule.Name),
+                ("action", cnp && rule.Action == AdminAction.Allow ? "Accept" : rule.Action.ToString()),
+                (peerKey, rule.Peers.Select(static peer => (object?)AdminPeer(peer)).ToList()),
+                (cnp ? "protocols" : "ports", rule.Ports?.Select(port => (object?)(cnp ? ClusterPort(port) : AdminPort(port))).ToList()))).ToList();
+        return Map(
+            ("apiVersion", cnp ? "policy.networking.k8s.io/v1alpha2" : "policy.networking.k8s.io/v1alpha1"),
+            ("kind", policy.Kind),
+            ("metadata", Map(("name", policy.Name))),
+            ("spec", Map(
+                ("tier", cnp ? policy.Tier.ToString() : null),
+                ("priority", baseline ? null : policy.Priority),
+                ("subject", subject),
+                ("ingress", Rules(policy.Ingress, "from")),
+                ("egress", Rules(policy.Egress, "to")))));
+    }
+
+    private static Dictionary<string, object?> AdminPeer(AdminPeerSpec peer)
+    {
+        if (peer.Namespaces is { } namespaces)
+        {
+            return Map(("namespaces", Selector(namespaces)));
+        }
+
+        if (peer.Pods is not null || peer.PodNamespaces is not null)
+        {
+            return Map(("pods", Map(
+                ("namespaceSelector", Selector(peer.PodNamespaces ?? LabelSelectorSpec.Everything)),
+                ("podSelector", Selector(peer.Pods ?? LabelSelectorSpec.Everything)))));
+        }
+
+        if (peer.Nodes is { } nodes)
+        {
+            return Map(("nodes", Selector(nodes)));
+        }
+
+        if (peer.DomainNames is { } domains)
+        {
+            return Map(("domainNames", domains.Select(static d => (object?)d.Text).ToList()));
+        }
+
+        return Map(("networks", (peer.Networks ?? peer.NetworkAddresses?.ToPrefixes().Select(static p => p.ToString()).ToList() ?? []).Select(static n => (object?)n).ToList()));
+    }
+
+    private static Dictionary<string, object?> AdminPort(AdminPortSpec port) =>
+        port.PortName is { } name ? Map(("namedPort", name))
+        : port.EndPort is { } end ? Map(("portRange", Map(("protocol", port.Protocol.Name()), ("start", port.Port), ("end", end))))
+        : Map(("portNumber", Map(("protocol", port.Protocol.Name()), ("port", port.Port))));
+
+    private static Dictionary<string, object?> ClusterPort(AdminPortSpec port)
+    {
+        if (port.PortName is { } name)
+        {
+            return Map(("destinationNamedPort", name));
+        }
+
+        var destination = port.EndPort is { } end
+            ? Map(("range", Map(("start", port.Port), ("end", end))))
+            : Map(("number", port.Port));
+        return Map((port.Protocol.Name().ToLowerInvariant(), Map(("destinationPort", destination))));
+    }
+
+    private static Dictionary<string, object?> CiliumPolicy(CiliumPolicySpec policy)
+    {
+        var blocks = policy.Blocks.Select(static b => (object?)CiliumBlock(b)).ToList();
+        return Map(
+            ("apiVersion", "cilium.io/v2"),
+            ("kind", policy.Kind),
+            ("metadata", Map(("name", policy.Name), ("namespace", policy.IsClusterwide ? null : policy.Namespace))),
+            (blocks.Count == 1 ? "spec" : "specs", blocks.Count == 1 ? blocks[0] : blocks));
+    }
+
+    private static Dictionary<string, object?> CiliumBlock(CiliumRuleBlockSpec block)
+    {
+        List<object?>? Rules(IReadOnlyList<CiliumRuleSpec>? rules, bool ingress) =>
+            rules?.Select(rule => (object?)CiliumRule(rule, ingress)).ToList();
+        return Map(
+            ("endpointSelector", Selector(block.EndpointSelector)),
+            ("enableDefaultDeny", block.DefaultDenyIngress is null && block.DefaultDenyEgress is null
+                ? null
+                : Map(("ingress", block.DefaultDenyIngress), ("egress", block.DefaultDenyEgress))),
+            ("ingress", Rules(block.Ingress, true)),
+            ("ingressDeny", Rules(block.IngressDeny, true)),
+            ("egress", Rules(block.Egress, false)),
+            ("egressDeny", Rules(block.EgressDeny, false)));
+    }
+
+    private static Dictionary<string, object?> CiliumRule(CiliumRuleSpec rule, bool ingress)
+    {
+        var p = ingress ? "from" : "to";
+        return Map(
+            ($"{p}Endpoints", rule.Endpoints?.Select(static s => (object?)Selector(s)).ToList()),
+            ($"{p}Entities", rule.Entities?.Select(static e => (object?)CiliumPolicyDecoder.Entities.First(pair => pair.Value == e).Key).ToList()),
+            ($"{p}CIDRSet", rule.Cidrs?.ToPrefixes().Select(static c => (object?)Map(("cidr", c.ToString()))).ToList()),
+            ("toFQDNs", rule.Fqdns?.Select(static f => (object?)DnsMatch(f)).ToList()),
+            ("toServices", rule.Services?.Select(static s => (object?)Service(s)).ToList()),
+            ("toPorts", rule.ToPorts?.Select(static entry => (object?)PortRule(entry)).ToList()),
+            ("icmps", rule.HasIcmps ? new List<object?> { Map(("fields", new List<object?> { Map(("type", 8), ("family", "IPv4")) })) } : null));
+    }
+
+    private static Dictionary<string, object?> Service(CiliumServiceRef service) => service.Name is { } name
+        ? Map(("k8sService", Map(("serviceName", name), ("namespace", service.Namespace))))
+        : Map(("k8sServiceSelector", Map(("selector", Selector(service.Selector ?? LabelSelectorSpec.Everything)), ("namespace", service.Namespace))));
+
+    private static Dictionary<string, object?> PortRule(CiliumPortRuleSpec entry)
+    {
+        var rules = entry.Http is null && entry.Dns is null
+            ? null
+            : Map(
+                ("http", entry.Http?.Select(static h => (object?)HttpRule(h)).ToList()),
+                ("dns", entry.Dns?.Select(static d => (object?)DnsMatch(d)).ToList()));
+        return Map(("ports", entry.Ports.SelectMany(static port => CiliumPorts(port)).ToList()), ("rules", rules));
+    }
+
+    private static Dictionary<string, object?> HttpRule(HttpRuleSpec rule) => Map(
+        ("method", rule.Method is null ? null : HttpRuleSpec.Source(rule.Method)),
+        ("path", rule.Path is null ? null : HttpRuleSpec.Source(rule.Path)),
+        ("host", rule.Host is null ? null : HttpRuleSpec.Source(rule.Host)),
+        ("headerMatches", rule.Headers.Count == 0 ? null : rule.Headers.Select(static h => (object?)Map(("name", h.Name), ("value", h.Value))).ToList()));
+
+    private static Dictionary<string, object?> DnsMatch(DnsPattern pattern) =>
+        pattern.Style == DnsPatternStyle.Exact ? Map(("matchName", pattern.Text)) : Map(("matchPattern", pattern.Text));
+
+    private static IEnumerable<object?> CiliumPorts(CiliumPortSpec port)
+    {
+        var all = port.Protocols.Count == 3;
+        foreach (var protocol in all ? [Protocol.Tcp] : port.Protocols)
+        {
+            yield return Map(
+                ("port", port.PortName ?? (port.Port ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ("endPort", port.EndPort),
+                ("protocol", all ? "ANY" : protocol.Name()));
+        }
     }
 }

@@ -217,6 +217,21 @@ internal sealed class CompiledRule
     }
 
     /// <summary>
+    /// The connections the rule admits to a destination with port map <paramref name="portMap"/>, for
+    /// verdicts after the compile: from the compile's cache where it resolved that port map (only read,
+    /// so concurrent verdicts are safe), otherwise resolved here.
+    /// </summary>
+    public ConnectionSet AdmitsFor(int portMap, PortMapTable portMaps, ConnectionSet[] connections)
+    {
+        if (FixedSet is { } fixedSet)
+        {
+            return fixedSet;
+        }
+
+        return _byPortMap!.TryGetValue(portMap, out var id) ? connections[id] : Admits(portMaps.Get(portMap));
+    }
+
+    /// <summary>
     /// The interned connections the rule admits to a destination with port map <paramref name="portMap"/>
     /// (<see cref="PortMapTable.Outside"/> for an outside address).
     /// </summary>

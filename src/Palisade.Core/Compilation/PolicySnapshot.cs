@@ -491,8 +491,7 @@ public sealed class PolicySnapshot
     public bool Evaluate(Endpoint from, Endpoint to, Protocol protocol, int port, L7Request? request = null)
     {
         if ((HasNamePeers && (from.DnsName is not null || to.DnsName is not null))
-            || from.Kind == EndpointKind.Node || to.Kind == EndpointKind.Node
-            || (request is not null && HasL7Rules))
+            || from.Kind == EndpointKind.Node || to.Kind == EndpointKind.Node)
         {
             if (from.Kind == EndpointKind.Pod && to.Kind == EndpointKind.Pod && from.PodIndex == to.PodIndex)
             {
@@ -500,6 +499,18 @@ public sealed class PolicySnapshot
             }
 
             return DecideSide(Direction.Egress, from, to, protocol, port, request) && DecideSide(Direction.Ingress, to, from, protocol, port, request);
+        }
+
+        if (request is not null && HasL7Rules)
+        {
+            // Layers 3-4 from the tables; then layer 7 only on a side whose class has layer-7 rules.
+            if (!Evaluate(from, to, protocol, port))
+            {
+                return false;
+            }
+
+            return (from.Kind == EndpointKind.Pod && to.Kind == EndpointKind.Pod && from.PodIndex == to.PodIndex)
+                || (RequestPasses(Direction.Egress, from, to, protocol, port, request) && RequestPasses(Direction.Ingress, to, from, protocol, port, request));
         }
 
         if (from.Kind == EndpointKind.Pod && to.Kind == EndpointKind.Pod)
@@ -520,6 +531,101 @@ public sealed class PolicySnapshot
 
         // Between two outside addresses no policy of the cluster applies.
         return true;
+    }
+
+    /// <summary>
+    /// Whether one side lets <paramref name="request"/> through on a connection the tables allow: it
+    /// does unless the namespace tier admits the connection only through layer-7 rules and none of
+    /// those matches the request (an admin-tier Allow decides before them). Agrees with <see cref="DecideSide"/>.
+    /// </summary>
+    private bool RequestPasses(Direction direction, Endpoint subject, Endpoint peer, Protocol protocol, int port, L7Request request)
+    {
+        if (subject.Kind != EndpointKind.Pod)
+        {
+            return true;
+        }
+
+        var identity = _data.Pods[subject.PodIndex].Identity;
+        if (!ClassHasL7(direction, identity))
+        {
+            return true;
+        }
+
+        var peerIdentity = peer.Kind == EndpointKind.Pod ? _data.Pods[peer.PodIndex].Identity : -1;
+        var portMap = direction == Direction.Ingress ? _data.IdentityPortMap[identity] : peerIdentity >= 0 ? _data.IdentityPortMap[peerIdentity] : PortMapTable.Outside;
+        var classes = direction == Direction.Egress ? _data.Egress : _data.Ingress;
+        var probe = new PeerProbe(peerIdentity, peer.Address, null, false, null, null);
+        var facts = peerIdentity >= 0
+            ? _layer7Facts.GetOrAdd(
+                (direction, classes.ClassOf[identity], portMap, peerIdentity),
+                static (_, state) => state.Snapshot.Layer7Facts(state.Direction, state.Identity, state.Probe, state.PortMap),
+                (Snapshot: this, Direction: direction, Identity: identity, Probe: probe, PortMap: portMap))
+            : Layer7Facts(direction, identity, probe, portMap);
+        if (facts.AdminAllowed.Contains(protocol, port) || facts.Open.Contains(protocol, port))
+        {
+            return true;
+        }
+
+        var restricted = false;
+        foreach (var (rule, admits) in facts.Layer7)
+        {
+            if (admits.Contains(protocol, port))
+            {
+                if (MatchesL7(rule, request))
+                {
+                    return true;
+                }
+
+                restricted = true;
+            }
+        }
+
+        return !restricted;
+    }
+
+    private readonly ConcurrentDictionary<(Direction, int, int, int), Layer7SideFacts> _layer7Facts = new();
+
+    /// <summary>What decides requests on one side toward one peer: the admin tier's allows, the namespace tier's rules without layer-7 rules, and those with them.</summary>
+    private Layer7SideFacts Layer7Facts(Direction direction, int identity, PeerProbe probe, int portMap)
+    {
+        ConnectionSet adminAllowed = ConnectionSet.None, adminUndecided = ConnectionSet.All, open = ConnectionSet.None;
+        var layer7 = new List<(CompiledRule, ConnectionSet)>();
+        foreach (var policy in Selecting(direction, identity))
+        {
+            foreach (var rule in policy.Rules(direction))
+            {
+                if (!Array.Exists(rule.Peers, c => c.Matches(probe, null)))
+                {
+                    continue;
+                }
+
+                var admits = rule.AdmitsFor(portMap, _data.PortMaps, _data.Connections);
+                if (policy.Tier == Tier.Admin)
+                {
+                    // The first admin rule that matches a connection decides it; a Pass hands it on.
+                    var decided = admits.Intersect(adminUndecided);
+                    if (rule.Action == AdminAction.Allow)
+                    {
+                        adminAllowed = adminAllowed.Union(decided);
+                    }
+
+                    adminUndecided = adminUndecided.Except(decided);
+                }
+                else if (policy.Tier == Tier.Namespace && rule.Action == AdminAction.Allow)
+                {
+                    if (rule.HasL7)
+                    {
+                        layer7.Add((rule, admits));
+                    }
+                    else
+                    {
+                        open = open.Union(admits);
+                    }
+                }
+            }
+        }
+
+        return new Layer7SideFacts(adminAllowed, open, [.. layer7]);
     }
 
     /// <summary>The verdict for one connection (and request) with the policies and rules that decided each direction.</summary>
@@ -645,8 +751,7 @@ public sealed class PolicySnapshot
             {
                 if (candidate.Matches(probe, learned))
                 {
-                    var ports = rule.FixedSet ?? rule.Admits(_data.PortMaps.Get(portMap));
-                    return ports.Contains(protocol, port);
+                    return rule.AdmitsFor(portMap, _data.PortMaps, _data.Connections).Contains(protocol, port);
                 }
             }
 
@@ -1174,3 +1279,6 @@ internal sealed class Layer7Memo
     /// <summary>What the layer-7 rules of a class could restrict toward any peer, by side, class and port map.</summary>
     public Dictionary<(Direction Direction, int Class, int PortMap), ConnectionSet> Possible { get; } = [];
 }
+
+/// <summary>What decides requests on one side of a connection toward one peer (see <c>PolicySnapshot.RequestPasses</c>).</summary>
+internal sealed record Layer7SideFacts(ConnectionSet AdminAllowed, ConnectionSet Open, (CompiledRule Rule, ConnectionSet Admits)[] Layer7);

@@ -261,9 +261,31 @@ public sealed record HttpRuleSpec
         return true;
     }
 
-    /// <summary>Compiles an expression that must match a whole value, without backtracking.</summary>
+    /// <summary>
+    /// Compiles an expression that must match a whole value, without backtracking: matching time is
+    /// linear in the input whatever the pattern, so no match timeout is needed (and starting a timeout
+    /// costs more than matching a request line).
+    /// </summary>
+    /// <remarks>
+    /// Expressions are shared by pattern: policies repeat the same few (<c>GET|HEAD</c>, <c>/api/.*</c>),
+    /// and one instance keeps its matching automaton warm for all of them.
+    /// </remarks>
     public static Regex Compile(string pattern) =>
-        new($"^(?:{pattern})$", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+        Compiled.GetOrAdd(pattern, static text => new Regex($"{Anchor}{text}{AnchorEnd}", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, Regex.InfiniteMatchTimeout));
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Regex> Compiled = new(StringComparer.Ordinal);
+
+    /// <summary>The expression as written, from one that <see cref="Compile"/> made.</summary>
+    public static string Source(Regex compiled)
+    {
+        var text = compiled.ToString();
+        return text.StartsWith(Anchor, StringComparison.Ordinal) && text.EndsWith(AnchorEnd, StringComparison.Ordinal)
+            ? text[Anchor.Length..^AnchorEnd.Length]
+            : text;
+    }
+
+    private const string Anchor = "^(?:";
+    private const string AnchorEnd = ")$";
 }
 
 /// <summary>

@@ -203,6 +203,65 @@ public sealed class IpSet : IEquatable<IpSet>
 
     private IpSet Wrap(IntervalSet<UInt128> numbers) => ReferenceEquals(numbers, Numbers) ? this : numbers.IsEmpty ? Empty : new IpSet(numbers);
 
+    /// <summary>
+    /// The fewest CIDR blocks that together hold exactly this set: IPv4 blocks for IPv4 addresses,
+    /// IPv6 blocks (never over the IPv4-mapped block) for the rest, in address order.
+    /// </summary>
+    public IEnumerable<IpPrefix> ToPrefixes()
+    {
+        foreach (var interval in Numbers.Intervals.ToArray())
+        {
+            if (interval.Lo < IpNumbers.V4Base)
+            {
+                foreach (var block in Blocks(interval.Lo, UInt128.Min(interval.Hi, IpNumbers.V4Base - 1), UInt128.Zero, 128, false))
+                {
+                    yield return block;
+                }
+            }
+
+            if (interval.Hi >= IpNumbers.V4Base && interval.Lo <= IpNumbers.V4Last)
+            {
+                foreach (var block in Blocks(UInt128.Max(interval.Lo, IpNumbers.V4Base), UInt128.Min(interval.Hi, IpNumbers.V4Last), IpNumbers.V4Base, 32, true))
+                {
+                    yield return block;
+                }
+            }
+
+            if (interval.Hi > IpNumbers.V4Last)
+            {
+                foreach (var block in Blocks(UInt128.Max(interval.Lo, IpNumbers.V4Last + 1), interval.Hi, UInt128.Zero, 128, false))
+                {
+                    yield return block;
+                }
+            }
+        }
+    }
+
+    /// <summary>Cuts <c>[lo, hi]</c> into aligned blocks, the largest first, in a space of <paramref name="bits"/> bits starting at <paramref name="origin"/>.</summary>
+    private static IEnumerable<IpPrefix> Blocks(UInt128 lo, UInt128 hi, UInt128 origin, int bits, bool isV4)
+    {
+        var offset = lo - origin;
+        var end = hi - origin;
+        while (true)
+        {
+            var size = offset == UInt128.Zero ? bits : Math.Min(bits, (int)UInt128.TrailingZeroCount(offset));
+            UInt128 Mask(int k) => k >= 128 ? UInt128.MaxValue : (UInt128.One << k) - 1;
+            while ((offset | Mask(size)) > end)
+            {
+                size--;
+            }
+
+            var last = offset | Mask(size);
+            yield return new IpPrefix(origin + offset, origin + last, bits - size, isV4);
+            if (last == end)
+            {
+                yield break;
+            }
+
+            offset = last + 1;
+        }
+    }
+
     /// <summary>Writes a range as <c>first-last</c> (or one address when they are equal).</summary>
     public static string FormatRange(UInt128 first, UInt128 last) =>
         first == last ? IpNumbers.Format(first) : $"{IpNumbers.Format(first)}-{IpNumbers.Format(last)}";

@@ -358,26 +358,44 @@ public static class ClusterSynthesizer
         for (var i = 0; i < httpCount; i++)
         {
             var n = Skewed(random, nsNames.Length);
-            var apps = nsApps[n].Count > 0 ? nsApps[n] : ["web"];
-            var target = apps[random.Next(apps.Count)];
-            var source = apps[random.Next(apps.Count)];
+            // One client workload calls one API workload (workload k of a namespace is named "{app}-{k}").
+            var target = nsApps[n].Count > 0 ? random.Next(nsApps[n].Count) : -1;
+            var source = nsApps[n].Count > 0 ? random.Next(nsApps[n].Count) : -1;
+            string Workload(int k) => k < 0 ? "none" : $"{nsApps[n][k]}-{k}";
             cilium.Add(new CiliumPolicySpec
             {
                 Kind = "CiliumNetworkPolicy",
                 Namespace = nsNames[n],
-                Name = $"http-{source}-to-{target}-{i}",
+                Name = $"http-{Workload(source)}-to-{Workload(target)}-{i}",
                 Blocks =
                 [
+                    // The clients may call the API (their namespace's default deny isolates their egress)...
                     new CiliumRuleBlockSpec
                     {
-                        Path = "spec",
-                        EndpointSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", target)) },
+                        Path = "specs[0]",
+                        EndpointSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("workload", Workload(source))) },
+                        Egress =
+                        [
+                            new CiliumRuleSpec
+                            {
+                                Path = "specs[0].egress[0]",
+                                Endpoints = [new LabelSelectorSpec { MatchLabels = LabelSet.Of(("workload", Workload(target))) }],
+                                ToPorts = [new CiliumPortRuleSpec { Ports = [new CiliumPortSpec { Protocols = [Protocol.Tcp], Port = 8080 }] }],
+                            },
+                        ],
+                    },
+
+                    // ...and the API admits only the requests its HTTP rules allow.
+                    new CiliumRuleBlockSpec
+                    {
+                        Path = "specs[1]",
+                        EndpointSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("workload", Workload(target))) },
                         Ingress =
                         [
                             new CiliumRuleSpec
                             {
-                                Path = "spec.ingress[0]",
-                                Endpoints = [new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", source)) }],
+                                Path = "specs[1].ingress[0]",
+                                Endpoints = [new LabelSelectorSpec { MatchLabels = LabelSet.Of(("workload", Workload(source))) }],
                                 ToPorts =
                                 [
                                     new CiliumPortRuleSpec

@@ -106,7 +106,7 @@ public sealed class SnapshotCompilerTests
                 var cluster = RandomClusters.GenerateWithCilium(seed);
                 var snapshot = SnapshotCompiler.Compile(cluster);
                 var others = new List<Endpoint>();
-                foreach (var reference in new[] { "node:n1", "node:n2", "fqdn:www.example.org:203.0.113.9", "fqdn:example.org:8.8.8.8", "fqdn:a.b.example.org:198.51.100.1" })
+                foreach (var reference in new[] { "node:n1", "node:n2", "fqdn:www.example.org:203.0.113.9", "fqdn:example.org:8.8.8.8", "fqdn:a.b.example.org:198.51.100.1", "8.8.8.8", "203.0.113.9" })
                 {
                     Assert.True(snapshot.TryResolve(reference, out var endpoint, out var error), error);
                     others.Add(endpoint);

@@ -1,3 +1,4 @@
+using CsCheck;
 using Palisade.Sets;
 
 namespace Palisade.Tests.Sets;
@@ -65,4 +66,34 @@ public sealed class IpSetTests
         Assert.Equal(plain, mapped);
         Assert.Equal("1.2.3.4", IpNumbers.Format(mapped));
     }
+
+    [Theory]
+    [InlineData("10.0.0.0/8", "10.0.0.0/8")]
+    [InlineData("0.0.0.0/0", "0.0.0.0/0")]
+    [InlineData("fd00::/8", "fd00::/8")]
+    public void ToPrefixes_WholeBlocks_AreThemselves(string cidr, string expected) =>
+        Assert.Equal(expected, string.Join(",", IpPrefix.Parse(cidr).ToSet().ToPrefixes()));
+
+    [Fact]
+    public void ToPrefixes_IPv6Everything_IsIPv6BlocksAroundTheMappedBlock()
+    {
+        var prefixes = IpSet.AllV6.ToPrefixes().ToList();
+
+        Assert.All(prefixes, static p => Assert.False(p.IsV4));
+        Assert.DoesNotContain(prefixes, static p => p.First <= IpNumbers.V4Base && p.Last >= IpNumbers.V4Base);
+        Assert.Equal(IpSet.AllV6, prefixes.Select(static p => p.ToSet()).Aggregate(IpSet.Empty, static (a, b) => a.Union(b)));
+    }
+
+    [Fact]
+    public void ToPrefixes_AnySet_CoversExactlyTheSet() =>
+        Gen.Select(Gen.UInt, Gen.Byte[0, 32], Gen.UInt, Gen.Byte[0, 32], Gen.Bool).Sample((a, lengthA, b, lengthB, v6) =>
+        {
+            IpSet Block(uint address, byte length) => v6
+                ? IpPrefix.Parse($"{IpNumbers.Format(new UInt128((ulong)address << 32 | 0x2001_0db8, 0))}/{length * 4}").ToSet()
+                : IpPrefix.Parse($"{IpNumbers.Format(IpNumbers.V4Base + address)}/{length}").ToSet();
+            var set = Block(a, lengthA).Except(Block(b, lengthB));
+            var prefixes = set.ToPrefixes().ToList();
+            Assert.Equal(set, prefixes.Select(static p => p.ToSet()).Aggregate(IpSet.Empty, static (x, y) => x.Union(y)));
+            Assert.All(prefixes.Zip(prefixes.Skip(1)), static pair => Assert.True(pair.First.Last < pair.Second.First));
+        });
 }
