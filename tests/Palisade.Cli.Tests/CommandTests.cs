@@ -252,4 +252,20 @@ public sealed class CommandTests : IDisposable
             Assert.Equal(File.ReadAllText(file), File.ReadAllText(Path.Combine(target + "-again", Path.GetFileName(file))));
         }
     }
+
+    [Fact]
+    public void Synth_MixedDialects_WritesEveryDialectAndAnalyzesWithNamesAndLayer7()
+    {
+        var target = Path.Combine(_folder, "synth-mixed");
+
+        var written = CliRunner.Run("synth", "--namespaces", "10", "--pods", "400", "--policies", "120", "--seed", "5", "--mixed-dialects", "-o", target);
+        var analyzed = CliRunner.Run("analyze", target);
+
+        Assert.Equal(0, written.ExitCode);
+        Assert.Contains("4 cluster-wide policies, 60 Cilium policies", written.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(target, "_cluster.yaml")));
+        Assert.True(analyzed.ExitCode == 0, analyzed.ToString());
+        Assert.Contains("[DNS] : TCP 443", analyzed.Output, StringComparison.Ordinal);
+        Assert.Contains("[L7: HTTP on TCP 8080]", analyzed.Output, StringComparison.Ordinal);
+    }
 }

@@ -14,13 +14,18 @@ internal static class SynthCommand
         var pods = new Option<int>("--pods") { Description = "Pods in all", DefaultValueFactory = _ => 1000 };
         var policies = new Option<int>("--policies") { Description = "NetworkPolicies in all", DefaultValueFactory = _ => 200 };
         var seed = new Option<int>("--seed") { Description = "Random seed; the same options write the same cluster", DefaultValueFactory = _ => 1 };
+        var mixed = new Option<bool>("--mixed-dialects")
+        {
+            Description = "Spend part of the policy budget on the other dialects: a quarter on Cilium policies with DNS-name egress, a quarter on Cilium HTTP rules, " +
+                "and AdminNetworkPolicies, a BaselineAdminNetworkPolicy and a baseline ClusterNetworkPolicy (written to _cluster.yaml)",
+        };
         var folder = new Option<string>("--output", "-o") { Description = "Folder to write (one YAML file per namespace)", Required = true };
         var command = new Command(
             "synth",
             "Write a synthetic but realistic cluster: skewed namespace sizes and labels, workloads with named ports, per-namespace default deny, " +
             "DNS egress, app-to-app and cross-namespace allows, and egress to outside CIDR blocks.")
         {
-            namespaces, pods, policies, seed, folder,
+            namespaces, pods, policies, seed, mixed, folder,
         };
 
         command.SetAction(parse =>
@@ -31,6 +36,7 @@ internal static class SynthCommand
                 Pods = parse.GetValue(pods),
                 Policies = parse.GetValue(policies),
                 Seed = parse.GetValue(seed),
+                MixedDialects = parse.GetValue(mixed),
             };
             if (options.Namespaces < 1 || options.Pods < 0 || options.Policies < 0)
             {
@@ -54,7 +60,8 @@ internal static class SynthCommand
 
             output.Write(
                 $"wrote {files.Count} files to {target} in {stopwatch.ElapsedMilliseconds} ms: {cluster.Namespaces.Count} namespaces, " +
-                $"{cluster.Pods.Count} pods, {cluster.NetworkPolicies.Count} network policies\n");
+                $"{cluster.Pods.Count} pods, {cluster.NetworkPolicies.Count} network policies" +
+                (options.MixedDialects ? $", {cluster.AdminNetworkPolicies.Count} cluster-wide policies, {cluster.CiliumPolicies.Count} Cilium policies\n" : "\n"));
             return ExitCodes.Success;
         });
         return command;

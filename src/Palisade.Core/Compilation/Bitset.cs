@@ -125,16 +125,19 @@ internal sealed class Bitset : IEquatable<Bitset>
     }
 
     /// <summary>The members in ascending order, enumerated without allocating.</summary>
-    public MemberEnumerable Members() => new(_words);
+    public MemberEnumerable Members() => new(_words, null);
 
-    /// <summary>A struct enumerable over the set bits of some words.</summary>
-    public readonly struct MemberEnumerable(ulong[] words)
+    /// <summary>The members that are also members of <paramref name="mask"/>, in ascending order, without allocating.</summary>
+    public MemberEnumerable MembersWithin(Bitset mask) => new(_words, mask._words);
+
+    /// <summary>A struct enumerable over the set bits of some words (and of a mask's, when given).</summary>
+    public readonly struct MemberEnumerable(ulong[] words, ulong[]? mask)
     {
-        public MemberEnumerator GetEnumerator() => new(words);
+        public MemberEnumerator GetEnumerator() => new(words, mask);
     }
 
     /// <summary>Enumerates set bits word by word.</summary>
-    public struct MemberEnumerator(ulong[] words)
+    public struct MemberEnumerator(ulong[] words, ulong[]? mask)
     {
         private int _word = -1;
         private ulong _bits;
@@ -150,7 +153,7 @@ internal sealed class Bitset : IEquatable<Bitset>
                     return false;
                 }
 
-                _bits = words[_word];
+                _bits = mask is null ? words[_word] : words[_word] & mask[_word];
             }
 
             Current = (_word << 6) + BitOperations.TrailingZeroCount(_bits);

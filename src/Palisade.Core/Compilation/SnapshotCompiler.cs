@@ -903,7 +903,9 @@ public static class SnapshotCompiler
 
                 var tiers = new ClassRules(direction, policies, classPolicies[c]);
                 var context = new RuleContext(direction, classPortMap[c], identityPortMap, _portMaps, _connections);
-                if (tiers.Admin.Count == 0 && tiers.Baseline.Count == 0 && tiers.NamespaceDeny.Count == 0 && tiers.Isolated)
+                // An isolated class never reaches the baseline, so without admin rules and deny rules
+                // its row is the namespace tier's union.
+                if (tiers.Admin.Count == 0 && tiers.NamespaceDeny.Count == 0 && tiers.Isolated)
                 {
                     rows[c] = UnionRow(tiers.Namespace, context, scratch);
                     outside[c] = AddressMap.Build(_connections, [.. tiers.Namespace.Where(static r => !r.PeerAddresses.IsEmpty).Select(r => (r.PeerAddresses, context.OutsideConnection(r)))]);
@@ -949,10 +951,24 @@ public static class SnapshotCompiler
         {
             var table = _connections;
             var (consumed, allowed, denied) = (scratch.A, scratch.B, scratch.C);
+
+            // In an isolated class a peer that neither an admin Allow nor a namespace rule matches gets
+            // nothing whatever the admin Deny and Pass rules say, so those rules need visit only the
+            // peers that can get something (broad admin denies would otherwise touch every identity).
+            Bitset? relevant = null;
+            if (tiers.Isolated)
+            {
+                relevant = new Bitset(scratch.Result.Length);
+                foreach (var rule in tiers.Namespace.Concat(tiers.Admin.Where(static r => r.Action == AdminAction.Allow)))
+                {
+                    relevant.Or(rule.PeerIdentities);
+                }
+            }
+
             foreach (var rule in tiers.Admin)
             {
                 var fixedConnection = context.FixedConnection(rule);
-                foreach (var peer in rule.PeerIdentities.Members())
+                foreach (var peer in relevant is null ? rule.PeerIdentities.Members() : rule.PeerIdentities.MembersWithin(relevant))
                 {
                     var decided = table.Except(fixedConnection >= 0 ? fixedConnection : context.PeerConnection(rule, peer), consumed[peer]);
                     if (decided == ConnectionTable.NoneId)
