@@ -62,7 +62,7 @@ internal static partial class CiliumPolicyDecoder
 
         var ns = clusterwide ? string.Empty : reader.Text(metadata!, "namespace", "metadata.namespace") ?? "default";
         reader.Subject = clusterwide ? $"{kind} {name}" : $"{kind} {ns}/{name}";
-        var context = new PolicyContext(reader);
+        var context = new PolicyContext(reader) { Clusterwide = clusterwide };
         var blocks = new List<CiliumRuleBlockSpec>();
         if (map["spec"] is { } specNode && specNode is not ScalarNode { IsNull: true })
         {
@@ -108,6 +108,8 @@ internal static partial class CiliumPolicyDecoder
     {
         public FieldReader Reader { get; } = reader;
 
+        public bool Clusterwide { get; init; }
+
         public List<(ManifestNode? Node, string Path, string Message)> Rejections { get; } = [];
 
         public void Reject(ManifestNode? node, string path, string message) => Rejections.Add((node, path, message));
@@ -119,7 +121,19 @@ internal static partial class CiliumPolicyDecoder
         reader.KnownFields(spec, path, BlockFields);
         if (spec.Has("nodeSelector"))
         {
-            reader.Warning(DiagnosticCodes.UnsupportedFeature, spec["nodeSelector"], $"{path}.nodeSelector", "host policies (nodeSelector) protect nodes, which Palisade does not evaluate; this block is left out");
+            if (!context.Clusterwide)
+            {
+                context.Reject(spec["nodeSelector"], $"{path}.nodeSelector", "a CiliumNetworkPolicy cannot have nodeSelector; host policies are CiliumClusterwideNetworkPolicies");
+            }
+            else if (spec.Has("endpointSelector"))
+            {
+                context.Reject(spec, path, "a rule cannot have both endpointSelector and nodeSelector");
+            }
+            else
+            {
+                reader.Warning(DiagnosticCodes.UnsupportedFeature, spec["nodeSelector"], $"{path}.nodeSelector", "host policies (nodeSelector) protect nodes, which Palisade does not evaluate; this block is left out");
+            }
+
             return null;
         }
 
@@ -231,7 +245,7 @@ internal static partial class CiliumPolicyDecoder
             }
         }
 
-        var cidrs = Cidrs(rule, path, p, reader);
+        var cidrs = Cidrs(rule, path, p, context);
         List<DnsPattern>? fqdns = null;
         if (!from && rule.Has("toFQDNs"))
         {
@@ -264,11 +278,12 @@ internal static partial class CiliumPolicyDecoder
             context.Reject(rule["icmps"], $"{path}.icmps", "the icmps block may only be present without toPorts; write a separate rule for the ports");
         }
 
-        // The agent accepts one kind of peer per rule (entities, endpoints, CIDRs, names, services).
-        var kinds = new[] { endpoints is not null, entities is not null, cidrs is not null, fqdns is not null, services is not null }.Count(static k => k);
-        if (kinds > 1)
+        // The agent accepts one kind of peer per rule; an empty list does not count.
+        string[] kindFields = [$"{p}Endpoints", $"{p}Entities", $"{p}CIDR", $"{p}CIDRSet", $"{p}Nodes", $"{p}Groups", "toFQDNs", "toServices"];
+        var mixed = kindFields.Where(field => (field is not ("toFQDNs" or "toServices") || direction == Direction.Egress) && rule[field] is SequenceNode { Items.Count: > 0 }).ToList();
+        if (mixed.Count > 1)
         {
-            context.Reject(rule, path, "one rule mixes peer kinds (endpoints, entities, CIDRs, FQDNs, services); Cilium accepts one kind per rule, so write one rule per kind");
+            context.Reject(rule, path, $"one rule combines {string.Join(" and ", mixed)}; Cilium accepts one kind of peer per rule, so write one rule per kind");
         }
 
         if (deny && fqdns is not null)
@@ -289,8 +304,9 @@ internal static partial class CiliumPolicyDecoder
         };
     }
 
-    private static IpSet? Cidrs(MappingNode rule, string path, string p, FieldReader reader)
+    private static IpSet? Cidrs(MappingNode rule, string path, string p, PolicyContext context)
     {
+        var reader = context.Reader;
         IpSet? result = null;
         foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}CIDR", $"{path}.{p}CIDR"), $"{path}.{p}CIDR"))
         {
@@ -333,6 +349,11 @@ internal static partial class CiliumPolicyDecoder
                 {
                     if (reader.Text(exceptNode, exceptPath) is { } text && Prefix(text, exceptNode, exceptPath, reader) is { } exception)
                     {
+                        if (exception.IsV4 != prefix.IsV4 || exception.First < prefix.First || exception.Last > prefix.Last)
+                        {
+                            context.Reject(exceptNode, exceptPath, $"except {exception} is not inside {prefix}");
+                        }
+
                         addresses = addresses.Except(exception.ToSet());
                     }
                 }
@@ -470,6 +491,11 @@ internal static partial class CiliumPolicyDecoder
                     }
                 }
 
+                if (new[] { http is not null, dns is not null, rules.Has("kafka"), rules.Has("l7proto") }.Count(static kind => kind) > 1)
+                {
+                    context.Reject(rules, $"{itemPath}.rules", "one rules block mixes layer-7 protocols (http, dns, kafka, l7proto); write one toPorts entry per protocol");
+                }
+
                 if (dns is not null && direction == Direction.Ingress)
                 {
                     context.Reject(rules["dns"], $"{itemPath}.rules.dns", "DNS rules apply only to egress");
@@ -528,7 +554,12 @@ internal static partial class CiliumPolicyDecoder
 
         int? number = null;
         string? name = null;
-        if (port["port"] is ScalarNode { IsNull: false } portNode)
+        if (port["port"] is not ScalarNode { IsNull: false, Value.Length: > 0 })
+        {
+            // "0" means every port; leaving the port out is refused by the agent.
+            context.Reject(port, $"{path}.port", "port must be specified (\"0\" means every port)");
+        }
+        else if (port["port"] is ScalarNode portNode)
         {
             if (int.TryParse(portNode.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
             {

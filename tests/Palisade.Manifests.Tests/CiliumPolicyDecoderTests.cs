@@ -83,7 +83,12 @@ public sealed class CiliumPolicyDecoderTests
 
     /// <summary>Policies the Cilium agent refuses: Palisade warns (the API server stores them) and leaves the policy out, as the agent does.</summary>
     [Theory]
-    [InlineData("  - toEntities: [kube-apiserver]", "  - {toEntities: [kube-apiserver], toCIDR: [10.0.0.0/8]}", "spec.egress[2]", "mixes peer kinds")]
+    [InlineData("  - toEntities: [kube-apiserver]", "  - {toEntities: [kube-apiserver], toCIDR: [10.0.0.0/8]}", "spec.egress[2]", "combines toEntities and toCIDR")]
+    [InlineData("  - toCIDRSet: [{cidr: 10.0.0.0/8, except: [10.96.0.0/12]}]", "  - toCIDRSet: [{cidr: 10.0.0.0/8, except: [10.96.0.0/12]}]\n    toCIDR: [192.168.0.0/16]", "spec.egress[3]", "combines toCIDR and toCIDRSet")]
+    [InlineData("except: [10.96.0.0/12]", "except: [192.168.0.0/16]", "spec.egress[3].toCIDRSet[0].except[0]", "is not inside 10.0.0.0/8")]
+    [InlineData("- ports: [{port: \"443\", protocol: TCP}]", "- ports: [{protocol: TCP}]", "spec.egress[1].toPorts[0].ports[0].port", "port must be specified")]
+    [InlineData("        http:\n", "        dns: [{matchName: nexus.example}]\n        http:\n", "spec.egress[4].toPorts[0].rules", "mixes layer-7 protocols")]
+    [InlineData("spec:\n  endpointSelector: {matchLabels: {app: jupyter}}", "spec:\n  nodeSelector: {}", "spec.nodeSelector", "cannot have nodeSelector")]
     [InlineData("    - ports: [{port: \"8081\", protocol: TCP}]", "    - ports: [{port: \"8081\", protocol: UDP}]", "spec.egress[4].toPorts[0].rules.http", "only to TCP ports")]
     [InlineData("  - toCIDR: [169.254.169.254/32]", "  - {toFQDNs: [{matchName: metadata.google.internal}]}", "spec.egressDeny[0].toFQDNs", "not allowed in a deny rule")]
     [InlineData("  - toCIDR: [169.254.169.254/32]", "  - {toEndpoints: [{}], toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{}]}}]}", "spec.egressDeny[0].toPorts[0].rules", "not allowed in a deny rule")]
@@ -107,6 +112,15 @@ public sealed class CiliumPolicyDecoderTests
         Assert.Equal("CiliumNetworkPolicy project-alpha/workspace", warning.Subject);
         Assert.True(warning.Location.Line > 0 && warning.Location.Column > 0);
         Assert.Empty(result.Cluster.CiliumPolicies);
+    }
+
+    [Fact]
+    public void Load_EmptyPeerListBesideAnotherKind_IsAccepted()
+    {
+        var result = LoadText(Valid.Replace("  - toEntities: [kube-apiserver]", "  - {toEntities: [kube-apiserver], toEndpoints: []}", StringComparison.Ordinal));
+
+        Assert.DoesNotContain(result.Diagnostics, static d => d.Code == DiagnosticCodes.CiliumRejected);
+        Assert.Single(result.Cluster.CiliumPolicies);
     }
 
     /// <summary>Objects the API server refuses (the CRD's schema): errors, exit code 2 in every command.</summary>

@@ -1211,6 +1211,7 @@ public sealed class PolicySnapshot
             : probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside);
         ConnectionSet restricted = ConnectionSet.None, open = ConnectionSet.None;
         var kinds = new SortedSet<string>(StringComparer.Ordinal);
+        Func<string, bool>? learned = probe.DnsName is null ? null : name => LearnedByDnsProxy(identity, name);
         foreach (var policy in Selecting(direction, identity))
         {
             if (policy.Tier != Tier.Namespace || !policy.Affects(direction) || !policy.Subjects[identity])
@@ -1220,7 +1221,7 @@ public sealed class PolicySnapshot
 
             foreach (var rule in policy.Rules(direction))
             {
-                if (rule.Action != AdminAction.Allow || !Array.Exists(rule.Peers, c => c.Matches(probe, null)))
+                if (rule.Action != AdminAction.Allow || !Array.Exists(rule.Peers, c => c.Matches(probe, learned)))
                 {
                     continue;
                 }

@@ -636,7 +636,11 @@ public static class SnapshotCompiler
             var peers = CiliumPeers(policy, rule, direction, context);
             if (rule.ToPorts is null)
             {
-                yield return new RuleDraft(direction, rule.Path, peers, null, true, action, null);
+                // Without toPorts a rule covers every port, unless it names ICMP types: then it covers
+                // only those, which Palisade does not model, so no TCP, UDP or SCTP connection.
+                yield return rule.HasIcmps
+                    ? new RuleDraft(direction, $"{rule.Path}.icmps", peers, [], false, action, null)
+                    : new RuleDraft(direction, rule.Path, peers, null, true, action, null);
                 yield break;
             }
 

@@ -48,4 +48,58 @@ public class ConnectivityAnalyzerTests
                 }
             },
             iter: 200);
+
+    [Fact]
+    public void Analyze_HttpRulesOnDnsNamePeer_MarkTheNamedLine()
+    {
+        var kubeDns = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("io.kubernetes.pod.namespace", "kube-system"), ("k8s-app", "kube-dns")) };
+        var names = new[] { DnsPattern.Create("api.example.org", DnsPatternStyle.Exact) };
+        var cluster = new ClusterSpec
+        {
+            Pods =
+            [
+                new PodSpec { Namespace = "app", Name = "client", Labels = LabelSet.Of(("app", "client")), Workload = new WorkloadRef("Pod", "app", "client") },
+                new PodSpec { Namespace = "kube-system", Name = "coredns", Labels = LabelSet.Of(("k8s-app", "kube-dns")), Workload = new WorkloadRef("Pod", "kube-system", "coredns") },
+            ],
+            CiliumPolicies =
+            [
+                new CiliumPolicySpec
+                {
+                    Kind = "CiliumNetworkPolicy",
+                    Namespace = "app",
+                    Name = "client-egress",
+                    Blocks =
+                    [
+                        new CiliumRuleBlockSpec
+                        {
+                            Path = "spec",
+                            EndpointSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", "client")) },
+                            Egress =
+                            [
+                                new CiliumRuleSpec
+                                {
+                                    Path = "spec.egress[0]",
+                                    Endpoints = [kubeDns],
+                                    ToPorts = [new CiliumPortRuleSpec { Ports = [new CiliumPortSpec { Protocols = [Palisade.Sets.Protocol.Udp], Port = 53 }], Dns = names }],
+                                },
+                                new CiliumRuleSpec
+                                {
+                                    Path = "spec.egress[1]",
+                                    Fqdns = names,
+                                    ToPorts = [new CiliumPortRuleSpec { Ports = [new CiliumPortSpec { Protocols = [Palisade.Sets.Protocol.Tcp], Port = 443 }], Http = [new HttpRuleSpec { Method = HttpRuleSpec.Compile("GET") }] }],
+                                },
+                            ],
+                        },
+                    ],
+                },
+            ],
+        };
+
+        var report = ConnectivityAnalyzer.Analyze(SnapshotCompiler.Compile(cluster));
+
+        var named = Assert.Single(report.Lines, static l => l.Destination.Named is not null && l.Source.Workload?.Name == "client");
+        Assert.Equal("app/client[Pod] => api.example.org[DNS] : TCP 443 [L7: HTTP on TCP 443]", named.ToString());
+        var dns = Assert.Single(report.Lines, static l => l.Source.Workload?.Name == "client" && l.Destination.Workload?.Name == "coredns");
+        Assert.Equal("DNS on UDP 53", dns.Layer7);
+    }
 }

@@ -72,6 +72,7 @@ internal static class RandomClusters
             var deny = path.Contains("Deny", StringComparison.Ordinal);
             var l7 = !deny && random.Next(3) == 0;
             var tcpOnly = l7 || random.Next(2) == 0;
+            var withPorts = kind == 3 || l7 || random.Next(2) == 0;
             return new CiliumRuleSpec
             {
                 Path = $"{path}[{i}]",
@@ -79,7 +80,8 @@ internal static class RandomClusters
                 Entities = kind == 1 ? [(CiliumEntity)random.Next(6)] : null,
                 Cidrs = kind == 2 ? IpPrefix.Parse(random.Next(2) == 0 ? "0.0.0.0/0" : "8.8.8.0/24").ToSet() : null,
                 Fqdns = kind == 5 && egress && !deny ? [DnsPattern.Create(random.Next(2) == 0 ? "example.org" : "*.example.org", DnsPatternStyle.Glob)] : null,
-                ToPorts = kind == 3 || l7 || random.Next(2) == 0
+                HasIcmps = !withPorts && random.Next(4) == 0,
+                ToPorts = withPorts
                     ?
                     [
                         new CiliumPortRuleSpec

@@ -207,6 +207,54 @@ public sealed class SnapshotCompilerTests
         Assert.Contains("ALLOWED: default/client => default/server : TCP 8080", allowed.Describe(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Evaluate_CiliumRuleWithOnlyIcmps_IsolatesAndAdmitsNoPort(bool withPeer)
+    {
+        var cluster = new ClusterSpec
+        {
+            Pods = [Pod("client", ("app", "client")), Pod("server", ("app", "server"))],
+            CiliumPolicies =
+            [
+                new CiliumPolicySpec
+                {
+                    Kind = "CiliumNetworkPolicy",
+                    Namespace = "default",
+                    Name = "ping-only",
+                    Blocks =
+                    [
+                        new CiliumRuleBlockSpec
+                        {
+                            Path = "spec",
+                            EndpointSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", "server")) },
+                            Ingress =
+                            [
+                                new CiliumRuleSpec
+                                {
+                                    Path = "spec.ingress[0]",
+                                    Endpoints = withPeer ? [new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", "client")) }] : null,
+                                    HasIcmps = true,
+                                },
+                            ],
+                        },
+                    ],
+                },
+            ],
+        };
+        var snapshot = SnapshotCompiler.Compile(cluster);
+        Assert.True(snapshot.TryResolve("default/client", out var client, out _));
+        Assert.True(snapshot.TryResolve("default/server", out var server, out _));
+
+        foreach (var protocol in Protocols.All)
+        {
+            Assert.False(snapshot.Evaluate(client, server, protocol, 5432));
+            Assert.False(snapshot.Explain(client, server, protocol, 5432).Allowed);
+        }
+
+        Assert.True(snapshot.Evaluate(server, client, Protocol.Tcp, 5432));
+    }
+
     [Fact]
     public void TryResolve_Forms_ResolveOrSayWhy()
     {
