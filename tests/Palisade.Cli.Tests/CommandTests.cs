@@ -65,6 +65,62 @@ public sealed class CommandTests : IDisposable
     public void Eval_PortOutOfRange_ExitsTwo(string port) =>
         Assert.Equal(2, CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "project-alpha/postgres", "--port", port).ExitCode);
 
+    [Theory]
+    [InlineData("GET", "/repository/pypi/simple/numpy/", 0, "CiliumNetworkPolicy project-alpha/workspace-mirror-read-only spec.egress[0].toPorts[0].rules.http[0] allows the request")]
+    [InlineData("HEAD", "/repository/cran/src/contrib/PACKAGES", 0, "rules.http[0] allows the request")]
+    [InlineData("POST", "/repository/pypi/upload", 1, "no HTTP rule of CiliumNetworkPolicy project-alpha/workspace-mirror-read-only spec.egress[0].toPorts[0] matches HTTP POST /repository/pypi/upload (the proxy answers 403)")]
+    [InlineData("GET", "/service/rest/v1/security/users", 1, "no HTTP rule of")]
+    public void Eval_HttpRequestToMirror_DecidedByTheHttpRules(string method, string path, int exitCode, string reason)
+    {
+        var result = CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "package-mirror/nexus", "--port", "8081", "--http-method", method, "--http-path", path, "--http-header", "User-Agent=pip/24");
+
+        Assert.True(result.ExitCode == exitCode, result.ToString());
+        Assert.Contains(reason, result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("fqdn:pypi.org:151.101.0.223", 0)]
+    [InlineData("fqdn:evil.example:203.0.113.9", 1)]
+    public void Eval_MirrorToOutsideHostByName_DecidedByToFqdns(string destination, int exitCode)
+    {
+        var result = CliRunner.Run("eval", Sample, "--from", "package-mirror/nexus", "--to", destination, "--port", "443");
+
+        Assert.True(result.ExitCode == exitCode, result.ToString());
+        if (exitCode == 0)
+        {
+            Assert.Contains("CiliumNetworkPolicy package-mirror/mirror-upstreams spec.egress[1].toFQDNs", result.Output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Eval_SshOutOfAProject_DeniedByTheClusterwideDenyRule()
+    {
+        var result = CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "203.0.113.9", "--port", "22");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("denied by CiliumClusterwideNetworkPolicy tre-no-ssh-from-projects spec.egressDeny[0] (deny rules win over every allow)", result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--http-header", "User-Agent")]
+    [InlineData("--http-header", "=x")]
+    public void Eval_MalformedHeader_ExitsTwo(string option, string value)
+    {
+        var result = CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "package-mirror/nexus", "--port", "8081", option, value);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("is not NAME=VALUE", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Eval_HttpAndDnsTogether_ExitsTwo()
+    {
+        var result = CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "package-mirror/nexus", "--port", "8081", "--http-method", "GET", "--dns-query", "pypi.org");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("not both", result.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Eval_OutsideAddressToGateway_IsAllowedWithoutCheckingTheOutsideEnd()
     {

@@ -354,7 +354,9 @@ public sealed class PolicySnapshot
 
         var nodes = _nodesByAddress.GroupBy(static n => n.Value).Select(static g => (Name: g.Key, Address: g.First().Key)).OrderBy(static n => n.Name, StringComparer.Ordinal).ToList();
         var own = nodes.FirstOrDefault(n => n.Name == node);
-        var remote = nodes.FirstOrDefault(n => n.Name != node);
+        // A remote node stands for every other node: prefer one that does not serve the API, so
+        // the kube-apiserver entity's rules do not show as the remote-node entity's.
+        var remote = nodes.Where(n => n.Name != node).OrderBy(n => _data.ApiServerAddresses.Contains(n.Address)).FirstOrDefault();
         if (own.Name is not null)
         {
             var reach = SideConnections(Direction.Egress, identity, node, new PeerProbe(-1, own.Address, own.Name, _data.ApiServerAddresses.Contains(own.Address), null, node));
