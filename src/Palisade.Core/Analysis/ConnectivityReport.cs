@@ -176,8 +176,8 @@ public static class ConnectivityAnalyzer
             // Names are computed once per egress class (identities selected alike on egress reach the
             // same names) and entities once per identity and node.
             var names = snapshot.HasNamePeers ? snapshot.DnsPatterns() : [];
-            var byName = new Dictionary<int, List<(ReportPeer, Direction, ConnectionSet)>>();
-            var byEntity = new Dictionary<(int, string?), List<(ReportPeer, Direction, ConnectionSet)>>();
+            var byName = new Dictionary<int, List<(ReportPeer, Direction, ConnectionSet, PeerProbe)>>();
+            var byEntity = new Dictionary<(int, string?), List<(ReportPeer, Direction, ConnectionSet, PeerProbe)>>();
             for (var i = 0; i < entries.Count; i++)
             {
                 var pod = workloads[entries[i].Workload][0];
@@ -195,9 +195,16 @@ public static class ConnectivityAnalyzer
                     byEntity.Add(entityKey, entities);
                 }
 
-                foreach (var (peer, direction, connections) in found.Concat(entities))
+                foreach (var (peer, direction, connections, probe) in found.Concat(entities))
                 {
-                    lines.Add(direction == Direction.Egress ? new ReportLine(peers[i], peer, connections) : new ReportLine(peer, peers[i], connections));
+                    var line = direction == Direction.Egress ? new ReportLine(peers[i], peer, connections) : new ReportLine(peer, peers[i], connections);
+                    if (options.Explain)
+                    {
+                        var reasons = snapshot.Reasons(direction, pod.Identity, probe, connections);
+                        line = direction == Direction.Egress ? line with { Egress = reasons } : line with { Ingress = reasons };
+                    }
+
+                    lines.Add(line);
                 }
             }
         }

@@ -316,7 +316,7 @@ public sealed class PolicySnapshot
     /// The outside hosts an identity reaches by the DNS names rules use, where the name changes the
     /// answer (the same for every identity of its egress class).
     /// </summary>
-    internal IEnumerable<(ReportPeer Peer, Direction Direction, ConnectionSet Connections)> DnsPeerReach(int identity, IReadOnlyList<DnsPattern> names)
+    internal IEnumerable<(ReportPeer Peer, Direction Direction, ConnectionSet Connections, PeerProbe Probe)> DnsPeerReach(int identity, IReadOnlyList<DnsPattern> names)
     {
         // Only a name one of the identity's own egress patterns matches can change what it reaches.
         var ownPatterns = Selecting(Direction.Egress, identity).SelectMany(static p => p.EgressRules).SelectMany(static r => r.Peers).SelectMany(static c => c.Names)
@@ -329,10 +329,11 @@ public sealed class PolicySnapshot
         var anyHost = SideConnections(Direction.Egress, identity, null, new PeerProbe(-1, default, null, false, null, null) { AddressUnknown = true });
         foreach (var name in names.Where(n => ownPatterns.Exists(p => p.Text == n.Text || p.Matches(n.Text))))
         {
-            var reach = SideConnections(Direction.Egress, identity, null, new PeerProbe(-1, default, null, false, name.Text, null) { AddressUnknown = true });
+            var probe = new PeerProbe(-1, default, null, false, name.Text, null) { AddressUnknown = true };
+            var reach = SideConnections(Direction.Egress, identity, null, probe);
             if (!reach.IsEmpty && !reach.Equals(anyHost))
             {
-                yield return (new ReportPeer { Named = $"{name.Text}[DNS]" }, Direction.Egress, reach);
+                yield return (new ReportPeer { Named = $"{name.Text}[DNS]" }, Direction.Egress, reach, probe);
             }
         }
     }
@@ -342,7 +343,7 @@ public sealed class PolicySnapshot
     /// <c>remote-node</c>, the API server as <c>kube-apiserver</c>), egress to them and ingress from a
     /// remote node.
     /// </summary>
-    internal IEnumerable<(ReportPeer Peer, Direction Direction, ConnectionSet Connections)> EntityPeerReach(int podIndex)
+    internal IEnumerable<(ReportPeer Peer, Direction Direction, ConnectionSet Connections, PeerProbe Probe)> EntityPeerReach(int podIndex)
     {
         var pod = _data.Pods[podIndex];
         var identity = pod.Identity;
@@ -359,10 +360,11 @@ public sealed class PolicySnapshot
         var remote = nodes.Where(n => n.Name != node).OrderBy(n => _data.ApiServerAddresses.Contains(n.Address)).FirstOrDefault();
         if (own.Name is not null)
         {
-            var reach = SideConnections(Direction.Egress, identity, node, new PeerProbe(-1, own.Address, own.Name, _data.ApiServerAddresses.Contains(own.Address), null, node));
+            var probe = new PeerProbe(-1, own.Address, own.Name, _data.ApiServerAddresses.Contains(own.Address), null, node);
+            var reach = SideConnections(Direction.Egress, identity, node, probe);
             if (!reach.IsEmpty)
             {
-                yield return (new ReportPeer { Named = "host[Entity]" }, Direction.Egress, reach);
+                yield return (new ReportPeer { Named = "host[Entity]" }, Direction.Egress, reach, probe);
             }
         }
 
@@ -372,13 +374,13 @@ public sealed class PolicySnapshot
             var reach = SideConnections(Direction.Egress, identity, node, probe);
             if (!reach.IsEmpty)
             {
-                yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Egress, reach);
+                yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Egress, reach, probe);
             }
 
             var inbound = SideConnections(Direction.Ingress, identity, node, probe);
             if (!inbound.IsEmpty)
             {
-                yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Ingress, inbound);
+                yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Ingress, inbound, probe);
             }
         }
 
@@ -391,7 +393,7 @@ public sealed class PolicySnapshot
             var reach = SideConnections(Direction.Egress, identity, node, probe);
             if (!reach.IsEmpty)
             {
-                yield return (new ReportPeer { Named = "kube-apiserver[Entity]" }, Direction.Egress, reach);
+                yield return (new ReportPeer { Named = "kube-apiserver[Entity]" }, Direction.Egress, reach, probe);
             }
 
             break;
@@ -670,12 +672,16 @@ public sealed class PolicySnapshot
     /// that admit (or deny) some of <paramref name="connections"/> from or to the peer (an identity, or
     /// the outside address <paramref name="peerAddress"/> when <paramref name="peer"/> is negative).
     /// </summary>
-    public SideReasons Reasons(Direction direction, int subject, int peer, UInt128 peerAddress, ConnectionSet connections)
+    public SideReasons Reasons(Direction direction, int subject, int peer, UInt128 peerAddress, ConnectionSet connections) =>
+        Reasons(direction, subject, new PeerProbe(peer, peerAddress, null, false, null, null), connections);
+
+    /// <summary>The same, toward any peer: a pod, an address, a node or an outside host known by name.</summary>
+    internal SideReasons Reasons(Direction direction, int subject, PeerProbe probe, ConnectionSet connections)
     {
         var destinationPorts = direction == Direction.Ingress
             ? _data.PortMaps.Get(_data.IdentityPortMap[subject])
-            : peer >= 0 ? _data.PortMaps.Get(_data.IdentityPortMap[peer]) : null;
-        var probe = new PeerProbe(peer, peerAddress, null, false, null, null);
+            : probe.IsPod ? _data.PortMaps.Get(_data.IdentityPortMap[probe.Identity]) : null;
+        Func<string, bool>? learned = probe.DnsName is null ? null : name => LearnedByDnsProxy(subject, name);
         var selecting = new List<PolicyReference>();
         var rules = new List<(RuleReference, ConnectionSet, AdminAction?)>();
         var isolated = Selecting(direction, subject).Any(p => p.Tier == Tier.Namespace && p.Isolates(direction));
@@ -703,7 +709,7 @@ public sealed class PolicySnapshot
 
                 foreach (var candidate in rule.Peers)
                 {
-                    if (candidate.Matches(probe, null))
+                    if (candidate.Matches(probe, learned))
                     {
                         var action = policy.Tier == Tier.Namespace && rule.Action == AdminAction.Allow ? (AdminAction?)null : rule.Action;
                         rules.Add((new RuleReference(policy.Reference, candidate.Path) { RuleName = rule.Name }, relevant, action));

@@ -28,7 +28,7 @@ public class ConnectivityAnalyzerTests
                 {
                     var self = new ReportPeer { Workload = pod.Spec.Workload };
                     var reach = snapshot.DnsPeerReach(pod.Identity, names).Concat(snapshot.HasEntityPeers ? snapshot.EntityPeerReach(pod.Index) : []);
-                    foreach (var (peer, direction, connections) in reach)
+                    foreach (var (peer, direction, connections, _) in reach)
                     {
                         var line = direction == Direction.Egress ? new ReportLine(self, peer, connections) : new ReportLine(peer, self, connections);
                         expectedNamed.Add($"{line.Source} => {line.Destination} : {line.Connections}");
