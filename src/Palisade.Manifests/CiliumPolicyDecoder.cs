@@ -129,21 +129,16 @@ internal static partial class CiliumPolicyDecoder
             {
                 context.Reject(spec, path, "a rule cannot have both endpointSelector and nodeSelector");
             }
-            else
-            {
-                reader.Warning(DiagnosticCodes.UnsupportedFeature, spec["nodeSelector"], $"{path}.nodeSelector", "host policies (nodeSelector) protect nodes, which Palisade does not evaluate; this block is left out");
-            }
-
-            return null;
         }
-
-        if (!spec.Has("endpointSelector"))
+        else if (!spec.Has("endpointSelector"))
         {
-            reader.Error(DiagnosticCodes.MissingField, spec, $"{path}.endpointSelector", "'endpointSelector' is required ('{}' selects every endpoint)", spec.Location);
+            reader.Error(DiagnosticCodes.MissingField, spec, $"{path}.endpointSelector", "'endpointSelector' is required ('{}' selects every endpoint; a clusterwide host policy uses nodeSelector instead)", spec.Location);
             return null;
         }
 
-        var selector = reader.Selector(spec, "endpointSelector", $"{path}.endpointSelector", NormalizeKey) ?? LabelSelectorSpec.Everything;
+        var host = spec.Has("nodeSelector") && context.Clusterwide && !spec.Has("endpointSelector");
+        var nodeSelector = host ? reader.Selector(spec, "nodeSelector", $"{path}.nodeSelector") ?? LabelSelectorSpec.Everything : null;
+        var selector = host ? LabelSelectorSpec.Everything : reader.Selector(spec, "endpointSelector", $"{path}.endpointSelector", NormalizeKey) ?? LabelSelectorSpec.Everything;
         bool? defaultIngress = null, defaultEgress = null;
         if (reader.Map(spec, "enableDefaultDeny", $"{path}.enableDefaultDeny") is { } defaults)
         {
@@ -156,6 +151,7 @@ internal static partial class CiliumPolicyDecoder
         {
             Path = path,
             EndpointSelector = selector,
+            NodeSelector = nodeSelector,
             Ingress = Rules(spec, "ingress", path, Direction.Ingress, deny: false, context),
             Egress = Rules(spec, "egress", path, Direction.Egress, deny: false, context),
             IngressDeny = Rules(spec, "ingressDeny", path, Direction.Ingress, deny: true, context),
@@ -163,6 +159,24 @@ internal static partial class CiliumPolicyDecoder
             DefaultDenyIngress = defaultIngress,
             DefaultDenyEgress = defaultEgress,
         };
+        // The host firewall proxies no HTTP: host ingress takes no layer-7 rules, host egress only DNS rules.
+        if (host)
+        {
+            foreach (var (rules, direction) in new[] { (block.Ingress, Direction.Ingress), (block.Egress, Direction.Egress) })
+            {
+                foreach (var rule in rules ?? [])
+                {
+                    foreach (var entry in rule.ToPorts ?? [])
+                    {
+                        if (entry.Http is not null || (direction == Direction.Ingress && entry.Dns is not null))
+                        {
+                            context.Reject(spec, rule.Path, direction == Direction.Ingress ? "a host policy takes no layer-7 rules on ingress" : "a host policy's egress takes only DNS rules at layer 7");
+                        }
+                    }
+                }
+            }
+        }
+
         if (!block.HasRules(Direction.Ingress) && !block.HasRules(Direction.Egress))
         {
             context.Reject(spec, path, "the rule has none of ingress, ingressDeny, egress, egressDeny (an empty list counts as none)");

@@ -305,7 +305,7 @@ public static class ManifestWriter
         List<object?>? Rules(IReadOnlyList<CiliumRuleSpec>? rules, bool ingress) =>
             rules?.Select(rule => (object?)CiliumRule(rule, ingress)).ToList();
         return Map(
-            ("endpointSelector", Selector(block.EndpointSelector)),
+            (block.NodeSelector is null ? "endpointSelector" : "nodeSelector", Selector(block.NodeSelector ?? block.EndpointSelector)),
             ("enableDefaultDeny", block.DefaultDenyIngress is null && block.DefaultDenyEgress is null
                 ? null
                 : Map(("ingress", block.DefaultDenyIngress), ("egress", block.DefaultDenyEgress))),

@@ -158,29 +158,50 @@ public sealed class CiliumPolicyDecoderTests
     }
 
     [Fact]
-    public void Load_ClusterwidePolicyWithSpecsAndNodeSelector_KeepsPodBlocksAndWarnsOfHostPolicy()
+    public void Load_ClusterwidePolicyWithSpecsAndNodeSelector_ReadsPodAndHostBlocks()
     {
         var result = LoadText("""
             apiVersion: cilium.io/v2
             kind: CiliumClusterwideNetworkPolicy
-            metadata: {name: no-ssh-out}
+            metadata: {name: tre-baseline}
             specs:
             - endpointSelector: {}
               egressDeny:
               - toEntities: [world]
                 toPorts: [{ports: [{port: "22", protocol: TCP}]}]
-            - nodeSelector: {}
+            - nodeSelector: {matchLabels: {node-role.kubernetes.io/control-plane: ""}}
               ingress:
               - fromEntities: [cluster]
+                toPorts: [{ports: [{port: "6443", protocol: TCP}]}]
             """);
 
         Assert.False(result.HasErrors, string.Join("\n", result.Diagnostics));
-        var warning = Assert.Single(result.Diagnostics);
-        Assert.Equal(DiagnosticCodes.UnsupportedFeature, warning.Code);
-        Assert.Equal("specs[1].nodeSelector", warning.Path);
+        Assert.Empty(result.Diagnostics);
         var policy = Assert.Single(result.Cluster.CiliumPolicies);
         Assert.Equal(string.Empty, policy.Namespace);
-        var block = Assert.Single(policy.Blocks);
-        Assert.Equal([CiliumEntity.World], Assert.Single(block.EgressDeny!).Entities!);
+        Assert.Equal(2, policy.Blocks.Count);
+        Assert.Null(policy.Blocks[0].NodeSelector);
+        Assert.Equal([CiliumEntity.World], Assert.Single(policy.Blocks[0].EgressDeny!).Entities!);
+        Assert.True(policy.Blocks[1].NodeSelector!.Matches(LabelSet.Of(("node-role.kubernetes.io/control-plane", ""))));
+    }
+
+    [Theory]
+    [InlineData("ingress:\n  - fromEntities: [cluster]\n    toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{method: GET}]}}]", "no layer-7 rules on ingress")]
+    [InlineData("egress:\n  - toEntities: [world]\n    toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{method: GET}]}}]", "only DNS rules")]
+    public void Load_HostPolicyWithHttpRules_IsRefusedByTheAgent(string section, string message)
+    {
+        var result = LoadText($$"""
+            apiVersion: cilium.io/v2
+            kind: CiliumClusterwideNetworkPolicy
+            metadata: {name: host}
+            spec:
+              nodeSelector: {}
+              {{section.Replace("\n", "\n  ", StringComparison.Ordinal)}}
+            """);
+
+        var warning = Assert.Single(result.Diagnostics);
+        Assert.Equal(DiagnosticCodes.CiliumRejected, warning.Code);
+        Assert.Contains(message, warning.Message, StringComparison.Ordinal);
+        Assert.Empty(result.Cluster.CiliumPolicies);
     }
 }

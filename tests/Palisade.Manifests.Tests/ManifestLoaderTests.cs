@@ -248,7 +248,7 @@ public sealed class ManifestLoaderTests
             + string.Join(";", p.Ingress.Concat(p.Egress).Select(static r => $"{r.Name} {r.Action} {string.Join(",", r.Peers.Select(static x => $"{x.Namespaces}|{x.PodNamespaces}|{x.Pods}|{string.Join(" ", x.Networks ?? [])}|{string.Join(" ", x.DomainNames ?? [])}"))} {string.Join(",", r.Ports?.Select(static x => $"{x.Protocol}:{x.Port}-{x.EndPort}:{x.PortName}") ?? ["*"])}")))
         .Concat(cluster.CiliumPolicies.OrderBy(static p => p.Name, StringComparer.Ordinal).ThenBy(static p => p.Namespace, StringComparer.Ordinal).Select(static p =>
             $"{p.Kind} {p.Namespace}/{p.Name} " + string.Join(";", p.Blocks.Select(static b =>
-                $"{b.EndpointSelector} {b.DefaultDenyIngress} {b.DefaultDenyEgress} "
+                $"{b.EndpointSelector} {b.NodeSelector} {b.DefaultDenyIngress} {b.DefaultDenyEgress} "
                 + string.Join("|", new[] { b.Ingress, b.Egress, b.IngressDeny, b.EgressDeny }.Select(static rules => rules is null ? "-" : string.Join(",", rules.Select(static r =>
                     $"{string.Join(" ", r.Endpoints ?? [])}/{string.Join(" ", r.Entities ?? [])}/{r.Cidrs}/{string.Join(" ", r.Fqdns ?? [])}/{r.HasIcmps}/"
                     + string.Join(" ", r.ToPorts?.Select(static t => $"{string.Join("+", t.Ports.Select(static x => $"{string.Join("", x.Protocols)}:{x.Port}-{x.EndPort}:{x.PortName}"))}"

@@ -26,6 +26,9 @@ internal sealed record SnapshotData
     public required CompileStatistics Statistics { get; init; }
     public required IReadOnlyDictionary<UInt128, string> NodesByAddress { get; init; }
     public required IpSet ApiServerAddresses { get; init; }
+
+    /// <summary>The host policies (Cilium <c>nodeSelector</c> blocks) that select each node, by policy index in evaluation order.</summary>
+    public required IReadOnlyDictionary<string, int[]> HostPolicies { get; init; }
 }
 
 /// <summary>
@@ -353,6 +356,7 @@ public sealed class PolicySnapshot
             yield break;
         }
 
+        var podProbe = new PeerProbe(identity, default, null, false, null, null);
         var nodes = _nodesByAddress.GroupBy(static n => n.Value).Select(static g => (Name: g.Key, Address: g.First().Key)).OrderBy(static n => n.Name, StringComparer.Ordinal).ToList();
         var own = nodes.FirstOrDefault(n => n.Name == node);
         // A remote node stands for every other node: prefer one that does not serve the API, so
@@ -361,7 +365,7 @@ public sealed class PolicySnapshot
         if (own.Name is not null)
         {
             var probe = new PeerProbe(-1, own.Address, own.Name, _data.ApiServerAddresses.Contains(own.Address), null, node);
-            var reach = SideConnections(Direction.Egress, identity, node, probe);
+            var reach = SideConnections(Direction.Egress, identity, node, probe).Intersect(HostSideConnections(Direction.Ingress, own.Name, podProbe));
             if (!reach.IsEmpty)
             {
                 yield return (new ReportPeer { Named = "host[Entity]" }, Direction.Egress, reach, probe);
@@ -371,13 +375,13 @@ public sealed class PolicySnapshot
         if (remote.Name is not null)
         {
             var probe = new PeerProbe(-1, remote.Address, remote.Name, _data.ApiServerAddresses.Contains(remote.Address), null, node);
-            var reach = SideConnections(Direction.Egress, identity, node, probe);
+            var reach = SideConnections(Direction.Egress, identity, node, probe).Intersect(HostSideConnections(Direction.Ingress, remote.Name, podProbe));
             if (!reach.IsEmpty)
             {
                 yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Egress, reach, probe);
             }
 
-            var inbound = SideConnections(Direction.Ingress, identity, node, probe);
+            var inbound = SideConnections(Direction.Ingress, identity, node, probe).Intersect(HostSideConnections(Direction.Egress, remote.Name, podProbe));
             if (!inbound.IsEmpty)
             {
                 yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Ingress, inbound, probe);
@@ -391,6 +395,10 @@ public sealed class PolicySnapshot
                 ? new PeerProbe(-1, address, apiNode, true, null, node)
                 : new PeerProbe(-1, address, null, false, null, node);
             var reach = SideConnections(Direction.Egress, identity, node, probe);
+            if (apiNode is not null)
+            {
+                reach = reach.Intersect(HostSideConnections(Direction.Ingress, apiNode, podProbe));
+            }
             if (!reach.IsEmpty)
             {
                 yield return (new ReportPeer { Named = "kube-apiserver[Entity]" }, Direction.Egress, reach, probe);
@@ -728,6 +736,11 @@ public sealed class PolicySnapshot
     /// </summary>
     private bool DecideSide(Direction direction, Endpoint subject, Endpoint peer, Protocol protocol, int port, L7Request? request)
     {
+        if (subject.Kind == EndpointKind.Node)
+        {
+            return DecideHostSide(direction, subject, peer, protocol, port, request);
+        }
+
         if (subject.Kind != EndpointKind.Pod)
         {
             return true;
@@ -854,6 +867,66 @@ public sealed class PolicySnapshot
     }
 
     /// <summary>Whether one of the rule's HTTP or DNS rules matches the request.</summary>
+    /// <summary>The host policies that select a node, in evaluation order (none when the node is not protected).</summary>
+    private List<CompiledPolicy> HostPoliciesOf(string? node) =>
+        node is not null && _data.HostPolicies.TryGetValue(node, out var indexes) ? [.. indexes.Select(i => _data.Policies[i])] : [];
+
+    /// <summary>The probe for a peer as seen from a subject on <paramref name="subjectNode"/>.</summary>
+    private PeerProbe ProbeFor(Endpoint peer, string? subjectNode) => new(
+        peer.Kind == EndpointKind.Pod ? _data.Pods[peer.PodIndex].Identity : -1,
+        peer.Address,
+        peer.NodeName,
+        peer.Kind == EndpointKind.Node && _data.ApiServerAddresses.Contains(peer.Address),
+        peer.DnsName,
+        subjectNode);
+
+    /// <summary>
+    /// One side of a node's host network: decided by the host policies (clusterwide <c>nodeSelector</c>
+    /// blocks) that select the node, as the namespace tier decides for a pod; open when none does.
+    /// </summary>
+    private bool DecideHostSide(Direction direction, Endpoint subject, Endpoint peer, Protocol protocol, int port, L7Request? request)
+    {
+        var policies = HostPoliciesOf(subject.NodeName);
+        if (policies.Count == 0)
+        {
+            return true;
+        }
+
+        var probe = ProbeFor(peer, subject.NodeName);
+        var portMap = direction == Direction.Egress && probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside;
+        Func<string, bool>? learned = probe.DnsName is null ? null : name => LearnedIn(policies, static _ => true, name);
+        bool isolated = false, allowed = false, denied = false, unrestricted = false, requestAllowed = false;
+        foreach (var policy in policies)
+        {
+            if (!policy.Affects(direction))
+            {
+                continue;
+            }
+
+            isolated |= policy.Isolates(direction);
+            foreach (var rule in policy.Rules(direction))
+            {
+                if (!Array.Exists(rule.Peers, c => c.Matches(probe, learned)) || !rule.AdmitsFor(portMap, _data.PortMaps, _data.Connections).Contains(protocol, port))
+                {
+                    continue;
+                }
+
+                if (rule.Action == AdminAction.Deny)
+                {
+                    denied = true;
+                }
+                else
+                {
+                    allowed = true;
+                    unrestricted |= !rule.HasL7;
+                    requestAllowed |= request is not null && rule.HasL7 && MatchesL7(rule, request);
+                }
+            }
+        }
+
+        return !denied && (allowed ? request is null || unrestricted || requestAllowed : !isolated);
+    }
+
     private static bool MatchesL7(CompiledRule rule, L7Request request)
     {
         if (request.IsDns)
@@ -893,36 +966,47 @@ public sealed class PolicySnapshot
     /// </summary>
     private SideExplanation ExplainSide(Direction direction, Endpoint subject, Endpoint peer, Protocol protocol, int port, L7Request? request)
     {
-        if (subject.Kind != EndpointKind.Pod)
+        IEnumerable<CompiledPolicy> policies;
+        Func<CompiledPolicy, bool> selects;
+        string? subjectNode;
+        int subjectPortMap;
+        if (subject.Kind == EndpointKind.Node)
+        {
+            var host = HostPoliciesOf(subject.NodeName);
+            if (host.Count == 0 || !host.Exists(p => p.Affects(direction)))
+            {
+                return new SideExplanation { Direction = direction, Subject = subject.Label, Allowed = true, Tier = Tier.None, Note = $"no host policy selects node {subject.NodeName} for {direction.ToString().ToLowerInvariant()}, so its host network is open" };
+            }
+
+            (policies, selects, subjectNode, subjectPortMap) = (host, static _ => true, subject.NodeName, PortMapTable.Outside);
+        }
+        else if (subject.Kind != EndpointKind.Pod)
         {
             return new SideExplanation { Direction = direction, Subject = subject.Label, Checked = false, Allowed = true, Tier = Tier.None };
         }
-
-        var subjectPod = _data.Pods[subject.PodIndex];
-        var identity = subjectPod.Identity;
-        var subjectNode = subjectPod.Spec.NodeName;
-
-        // A pod's own node always reaches it (Cilium's allow-localhost, and what kubelet probes need).
-        if (direction == Direction.Ingress && peer.Kind == EndpointKind.Node && peer.NodeName is not null && peer.NodeName == subjectNode)
+        else
         {
-            return new SideExplanation { Direction = direction, Subject = subject.Label, Allowed = true, Tier = Tier.None, Note = "its own node always reaches a pod (local host)" };
+            var subjectPod = _data.Pods[subject.PodIndex];
+            var identity = subjectPod.Identity;
+            (policies, selects, subjectNode, subjectPortMap) = (Selecting(direction, identity), p => p.Subjects[identity], subjectPod.Spec.NodeName, _data.IdentityPortMap[identity]);
+
+            // A pod's own node always reaches it (Cilium's allow-localhost, and what kubelet probes need).
+            if (direction == Direction.Ingress && peer.Kind == EndpointKind.Node && peer.NodeName is not null && peer.NodeName == subjectNode)
+            {
+                return new SideExplanation { Direction = direction, Subject = subject.Label, Allowed = true, Tier = Tier.None, Note = "its own node always reaches a pod (local host)" };
+            }
         }
 
-        var probe = new PeerProbe(
-            peer.Kind == EndpointKind.Pod ? _data.Pods[peer.PodIndex].Identity : -1,
-            peer.Address,
-            peer.NodeName,
-            peer.Kind == EndpointKind.Node && _data.ApiServerAddresses.Contains(peer.Address),
-            peer.DnsName,
-            subjectNode);
+        var probe = ProbeFor(peer, subjectNode);
 
         // The destination's named ports decide what a named rule port means.
         var destinationPorts = _data.PortMaps.Get(direction == Direction.Ingress
-            ? _data.IdentityPortMap[identity]
+            ? subjectPortMap
             : probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside);
         var nearMisses = new List<NearMiss>();
         RuleReference? passedBy = null;
-        Func<string, bool> learned = name => LearnedByDnsProxy(identity, name);
+        var egressPolicies = direction == Direction.Egress ? policies : subject.Kind == EndpointKind.Pod ? Selecting(Direction.Egress, _data.Pods[subject.PodIndex].Identity) : HostPoliciesOf(subjectNode);
+        Func<string, bool> learned = name => LearnedIn(egressPolicies, selects, name);
 
         // The first peer of a rule that matches, when the rule's ports hold the connection; rules that
         // match the peer only are kept as near misses.
@@ -971,9 +1055,9 @@ public sealed class PolicySnapshot
         RuleReference? denying = null;
         var adminDone = false;
         var clusterWide = false;
-        foreach (var policy in Selecting(direction, identity))
+        foreach (var policy in policies)
         {
-            if (!policy.Affects(direction) || !policy.Subjects[identity])
+            if (!policy.Affects(direction) || !selects(policy))
             {
                 continue;
             }
@@ -1120,6 +1204,34 @@ public sealed class PolicySnapshot
         return new Layer7Check(false, $"no {(request.IsDns ? "DNS" : "HTTP")} rule of {kinds} matches {request} ({(request.IsDns ? "the DNS proxy answers REFUSED" : "the proxy answers 403")})");
     }
 
+    /// <summary>What the host policies of <paramref name="node"/> let through on one side of its host network toward a peer (everything when none selects it).</summary>
+    private ConnectionSet HostSideConnections(Direction direction, string node, PeerProbe probe)
+    {
+        var policies = HostPoliciesOf(node).Where(p => p.Affects(direction)).ToList();
+        if (policies.Count == 0)
+        {
+            return ConnectionSet.All;
+        }
+
+        var destinationPorts = _data.PortMaps.Get(direction == Direction.Egress && probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside);
+        ConnectionSet admitted = ConnectionSet.None, refused = ConnectionSet.None;
+        var isolated = false;
+        foreach (var policy in policies)
+        {
+            isolated |= policy.Isolates(direction);
+            foreach (var rule in policy.Rules(direction))
+            {
+                if (Array.Exists(rule.Peers, c => c.Matches(probe, null)))
+                {
+                    var ports = rule.Admits(destinationPorts);
+                    (admitted, refused) = rule.Action == AdminAction.Deny ? (admitted, refused.Union(ports)) : (admitted.Union(ports), refused);
+                }
+            }
+        }
+
+        return (isolated ? admitted : ConnectionSet.All).Except(refused);
+    }
+
     /// <summary>
     /// The connections one direction admits between a pod and a peer that is not a pod of the
     /// tables: a node, or an outside host reached by name. The tiers evaluated rule by rule over whole
@@ -1251,11 +1363,15 @@ public sealed class PolicySnapshot
     }
 
     /// <summary>Whether the subject's egress DNS rules let it look <paramref name="name"/> up through the DNS proxy, which is how Cilium learns the addresses toFQDNs rules match.</summary>
-    private bool LearnedByDnsProxy(int identity, string name)
+    private bool LearnedByDnsProxy(int identity, string name) =>
+        LearnedIn(Selecting(Direction.Egress, identity), p => p.Subjects[identity], name);
+
+    /// <summary>Whether the egress DNS rules of <paramref name="policies"/> (those that <paramref name="selects"/> keeps) let the subject look <paramref name="name"/> up.</summary>
+    private static bool LearnedIn(IEnumerable<CompiledPolicy> policies, Func<CompiledPolicy, bool> selects, string name)
     {
-        foreach (var policy in Selecting(Direction.Egress, identity))
+        foreach (var policy in policies)
         {
-            if (!policy.Affects(Direction.Egress) || !policy.Subjects[identity])
+            if (!policy.Affects(Direction.Egress) || !selects(policy))
             {
                 continue;
             }

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Diagnostics;
 using Palisade.Model;
 using Palisade.Sets;
@@ -198,6 +199,9 @@ public static class SnapshotCompiler
                 Statistics = statistics,
                 NodesByAddress = NodesByAddress(),
                 ApiServerAddresses = _apiServerAddresses,
+                HostPolicies = drafts.SelectMany(static (d, p) => (d.HostNodes ?? []).Select(node => (Node: node, Policy: p)))
+                    .GroupBy(static h => h.Node, StringComparer.Ordinal)
+                    .ToFrozenDictionary(static g => g.Key, static g => g.Select(static h => h.Policy).ToArray(), StringComparer.Ordinal),
             });
         }
 
@@ -605,7 +609,9 @@ public static class SnapshotCompiler
                 };
             }
 
-            var subjects = context.CiliumSelector!.Evaluate(selector).Clone();
+            // A host policy selects nodes, not pods: its subjects stay empty and its nodes are kept aside.
+            var subjects = block.NodeSelector is null ? context.CiliumSelector!.Evaluate(selector).Clone() : new Bitset(context.GroupCount);
+            var hostNodes = block.NodeSelector is { } nodeSelector ? spec.Nodes.Where(n => nodeSelector.Matches(n.Labels)).Select(static n => n.Name).ToArray() : null;
             var reference = new PolicyReference(policy.Kind, policy.Namespace, policy.Name, policy.Location);
             var prefix = block.Path == "spec" ? string.Empty : block.Path + ".";
             List<RuleDraft> Drafts(Direction direction)
@@ -628,6 +634,7 @@ public static class SnapshotCompiler
             {
                 IsolatesIngress = block.Isolates(Direction.Ingress),
                 IsolatesEgress = block.Isolates(Direction.Egress),
+                HostNodes = hostNodes,
             };
         }
 
@@ -1185,6 +1192,9 @@ public static class SnapshotCompiler
         public bool IsolatesIngress { get; init; } = Ingress;
 
         public bool IsolatesEgress { get; init; } = Egress;
+
+        /// <summary>For a host policy, the nodes it selects.</summary>
+        public string[]? HostNodes { get; init; }
 
         public IEnumerable<Bitset> Sets()
         {

@@ -109,6 +109,6 @@ public static class DiagnosticCodes
     /// <summary>A Cilium entity that does not exist.</summary>
     public const string InvalidEntity = "PAL0061";
 
-    /// <summary>A Cilium feature Palisade does not evaluate (host policies, node peers, groups, Kafka); it is left out with a warning.</summary>
+    /// <summary>A Cilium feature Palisade does not evaluate (node peers, groups, CIDR groups, Kafka); it is left out with a warning.</summary>
     public const string UnsupportedFeature = "PAL0062";
 }

@@ -82,6 +82,12 @@ public sealed record CiliumRuleBlockSpec
     /// </summary>
     public required LabelSelectorSpec EndpointSelector { get; init; }
 
+    /// <summary>
+    /// <c>nodeSelector</c> over Node labels, for a host policy of a CiliumClusterwideNetworkPolicy: the
+    /// block then protects the selected nodes' host network, not pods (<see cref="EndpointSelector"/> is unused).
+    /// </summary>
+    public LabelSelectorSpec? NodeSelector { get; init; }
+
     /// <summary>Ingress allow rules; null when the section is absent.</summary>
     public IReadOnlyList<CiliumRuleSpec>? Ingress { get; init; }
 

@@ -28,8 +28,8 @@ internal static class RandomClusters
             Pods = [.. cluster.Pods.Select((p, i) => p with { NodeName = i % 2 == 0 ? "n1" : "n2" })],
             Nodes =
             [
-                new NodeSpec { Name = "n1", Addresses = [IpNumbers.V4Base + 0xC0A80101u] },
-                new NodeSpec { Name = "n2", Addresses = [IpNumbers.V4Base + 0xC0A80102u] },
+                new NodeSpec { Name = "n1", Labels = LabelSet.Of(("role", "a")), Addresses = [IpNumbers.V4Base + 0xC0A80101u] },
+                new NodeSpec { Name = "n2", Labels = LabelSet.Of(("role", "b")), Addresses = [IpNumbers.V4Base + 0xC0A80102u] },
             ],
             EndpointSlices = [new EndpointSliceSpec { Namespace = "default", Name = "kubernetes", ServiceName = "kubernetes", Addresses = [IpNumbers.V4Base + 0xC0A80101u] }],
         };
@@ -56,6 +56,34 @@ internal static class RandomClusters
                         EgressDeny = random.Next(3) == 0 ? RandomCiliumRules(random, "spec.egressDeny", egress: true) : null,
                         DefaultDenyIngress = random.Next(4) == 0 ? false : null,
                         DefaultDenyEgress = random.Next(4) == 0 ? false : null,
+                    },
+                ],
+            });
+        }
+
+        // Host policies protect nodes: no HTTP rules on them, and DNS rules only on egress.
+        if (random.Next(2) == 0)
+        {
+            static List<CiliumRuleSpec>? HostRules(List<CiliumRuleSpec>? rules, bool egress) => rules?.Select(r => r with
+            {
+                ToPorts = r.ToPorts?.Select(t => t with { Http = null, Dns = egress ? t.Dns : null }).ToList(),
+            }).ToList();
+
+            policies.Add(new CiliumPolicySpec
+            {
+                Kind = "CiliumClusterwideNetworkPolicy",
+                Namespace = string.Empty,
+                Name = "host",
+                Blocks =
+                [
+                    new CiliumRuleBlockSpec
+                    {
+                        Path = "spec",
+                        EndpointSelector = LabelSelectorSpec.Everything,
+                        NodeSelector = random.Next(3) == 0 ? LabelSelectorSpec.Everything : new LabelSelectorSpec { MatchLabels = LabelSet.Of(("role", random.Next(2) == 0 ? "a" : "b")) },
+                        Ingress = random.Next(3) == 0 ? null : HostRules(RandomCiliumRules(random, "spec.ingress", egress: false), egress: false),
+                        Egress = random.Next(3) == 0 ? null : HostRules(RandomCiliumRules(random, "spec.egress", egress: true), egress: true),
+                        IngressDeny = random.Next(3) == 0 ? RandomCiliumRules(random, "spec.ingressDeny", egress: false) : null,
                     },
                 ],
             });

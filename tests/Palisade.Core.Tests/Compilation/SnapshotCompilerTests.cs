@@ -256,6 +256,61 @@ public sealed class SnapshotCompilerTests
     }
 
     [Fact]
+    public void Evaluate_HostPolicy_GuardsTheNodesItSelects()
+    {
+        var cluster = new ClusterSpec
+        {
+            Pods = [Pod("client", ("app", "client")) with { NodeName = "worker" }],
+            Nodes =
+            [
+                new NodeSpec { Name = "control-plane", Labels = LabelSet.Of(("role", "control-plane")), Addresses = [IpNumbers.V4Base + 0xC0A80A0Au] },
+                new NodeSpec { Name = "worker", Addresses = [IpNumbers.V4Base + 0xC0A80A0Bu] },
+            ],
+            CiliumPolicies =
+            [
+                new CiliumPolicySpec
+                {
+                    Kind = "CiliumClusterwideNetworkPolicy",
+                    Namespace = string.Empty,
+                    Name = "control-plane",
+                    Blocks =
+                    [
+                        new CiliumRuleBlockSpec
+                        {
+                            Path = "spec",
+                            EndpointSelector = LabelSelectorSpec.Everything,
+                            NodeSelector = new LabelSelectorSpec { MatchLabels = LabelSet.Of(("role", "control-plane")) },
+                            Ingress =
+                            [
+                                new CiliumRuleSpec
+                                {
+                                    Path = "spec.ingress[0]",
+                                    Entities = [CiliumEntity.Cluster],
+                                    ToPorts = [new CiliumPortRuleSpec { Ports = [new CiliumPortSpec { Protocols = [Protocol.Tcp], Port = 6443 }] }],
+                                },
+                            ],
+                        },
+                    ],
+                },
+            ],
+        };
+        var snapshot = SnapshotCompiler.Compile(cluster);
+        Assert.True(snapshot.TryResolve("default/client", out var client, out _));
+        Assert.True(snapshot.TryResolve("node:control-plane", out var controlPlane, out _));
+        Assert.True(snapshot.TryResolve("node:worker", out var worker, out _));
+        Assert.True(snapshot.TryResolve("203.0.113.9", out var outside, out _));
+
+        Assert.True(snapshot.Evaluate(client, controlPlane, Protocol.Tcp, 6443));
+        Assert.False(snapshot.Evaluate(client, controlPlane, Protocol.Tcp, 22));
+        Assert.False(snapshot.Evaluate(outside, controlPlane, Protocol.Tcp, 6443));
+        Assert.True(snapshot.Evaluate(client, worker, Protocol.Tcp, 22));
+        var explained = snapshot.Explain(client, controlPlane, Protocol.Tcp, 22);
+        Assert.False(explained.Allowed);
+        Assert.Equal("CiliumClusterwideNetworkPolicy control-plane", Assert.Single(explained.Ingress.SelectingPolicies).ToString());
+        Assert.Contains("no host policy selects node worker", snapshot.Explain(client, worker, Protocol.Tcp, 22).Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TryResolve_Forms_ResolveOrSayWhy()
     {
         var cluster = new ClusterSpec
