@@ -1,7 +1,7 @@
 namespace Palisade.Tests.Conformance;
 
 /// <summary>
-/// Every connectivity case file of every suite in the shared conformance folder, run through
+/// Every connectivity case file of every suite in the shared conformance folder (../shared/conformance beside the checkout), run through
 /// <c>palisade test</c>; each must pass every check.
 /// </summary>
 public sealed class CaseSuiteConformanceTests
