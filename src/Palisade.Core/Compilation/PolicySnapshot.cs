@@ -780,7 +780,7 @@ public sealed class PolicySnapshot
         }
 
         var adminDone = false;
-        bool isolated = false, allowedHere = false, denied = false, unrestricted = false, requestAllowed = false;
+        var tally = default(NamespaceTally);
         foreach (var p in selecting)
         {
             var policy = _data.Policies[p];
@@ -809,41 +809,20 @@ public sealed class PolicySnapshot
             }
             else if (policy.Tier == Tier.Namespace)
             {
-                isolated |= policy.Isolates(direction);
+                tally.Isolated |= policy.Isolates(direction);
                 foreach (var rule in policy.Rules(direction))
                 {
-                    if (!Holds(rule))
+                    if (Holds(rule))
                     {
-                        continue;
-                    }
-
-                    if (rule.Action == AdminAction.Deny)
-                    {
-                        denied = true;
-                    }
-                    else
-                    {
-                        allowedHere = true;
-                        unrestricted |= !rule.HasL7;
-                        requestAllowed |= request is not null && rule.HasL7 && MatchesL7(rule, request);
+                        tally.Add(rule, request);
                     }
                 }
             }
         }
 
-        if (denied)
+        if (tally.Verdict(request) is { } decided)
         {
-            return false;
-        }
-
-        if (allowedHere)
-        {
-            return request is null || unrestricted || requestAllowed;
-        }
-
-        if (isolated)
-        {
-            return false;
+            return decided;
         }
 
         foreach (var p in selecting)
@@ -895,7 +874,7 @@ public sealed class PolicySnapshot
         var probe = ProbeFor(peer, subject.NodeName);
         var portMap = direction == Direction.Egress && probe.IsPod ? _data.IdentityPortMap[probe.Identity] : PortMapTable.Outside;
         Func<string, bool>? learned = probe.DnsName is null ? null : name => LearnedIn(policies, static _ => true, name);
-        bool isolated = false, allowed = false, denied = false, unrestricted = false, requestAllowed = false;
+        var tally = default(NamespaceTally);
         foreach (var policy in policies)
         {
             if (!policy.Affects(direction))
@@ -903,28 +882,49 @@ public sealed class PolicySnapshot
                 continue;
             }
 
-            isolated |= policy.Isolates(direction);
+            tally.Isolated |= policy.Isolates(direction);
             foreach (var rule in policy.Rules(direction))
             {
-                if (!Array.Exists(rule.Peers, c => c.Matches(probe, learned)) || !rule.AdmitsFor(portMap, _data.PortMaps, _data.Connections).Contains(protocol, port))
+                if (Array.Exists(rule.Peers, c => c.Matches(probe, learned)) && rule.AdmitsFor(portMap, _data.PortMaps, _data.Connections).Contains(protocol, port))
                 {
-                    continue;
-                }
-
-                if (rule.Action == AdminAction.Deny)
-                {
-                    denied = true;
-                }
-                else
-                {
-                    allowed = true;
-                    unrestricted |= !rule.HasL7;
-                    requestAllowed |= request is not null && rule.HasL7 && MatchesL7(rule, request);
+                    tally.Add(rule, request);
                 }
             }
         }
 
-        return !denied && (allowed ? request is null || unrestricted || requestAllowed : !isolated);
+        return tally.Verdict(request) ?? true;
+    }
+
+    /// <summary>What the namespace-tier rules that hold for one connection say, gathered rule by rule.</summary>
+    private struct NamespaceTally
+    {
+        public bool Isolated;
+        private bool _denied;
+        private bool _allowed;
+        private bool _unrestricted;
+        private bool _requestAllowed;
+
+        /// <summary>Counts a rule whose peer and port hold the connection.</summary>
+        public void Add(CompiledRule rule, L7Request? request)
+        {
+            if (rule.Action == AdminAction.Deny)
+            {
+                _denied = true;
+                return;
+            }
+
+            _allowed = true;
+            _unrestricted |= !rule.HasL7;
+            _requestAllowed |= request is not null && rule.HasL7 && MatchesL7(rule, request);
+        }
+
+        /// <summary>
+        /// Denied when a deny rule holds; allowed when an allow rule holds (and, for a request, one
+        /// without layer-7 rules or whose layer-7 rules match it); denied when isolated; otherwise
+        /// null: the tier says nothing.
+        /// </summary>
+        public readonly bool? Verdict(L7Request? request) =>
+            _denied ? false : _allowed ? request is null || _unrestricted || _requestAllowed : Isolated ? false : null;
     }
 
     private static bool MatchesL7(CompiledRule rule, L7Request request)
