@@ -98,7 +98,7 @@ public sealed class CommandTests : IDisposable
         var result = CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "203.0.113.9", "--port", "22");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.Contains("denied by CiliumClusterwideNetworkPolicy tre-no-ssh-from-projects spec.egressDeny[0] (deny rules win over every allow)", result.Output, StringComparison.Ordinal);
+        Assert.Contains("denied by the namespace tier: CiliumClusterwideNetworkPolicy tre-no-ssh-from-projects spec.egressDeny[0] (deny rules win over every allow)", result.Output, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -122,19 +122,19 @@ public sealed record SideExplanation
                 text.Append(CultureInfo.InvariantCulture, $"allowed, no policy selects it for {Direction.ToString().ToLowerInvariant()} (not isolated)");
                 break;
             case Tier.Namespace when DecidingAction == AdminAction.Deny:
-                text.Append(CultureInfo.InvariantCulture, $"denied by {DecidingRule} (deny rules win over every allow)");
+                text.Append(CultureInfo.InvariantCulture, $"denied by the namespace tier: {DecidingRule} (deny rules win over every allow)");
                 break;
             case Tier.Namespace when Layer7 is { Allowed: false }:
-                text.Append("the connection is allowed by ").AppendJoin("; ", AllowingRules).Append(", but layer 7 refuses the request");
+                text.Append("the namespace tier allows the connection by ").AppendJoin("; ", AllowingRules).Append(", but layer 7 refuses the request");
                 break;
             case Tier.Admin or Tier.Baseline:
                 text.Append(CultureInfo.InvariantCulture, $"{(Allowed ? "allowed" : "denied")} by the {(Tier == Tier.Admin ? "admin" : "baseline")} tier: {DecidingRule} ({DecidingAction})");
                 break;
             case Tier.Namespace when Allowed:
-                text.Append("allowed by ").AppendJoin("; ", AllowingRules);
+                text.Append("allowed by the namespace tier: ").AppendJoin("; ", AllowingRules);
                 break;
             default:
-                text.Append("denied, isolated by ").AppendJoin(", ", SelectingPolicies).Append(" and no rule matches");
+                text.Append("denied by the namespace tier: isolated by ").AppendJoin(", ", SelectingPolicies).Append(" and no rule matches");
                 break;
         }
 
