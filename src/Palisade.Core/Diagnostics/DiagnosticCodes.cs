@@ -111,4 +111,16 @@ public static class DiagnosticCodes
 
     /// <summary>A Cilium feature Palisade does not evaluate (node peers, groups, CIDR groups, Kafka); it is left out with a warning.</summary>
     public const string UnsupportedFeature = "PAL0062";
+
+    /// <summary>
+    /// A line of a flow file or stream that is not a Hubble flow in JSON (not JSON, a field of the
+    /// wrong type, a time that is not RFC 3339). The line is counted and left out; the rest is kept.
+    /// </summary>
+    public const string MalformedFlow = "PAL0100";
+
+    /// <summary>A flow file that cannot be read (missing, unreadable, a broken gzip stream).</summary>
+    public const string UnreadableFlowFile = "PAL0101";
+
+    /// <summary>A flow store that cannot be opened or used (a bad <c>--store</c> value, a schema newer than this Palisade).</summary>
+    public const string FlowStoreProblem = "PAL0102";
 }
