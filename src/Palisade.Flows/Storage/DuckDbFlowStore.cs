@@ -1,0 +1,345 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using DuckDB.NET.Data;
+using Palisade.Flows.Records;
+
+namespace Palisade.Flows.Storage;
+
+/// <summary>A store that cannot be opened or used: a bad location, a file another process holds, a schema newer than this Palisade.</summary>
+public sealed class FlowStoreException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public FlowStoreException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with its cause.</summary>
+    public FlowStoreException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    /// <summary>Creates the exception with no message.</summary>
+    public FlowStoreException()
+    {
+    }
+}
+
+/// <summary>
+/// The embedded flow store: one DuckDB file (Palisade's default, under the data folder). One process
+/// opens a file at a time (DuckDB locks it); within the process, calls are serialised on one
+/// connection. Writes go through a staging table with DuckDB's appender, then into <c>flows</c> in one
+/// transaction that leaves out flows already stored (same identity and time).
+/// </summary>
+public sealed class DuckDbFlowStore : IFlowStore
+{
+    private static readonly DuckDbDialect Dialect = new();
+    private readonly DuckDBConnection _connection;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    private DuckDbFlowStore(DuckDBConnection connection, string description, int version)
+    {
+        _connection = connection;
+        Description = description;
+        SchemaVersion = version;
+    }
+
+    /// <inheritdoc />
+    public string Description { get; }
+
+    /// <inheritdoc />
+    public int SchemaVersion { get; }
+
+    /// <summary>
+    /// Opens (creating when missing) the store in <paramref name="path"/>, or in memory for
+    /// <c>:memory:</c>, and migrates its schema to the newest version.
+    /// </summary>
+    public static async Task<DuckDbFlowStore> OpenAsync(string path, CancellationToken cancel = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var memory = path == ":memory:";
+        if (!memory)
+        {
+            var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (folder is not null)
+            {
+                Directory.CreateDirectory(folder);
+            }
+        }
+
+        var connection = new DuckDBConnection(memory ? "DataSource=:memory:" : $"DataSource={path}");
+        try
+        {
+            await connection.OpenAsync(cancel).ConfigureAwait(false);
+        }
+        catch (Exception failure) when (failure is DuckDBException or IOException)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            var held = failure.Message.Contains("lock", StringComparison.OrdinalIgnoreCase)
+                ? " (another Palisade process has it open; stop it, or use that process)"
+                : string.Empty;
+            throw new FlowStoreException($"cannot open the flow store duckdb:{path}{held}: {FirstLine(failure.Message)}", failure);
+        }
+
+        try
+        {
+            var version = await MigrateAsync(connection, path, cancel).ConfigureAwait(false);
+            await ExecuteAsync(connection, $"CREATE TEMP TABLE flows_staging AS SELECT {FlowColumns.List} FROM flows WHERE false", cancel).ConfigureAwait(false);
+            return new DuckDbFlowStore(connection, "duckdb:" + path, version);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The schema migrations, in order; version N is the Nth. Never edit one that has shipped: add another.</summary>
+    internal static readonly IReadOnlyList<(string Description, string[] Statements)> Migrations =
+    [
+        ("flows table", [
+            $"CREATE TABLE flows ({string.Join(", ", FlowColumns.All.Select(static c => $"{c.Name} {c.DuckDb}"))})",
+        ]),
+    ];
+
+    private static async Task<int> MigrateAsync(DuckDBConnection connection, string path, CancellationToken cancel)
+    {
+        await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS palisade_schema (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL, description VARCHAR NOT NULL)", cancel).ConfigureAwait(false);
+        using var read = connection.CreateCommand();
+        read.CommandText = "SELECT coalesce(max(version), 0) FROM palisade_schema";
+        var current = Convert.ToInt32(await read.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        if (current > Migrations.Count)
+        {
+            throw new FlowStoreException($"the flow store duckdb:{path} has schema version {current}, newer than this Palisade knows ({Migrations.Count}); use a newer Palisade");
+        }
+
+        for (var version = current + 1; version <= Migrations.Count; version++)
+        {
+            var (description, statements) = Migrations[version - 1];
+            using var transaction = connection.BeginTransaction();
+            foreach (var statement in statements)
+            {
+                await ExecuteAsync(connection, statement, cancel).ConfigureAwait(false);
+            }
+
+            using var record = connection.CreateCommand();
+            record.CommandText = "INSERT INTO palisade_schema VALUES ($version, now(), $description)";
+            record.Parameters.Add(new DuckDBParameter("version", version));
+            record.Parameters.Add(new DuckDBParameter("description", description));
+            await record.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+            transaction.Commit();
+        }
+
+        return Migrations.Count;
+    }
+
+    /// <inheritdoc />
+    public async Task<FlowWriteResult> WriteAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(flows);
+        if (flows.Count == 0)
+        {
+            return default;
+        }
+
+        await _gate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            long min = long.MaxValue, max = long.MinValue;
+            using (var appender = _connection.CreateAppender("temp", "main", "flows_staging"))
+            {
+                foreach (var flow in flows)
+                {
+                    min = Math.Min(min, flow.TimeUnixNanos);
+                    max = Math.Max(max, flow.TimeUnixNanos);
+                    var row = appender.CreateRow();
+                    foreach (var value in FlowColumns.Values(flow))
+                    {
+                        row = Append(row, value);
+                    }
+
+                    row.EndRow();
+                }
+            }
+
+            using var transaction = _connection.BeginTransaction();
+            using var insert = _connection.CreateCommand();
+            insert.CommandText =
+                $"INSERT INTO flows SELECT {FlowColumns.List} FROM (SELECT DISTINCT ON (time_ns, flow_id) * FROM flows_staging) s " +
+                "WHERE NOT EXISTS (SELECT 1 FROM flows f WHERE f.time_ns BETWEEN $min AND $max AND f.time_ns = s.time_ns AND f.flow_id = s.flow_id)";
+            insert.Parameters.Add(new DuckDBParameter("min", min));
+            insert.Parameters.Add(new DuckDBParameter("max", max));
+            var written = await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+            transaction.Commit();
+            return new FlowWriteResult(written, flows.Count - written);
+        }
+        finally
+        {
+            await ExecuteAsync(_connection, "DELETE FROM flows_staging", CancellationToken.None).ConfigureAwait(false);
+            _gate.Release();
+        }
+    }
+
+    private static IDuckDBAppenderRow Append(IDuckDBAppenderRow row, object? value) => value switch
+    {
+        null => row.AppendNullValue(),
+        long v => row.AppendValue(v),
+        int v => row.AppendValue(v),
+        short v => row.AppendValue(v),
+        byte v => row.AppendValue(v),
+        ushort v => row.AppendValue(v),
+        bool v => row.AppendValue(v),
+        Guid v => row.AppendValue(v),
+        string v => row.AppendValue(v),
+        string[] v => row.AppendValue(v),
+        _ => throw new InvalidOperationException($"no DuckDB column type for {value.GetType().Name}"),
+    };
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<FlowRecord> QueryAsync(FlowQuery query, [EnumeratorCancellation] CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var filter = new FlowFilterSql(query, Dialect);
+        var sql = $"SELECT {FlowColumns.List} FROM flows{filter.Where} ORDER BY time_ns {(query.Newest ? "DESC" : "ASC")}, flow_id";
+        if (query.Limit is { } limit)
+        {
+            sql += " LIMIT " + limit.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (query.Newest)
+        {
+            sql = $"SELECT * FROM ({sql}) ORDER BY time_ns ASC, flow_id";
+        }
+
+        await _gate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            using var command = Command(sql, filter);
+            using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                yield return FlowColumns.Read(reader);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountAsync(FlowQuery query, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var filter = new FlowFilterSql(query, Dialect);
+        await _gate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            using var command = Command($"SELECT count(*) FROM flows{filter.Where}", filter);
+            return Convert.ToInt64(await command.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<KeyValuePair<string?, long>>> CountByAsync(FlowQuery query, FlowCountField field, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var filter = new FlowFilterSql(query, Dialect);
+        var column = FlowCountColumns.Column(field);
+        await _gate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            using var command = Command($"SELECT {column} AS k, count(*) AS n FROM flows{filter.Where} GROUP BY k ORDER BY n DESC, k", filter);
+            using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            var result = new List<KeyValuePair<string?, long>>();
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                var key = reader.IsDBNull(0) ? null : Convert.ToString(reader.GetValue(0), CultureInfo.InvariantCulture);
+                result.Add(new(FlowCountColumns.Label(field, key), reader.GetInt64(1)));
+            }
+
+            return result;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private DuckDBCommand Command(string sql, FlowFilterSql filter)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in filter.Parameters)
+        {
+            command.Parameters.Add(new DuckDBParameter(name, value));
+        }
+
+        return command;
+    }
+
+    private static async Task ExecuteAsync(DuckDBConnection connection, string sql, CancellationToken cancel)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+    }
+
+    private static string FirstLine(string message)
+    {
+        var end = message.IndexOf('\n', StringComparison.Ordinal);
+        return end < 0 ? message : message[..end];
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _connection.DisposeAsync().ConfigureAwait(false);
+        _gate.Dispose();
+    }
+
+    private sealed class DuckDbDialect : FlowSqlDialect
+    {
+        public override string Parameter(string name) => "$" + name;
+
+        public override string ListContains(string column, string parameter) => $"list_contains({column}, {parameter})";
+    }
+}
+
+/// <summary>The columns behind <see cref="FlowCountField"/>, and how their values print.</summary>
+internal static class FlowCountColumns
+{
+    public static string Column(FlowCountField field) => field switch
+    {
+        FlowCountField.Verdict => "verdict",
+        FlowCountField.SourceNamespace => "src_namespace",
+        FlowCountField.DestinationNamespace => "dst_namespace",
+        FlowCountField.EventType => "event_type",
+        FlowCountField.L7Type => "l7_type",
+        FlowCountField.Protocol => "protocol",
+        FlowCountField.Node => "node",
+        FlowCountField.DropReason => "drop_reason",
+        _ => throw new ArgumentOutOfRangeException(nameof(field)),
+    };
+
+    public static string? Label(FlowCountField field, string? value)
+    {
+        if (value is null || !int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number))
+        {
+            return value;
+        }
+
+        return field switch
+        {
+            FlowCountField.Verdict => ((FlowVerdict)number).Name(),
+            FlowCountField.L7Type => ((L7Type)number).Name(),
+            FlowCountField.Protocol => ((FlowProtocol)number).Name(),
+            _ => value,
+        };
+    }
+}

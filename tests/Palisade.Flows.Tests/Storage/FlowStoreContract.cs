@@ -1,0 +1,165 @@
+using Palisade.Flows.Records;
+using Palisade.Flows.Storage;
+using Palisade.Flows.Tests.Reading;
+
+namespace Palisade.Flows.Tests.Storage;
+
+/// <summary>
+/// What every flow store must do, run against each real store: a subclass opens a fresh, empty store.
+/// </summary>
+public abstract class FlowStoreContract
+{
+    /// <summary>Opens an empty store that the test owns.</summary>
+    protected abstract Task<IFlowStore> OpenEmptyAsync();
+
+    private static List<FlowRecord>? _captures;
+
+    private static List<FlowRecord> Captures => _captures ??= HubbleCaptureTests.ReadAll().Flows;
+
+    private static async Task<FlowWriteResult> WriteAllAsync(IFlowStore store, IEnumerable<FlowRecord> flows, int batch = 250)
+    {
+        var total = default(FlowWriteResult);
+        foreach (var chunk in flows.Chunk(batch))
+        {
+            total += await store.WriteAsync(chunk);
+        }
+
+        return total;
+    }
+
+    [Fact]
+    public async Task Write_EveryCapture_StoresEachDistinctFlowOnce()
+    {
+        await using var store = await OpenEmptyAsync();
+
+        var result = await WriteAllAsync(store, Captures);
+
+        Assert.Equal(1481, result.Written);
+        Assert.Equal(37, result.Duplicates);
+        Assert.Equal(1481, await store.CountAsync(FlowQuery.All));
+    }
+
+    [Fact]
+    public async Task Write_EveryCaptureTwice_StoresNothingTheSecondTime()
+    {
+        await using var store = await OpenEmptyAsync();
+        await WriteAllAsync(store, Captures);
+
+        var again = await WriteAllAsync(store, Captures, batch: 1000);
+
+        Assert.Equal(0, again.Written);
+        Assert.Equal(1518, again.Duplicates);
+        Assert.Equal(1481, await store.CountAsync(FlowQuery.All));
+    }
+
+    [Fact]
+    public async Task CountBy_EveryCapture_MatchesWhatTheFilesHold()
+    {
+        await using var store = await OpenEmptyAsync();
+        await WriteAllAsync(store, Captures);
+
+        var verdicts = await store.CountByAsync(FlowQuery.All, FlowCountField.Verdict);
+        var events = await store.CountByAsync(FlowQuery.All, FlowCountField.EventType);
+        var l7 = await store.CountByAsync(FlowQuery.All, FlowCountField.L7Type);
+        var namespaces = await store.CountByAsync(FlowQuery.All, FlowCountField.SourceNamespace);
+
+        Assert.Equal([new("FORWARDED", 1079), new("REDIRECTED", 400), new("DROPPED", 2)], verdicts);
+        Assert.Equal([new("129", 743), new("5", 400), new("4", 336), new(null, 2)], events);
+        Assert.Equal([new("UNKNOWN_L7_TYPE", 738), new("REQUEST", 373), new("RESPONSE", 370)], l7);
+        Assert.Equal([new("bookinfo", 747), new("kube-system", 405), new(null, 172), new("istio-system", 152), new("jaeger", 4), new("default", 1)], namespaces);
+        Assert.Equal(413, await store.CountAsync(new FlowQuery { L7Protocols = ["http"] }));
+        Assert.Equal(330, await store.CountAsync(new FlowQuery { L7Protocols = ["dns"] }));
+    }
+
+    [Fact]
+    public async Task Query_StoredFlows_ReadBackAsTheyWereRead()
+    {
+        await using var store = await OpenEmptyAsync();
+        var distinct = Captures.Distinct().ToList();
+        await WriteAllAsync(store, distinct);
+
+        var stored = new List<FlowRecord>();
+        await foreach (var flow in store.QueryAsync(FlowQuery.All))
+        {
+            stored.Add(flow);
+        }
+
+        Assert.Equal(distinct.Count, stored.Count);
+        var byId = distinct.ToDictionary(f => (f.Id, f.TimeUnixNanos));
+        foreach (var flow in stored)
+        {
+            var original = byId[(flow.Id, flow.TimeUnixNanos)];
+            Assert.Equal(original with { }, flow);
+            Assert.Equal(Describe(original), Describe(flow));
+        }
+
+        Assert.True(stored.Zip(stored.Skip(1)).All(p => p.First.TimeUnixNanos <= p.Second.TimeUnixNanos));
+    }
+
+    private static string Describe(FlowRecord f) =>
+        string.Join('|', f.Verdict, f.DropReason, f.NodeName, f.IpVersion, f.SourceIpText, f.DestinationIpText, f.Protocol, f.SourcePort, f.DestinationPort, f.TcpFlags,
+            f.IcmpType, f.IcmpCode, f.Source.Display, f.Source.Identity, f.Source.EndpointId, string.Join(',', f.Source.Labels), f.Destination.Display,
+            string.Join(',', f.Destination.Labels), f.Direction, f.IsReply, f.EventType, f.EventSubType, f.Type, f.TraceObservationPoint, f.PolicyMatchType,
+            f.L7Type, f.L7LatencyNanos, f.Http?.Method, f.Http?.Url, f.Http?.Code, f.Http?.Headers.Count, f.Dns?.Query, f.Dns?.Rcode, string.Join(',', f.Dns?.Ips ?? []),
+            f.Summary, string.Join(',', f.DestinationNames), f.IdFromUuid);
+
+    [Fact]
+    public async Task Query_Filters_SelectWhatTheySay()
+    {
+        await using var store = await OpenEmptyAsync();
+        await WriteAllAsync(store, Captures);
+        var distinct = Captures.Distinct().ToList();
+
+        async Task Check(FlowQuery query, Func<FlowRecord, bool> expected)
+        {
+            var want = distinct.Count(expected);
+            Assert.True(want > 0, "a filter test must select something");
+            Assert.Equal(want, await store.CountAsync(query));
+        }
+
+        await Check(new FlowQuery { Namespaces = ["jaeger"] }, f => f.Source.Namespace == "jaeger" || f.Destination.Namespace == "jaeger");
+        await Check(new FlowQuery { FromNamespaces = ["istio-system"], ToNamespaces = ["bookinfo"] }, f => f.Source.Namespace == "istio-system" && f.Destination.Namespace == "bookinfo");
+        await Check(new FlowQuery { Verdicts = [FlowVerdict.Dropped] }, f => f.Verdict == FlowVerdict.Dropped);
+        await Check(new FlowQuery { Protocols = [FlowProtocol.Udp], ToPorts = [53] }, f => f.Protocol == FlowProtocol.Udp && f.DestinationPort == 53);
+        await Check(new FlowQuery { Ports = [9080] }, f => f.SourcePort == 9080 || f.DestinationPort == 9080);
+        await Check(new FlowQuery { HttpMethods = ["get"] }, f => f.Http?.Method == "GET");
+        await Check(new FlowQuery { HttpStatus = [(200, 299)] }, f => f.Http is { Code: >= 200 and <= 299 });
+        await Check(new FlowQuery { Labels = ["app=reviews"] }, f => f.Source.Labels.Contains("k8s:app=reviews") || f.Destination.Labels.Contains("k8s:app=reviews"));
+        await Check(new FlowQuery { ToLabels = ["reserved:world"] }, f => f.Destination.Labels.Contains("reserved:world"));
+        await Check(new FlowQuery { FromPods = ["bookinfo/reviews-*"] }, f => f.Source.Namespace == "bookinfo" && f.Source.PodName?.StartsWith("reviews-", StringComparison.Ordinal) == true);
+        await Check(new FlowQuery { Nodes = ["kind-kind/kind-worker"] }, f => f.NodeName == "kind-kind/kind-worker");
+        var someQuery = distinct.First(f => f.Dns?.Query is not null).Dns!.Query!;
+        await Check(new FlowQuery { DnsQueries = [someQuery.TrimEnd('.')] }, f => f.Dns?.Query == someQuery);
+        var middle = distinct.OrderBy(f => f.TimeUnixNanos).ElementAt(700).TimeUnixNanos;
+        await Check(new FlowQuery { SinceNanos = middle }, f => f.TimeUnixNanos >= middle);
+        await Check(new FlowQuery { UntilNanos = middle, Verdicts = [FlowVerdict.Forwarded] }, f => f.TimeUnixNanos < middle && f.Verdict == FlowVerdict.Forwarded);
+    }
+
+    [Fact]
+    public async Task Query_NewestWithLimit_GivesTheLastFlowsOldestFirst()
+    {
+        await using var store = await OpenEmptyAsync();
+        await WriteAllAsync(store, Captures);
+        var expected = Captures.Distinct().Select(f => f.TimeUnixNanos).Order().TakeLast(5).ToList();
+
+        var last = new List<long>();
+        await foreach (var flow in store.QueryAsync(new FlowQuery { Limit = 5, Newest = true }))
+        {
+            last.Add(flow.TimeUnixNanos);
+        }
+
+        Assert.Equal(expected, last);
+    }
+
+    [Fact]
+    public async Task Write_BatchWithRepeats_StoresEachOnce()
+    {
+        await using var store = await OpenEmptyAsync();
+        var some = Captures.Take(10).ToList();
+
+        var result = await store.WriteAsync([.. some, .. some]);
+
+        Assert.Equal(some.Distinct().Count(), result.Written);
+        Assert.Equal(20 - result.Written, result.Duplicates);
+    }
+}
