@@ -1,0 +1,322 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Npgsql;
+using NpgsqlTypes;
+using Palisade.Flows.Records;
+
+namespace Palisade.Flows.Storage;
+
+/// <summary>
+/// The shared flow store: PostgreSQL, for a deployment where several Palisade replicas write and read
+/// one history. <c>flows</c> is partitioned by time, one partition a day (<c>flows_YYYYMMDD</c>, made
+/// when the first flow of the day arrives), so that retention drops whole partitions. A flow's
+/// identity and time are its key; writes copy a batch into a staging table with binary COPY, then
+/// insert it in one transaction, leaving out flows already stored. Migrations and partition creation
+/// take an advisory lock, so replicas starting together do not race.
+/// </summary>
+public sealed class PostgresFlowStore : IFlowStore
+{
+    /// <summary>The length of one partition: a day, in nanoseconds.</summary>
+    public const long PartitionNanos = 86_400L * 1_000_000_000L;
+
+    private const long MigrationLock = 0x5041_4c49_5341_4445; // "PALISADE"
+    private static readonly PostgresDialect Dialect = new();
+    private static readonly NpgsqlDbType[] ColumnTypes = [.. FlowColumns.All.Select(static c => TypeOf(c.Postgres))];
+    private readonly NpgsqlDataSource _source;
+    private readonly HashSet<long> _partitions = [];
+    private readonly Lock _partitionGate = new();
+
+    private PostgresFlowStore(NpgsqlDataSource source, string description, int version)
+    {
+        _source = source;
+        Description = description;
+        SchemaVersion = version;
+    }
+
+    /// <inheritdoc />
+    public string Description { get; }
+
+    /// <inheritdoc />
+    public int SchemaVersion { get; }
+
+    /// <summary>The connection string without its password, for messages.</summary>
+    public static string Redact(string connectionString)
+    {
+        try
+        {
+            var builder = new NpgsqlConnectionStringBuilder(connectionString);
+            if (builder.Password is not null)
+            {
+                builder.Password = "***";
+            }
+
+            return builder.ConnectionString;
+        }
+        catch (ArgumentException)
+        {
+            return "(a connection string that cannot be read)";
+        }
+    }
+
+    /// <summary>Connects, and migrates the schema to the newest version.</summary>
+    public static async Task<PostgresFlowStore> OpenAsync(string connectionString, CancellationToken cancel = default)
+    {
+        NpgsqlDataSource source;
+        try
+        {
+            source = NpgsqlDataSource.Create(connectionString);
+        }
+        catch (ArgumentException failure)
+        {
+            throw new FlowStoreException($"'{Redact(connectionString)}' is not a PostgreSQL connection string ({failure.Message}); expected for example Host=db;Database=palisade;Username=palisade", failure);
+        }
+
+        var description = "postgres:" + Redact(connectionString);
+        try
+        {
+            var version = await MigrateAsync(source, description, cancel).ConfigureAwait(false);
+            return new PostgresFlowStore(source, description, version);
+        }
+        catch (Exception failure) when (failure is NpgsqlException or TimeoutException)
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+            throw new FlowStoreException($"cannot open the flow store {description}: {failure.Message}", failure);
+        }
+        catch
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The schema migrations, in order; version N is the Nth. Never edit one that has shipped: add another.</summary>
+    internal static readonly IReadOnlyList<(string Description, string[] Statements)> Migrations =
+    [
+        ("flows table, partitioned by day", [
+            $"CREATE TABLE flows ({string.Join(", ", FlowColumns.All.Select(static c => $"{c.Name} {c.Postgres}"))}, PRIMARY KEY (time_ns, flow_id)) PARTITION BY RANGE (time_ns)",
+            "CREATE INDEX flows_src_namespace ON flows (src_namespace, time_ns)",
+            "CREATE INDEX flows_dst_namespace ON flows (dst_namespace, time_ns)",
+        ]),
+    ];
+
+    private static async Task<int> MigrateAsync(NpgsqlDataSource source, string description, CancellationToken cancel)
+    {
+        await using var connection = await source.OpenConnectionAsync(cancel).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false);
+        await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancel).ConfigureAwait(false);
+        await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS palisade_schema (version integer NOT NULL, applied_at timestamptz NOT NULL, description text NOT NULL)", cancel).ConfigureAwait(false);
+        await using var read = new NpgsqlCommand("SELECT coalesce(max(version), 0) FROM palisade_schema", connection);
+        var current = System.Convert.ToInt32(await read.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        if (current > Migrations.Count)
+        {
+            throw new FlowStoreException($"the flow store {description} has schema version {current}, newer than this Palisade knows ({Migrations.Count}); use a newer Palisade");
+        }
+
+        for (var version = current + 1; version <= Migrations.Count; version++)
+        {
+            var (what, statements) = Migrations[version - 1];
+            foreach (var statement in statements)
+            {
+                await ExecuteAsync(connection, statement, cancel).ConfigureAwait(false);
+            }
+
+            await using var record = new NpgsqlCommand("INSERT INTO palisade_schema VALUES ($1, now(), $2)", connection);
+            record.Parameters.AddWithValue(version);
+            record.Parameters.AddWithValue(what);
+            await record.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancel).ConfigureAwait(false);
+        return Migrations.Count;
+    }
+
+    /// <summary>The name of the partition that holds a day (<c>flows_20261128</c>).</summary>
+    public static string PartitionName(long dayStartNanos) =>
+        "flows_" + DateTime.UnixEpoch.AddTicks(dayStartNanos / 100).ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+
+    private static long DayStart(long nanos) => Math.DivRem(nanos, PartitionNanos, out var rest) * PartitionNanos - (rest < 0 ? PartitionNanos : 0);
+
+    private async Task EnsurePartitionsAsync(NpgsqlConnection connection, IReadOnlyList<FlowRecord> flows, CancellationToken cancel)
+    {
+        var days = new SortedSet<long>();
+        lock (_partitionGate)
+        {
+            foreach (var flow in flows)
+            {
+                var day = DayStart(flow.TimeUnixNanos);
+                if (!_partitions.Contains(day))
+                {
+                    days.Add(day);
+                }
+            }
+        }
+
+        if (days.Count == 0)
+        {
+            return;
+        }
+
+        await using (var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false))
+        {
+            await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancel).ConfigureAwait(false);
+            foreach (var day in days)
+            {
+                await ExecuteAsync(
+                    connection,
+                    $"CREATE TABLE IF NOT EXISTS {PartitionName(day)} PARTITION OF flows FOR VALUES FROM ({day.ToString(CultureInfo.InvariantCulture)}) TO ({(day + PartitionNanos).ToString(CultureInfo.InvariantCulture)})",
+                    cancel).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancel).ConfigureAwait(false);
+        }
+
+        lock (_partitionGate)
+        {
+            _partitions.UnionWith(days);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<FlowWriteResult> WriteAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(flows);
+        if (flows.Count == 0)
+        {
+            return default;
+        }
+
+        await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
+        await EnsurePartitionsAsync(connection, flows, cancel).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false);
+        await ExecuteAsync(connection, "CREATE TEMP TABLE IF NOT EXISTS flows_staging (LIKE flows) ON COMMIT DELETE ROWS", cancel).ConfigureAwait(false);
+        await using (var copy = await connection.BeginBinaryImportAsync($"COPY flows_staging ({FlowColumns.List}) FROM STDIN (FORMAT BINARY)", cancel).ConfigureAwait(false))
+        {
+            foreach (var flow in flows)
+            {
+                await copy.StartRowAsync(cancel).ConfigureAwait(false);
+                var values = FlowColumns.Values(flow);
+                for (var i = 0; i < values.Length; i++)
+                {
+                    var value = values[i];
+                    if (value is null)
+                    {
+                        await copy.WriteNullAsync(cancel).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await copy.WriteAsync(ToColumnType(value, ColumnTypes[i]), ColumnTypes[i], cancel).ConfigureAwait(false);
+                    }
+                }
+            }
+
+            await copy.CompleteAsync(cancel).ConfigureAwait(false);
+        }
+
+        await using var insert = new NpgsqlCommand(
+            $"INSERT INTO flows ({FlowColumns.List}) SELECT DISTINCT ON (time_ns, flow_id) {FlowColumns.List} FROM flows_staging ON CONFLICT (time_ns, flow_id) DO NOTHING",
+            connection);
+        var written = await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+        await transaction.CommitAsync(cancel).ConfigureAwait(false);
+        return new FlowWriteResult(written, flows.Count - written);
+    }
+
+    private static object ToColumnType(object value, NpgsqlDbType type) => type switch
+    {
+        NpgsqlDbType.Smallint => System.Convert.ToInt16(value, CultureInfo.InvariantCulture),
+        NpgsqlDbType.Integer => System.Convert.ToInt32(value, CultureInfo.InvariantCulture),
+        NpgsqlDbType.Bigint => System.Convert.ToInt64(value, CultureInfo.InvariantCulture),
+        _ => value,
+    };
+
+    private static NpgsqlDbType TypeOf(string sqlType) => sqlType.Split(' ')[0] switch
+    {
+        "bigint" => NpgsqlDbType.Bigint,
+        "integer" => NpgsqlDbType.Integer,
+        "smallint" => NpgsqlDbType.Smallint,
+        "boolean" => NpgsqlDbType.Boolean,
+        "uuid" => NpgsqlDbType.Uuid,
+        "text" => NpgsqlDbType.Text,
+        "text[]" => NpgsqlDbType.Array | NpgsqlDbType.Text,
+        _ => throw new InvalidOperationException($"no Npgsql type for {sqlType}"),
+    };
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<FlowRecord> QueryAsync(FlowQuery query, [EnumeratorCancellation] CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var filter = new FlowFilterSql(query, Dialect);
+        var sql = $"SELECT {FlowColumns.List} FROM flows{filter.Where} ORDER BY time_ns {(query.Newest ? "DESC" : "ASC")}, flow_id";
+        if (query.Limit is { } limit)
+        {
+            sql += " LIMIT " + limit.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (query.Newest)
+        {
+            sql = $"SELECT * FROM ({sql}) newest ORDER BY time_ns ASC, flow_id";
+        }
+
+        await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
+        await using var command = Command(connection, sql, filter);
+        await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+        {
+            yield return FlowColumns.Read(reader);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountAsync(FlowQuery query, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var filter = new FlowFilterSql(query, Dialect);
+        await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
+        await using var command = Command(connection, $"SELECT count(*) FROM flows{filter.Where}", filter);
+        return System.Convert.ToInt64(await command.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<KeyValuePair<string?, long>>> CountByAsync(FlowQuery query, FlowCountField field, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var filter = new FlowFilterSql(query, Dialect);
+        var column = FlowCountColumns.Column(field);
+        await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
+        await using var command = Command(connection, $"SELECT {column}::text AS k, count(*) AS n FROM flows{filter.Where} GROUP BY {column} ORDER BY n DESC, k NULLS LAST", filter);
+        await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+        var result = new List<KeyValuePair<string?, long>>();
+        while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+        {
+            result.Add(new(FlowCountColumns.Label(field, reader.IsDBNull(0) ? null : reader.GetString(0)), reader.GetInt64(1)));
+        }
+
+        return result;
+    }
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, FlowFilterSql filter)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in filter.Parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return command;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancel)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _source.DisposeAsync();
+
+    private sealed class PostgresDialect : FlowSqlDialect
+    {
+        public override string Parameter(string name) => "@" + name;
+
+        public override string ListContains(string column, string parameter) => $"{parameter} = ANY({column})";
+    }
+}
