@@ -26,14 +26,15 @@ public static class ExitCodes
 public static class PalisadeApp
 {
     /// <summary>Runs the command line <paramref name="args"/>, writing results to <paramref name="output"/> and diagnostics to <paramref name="error"/>.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error, TimeProvider? clock = null)
     {
-        var root = new RootCommand("Palisade: network policy analysis, verdicts with explanations, and connectivity tests for Kubernetes trusted research environments.")
+        var root = new RootCommand("Palisade: network policy analysis, verdicts with explanations, connectivity tests and flow history for Kubernetes trusted research environments.")
         {
             AnalyzeCommand.Create(output, error),
             EvalCommand.Create(output, error),
             TestCommand.Create(output, error),
             SynthCommand.Create(output, error),
+            FlowsCommand.Create(output, error, clock ?? TimeProvider.System),
         };
 
         var parse = root.Parse(args);

@@ -40,7 +40,7 @@ public sealed class CommandTests : IDisposable
         var result = CliRunner.Run("--help");
 
         Assert.Equal(0, result.ExitCode);
-        foreach (var command in new[] { "analyze", "eval", "test", "synth" })
+        foreach (var command in new[] { "analyze", "eval", "test", "synth", "flows" })
         {
             Assert.Contains(command, result.Output, StringComparison.Ordinal);
         }

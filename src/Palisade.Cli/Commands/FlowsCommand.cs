@@ -1,0 +1,297 @@
+using System.CommandLine;
+using System.Globalization;
+using Palisade.Cli.Logging;
+using Palisade.Flows;
+using Palisade.Flows.Output;
+using Palisade.Flows.Records;
+using Palisade.Flows.Storage;
+
+namespace Palisade.Cli.Commands;
+
+/// <summary><c>palisade flows</c>: Hubble flows into a durable store, and questions about them.</summary>
+internal static class FlowsCommand
+{
+    public static Command Create(TextWriter output, TextWriter error, TimeProvider clock)
+    {
+        var command = new Command(
+            "flows",
+            "Keep Hubble flows in a durable store and ask about them: ingest files or streams, observe with filters. " +
+            "The store is an embedded DuckDB file under the data folder unless --store names another.")
+        {
+            Ingest(output, error),
+            Observe(output, error, clock),
+        };
+        return command;
+    }
+
+    private static Option<string?> StoreOption() => new("--store")
+    {
+        Description = $"Where flows are kept: duckdb:PATH or postgres:CONNECTION-STRING (default: duckdb:{FlowStoreLocation.Default.Target}; the data folder is ${FlowStoreLocation.DataFolderVariable}, else $XDG_DATA_HOME/palisade, else ~/.local/share/palisade)",
+    };
+
+    /// <summary>Opens the store an option names; null (with a diagnostic printed) when it cannot.</summary>
+    private static async Task<IFlowStore?> OpenStore(string? value, TextWriter error, CancellationToken cancel)
+    {
+        var location = FlowStoreLocation.Parse(value, out var problem);
+        if (location is null)
+        {
+            error.WriteLine($"--store: error PAL0102: {problem}");
+            return null;
+        }
+
+        try
+        {
+            return await FlowStores.OpenAsync(location, cancel).ConfigureAwait(false);
+        }
+        catch (FlowStoreException failure)
+        {
+            error.WriteLine($"{location}: error PAL0102: {failure.Message}");
+            return null;
+        }
+    }
+
+    private static Command Ingest(TextWriter output, TextWriter error)
+    {
+        var files = new Argument<string[]>("FILE")
+        {
+            Arity = ArgumentArity.OneOrMore,
+            Description = "Hubble flow files ('hubble observe -o jsonpb' or '-o json' output, Hubble exporter files; plain or gzip), folders of rotated exporter files, or - for standard input",
+        };
+        var store = StoreOption();
+        var batch = new Option<int>("--batch-size") { Description = "Flows stored per transaction; a crash loses at most two batches", DefaultValueFactory = _ => 8192 };
+        var command = new Command(
+            "ingest",
+            "Read Hubble flows and store them. A flow read twice (the same file again, or exports that overlap) is stored once. " +
+            "Malformed lines are reported with their line and column and left out; the rest is stored, and the exit code is then 2.")
+        {
+            files, store, batch,
+        };
+
+        command.SetAction(async (parse, cancel) =>
+        {
+            var size = parse.GetValue(batch);
+            if (size < 1)
+            {
+                error.WriteLine("palisade: --batch-size must be at least 1");
+                return ExitCodes.BadInput;
+            }
+
+            var sources = parse.GetRequiredValue(files);
+            foreach (var source in sources)
+            {
+                if (source != "-" && !File.Exists(source) && !Directory.Exists(source))
+                {
+                    error.WriteLine($"{source}: error PAL0101: no such file or folder");
+                    return ExitCodes.BadInput;
+                }
+            }
+
+            await using var flows = await OpenStore(parse.GetValue(store), error, cancel).ConfigureAwait(false);
+            if (flows is null)
+            {
+                return ExitCodes.BadInput;
+            }
+
+            using var progress = new ProgressLine(error);
+            var ingestor = new FlowIngestor(flows) { BatchSize = size };
+            var result = await ingestor.IngestAsync(
+                sources,
+                new Progress<IngestProgress>(p => progress.Show(string.Create(CultureInfo.InvariantCulture, $"ingesting {p.Source}: {p.Lines:N0} lines, {p.Written:N0} flows stored, {p.Duplicates:N0} already stored"))),
+                cancel).ConfigureAwait(false);
+            progress.Dispose();
+
+            var read = result.Read;
+            foreach (var problem in read.Problems)
+            {
+                error.WriteLine(problem.ToString());
+            }
+
+            if (read.Malformed > read.Problems.Count)
+            {
+                error.WriteLine($"palisade: ... and {read.Malformed - read.Problems.Count} more malformed lines");
+            }
+
+            var seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-6);
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"read {read.Lines:N0} lines from {result.Sources.Count} source{(result.Sources.Count == 1 ? string.Empty : "s")}: {read.Flows:N0} flows, {read.NotFlows:N0} other events, {read.Malformed:N0} malformed"));
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"stored {result.Stored.Written:N0} new flows ({result.Stored.Duplicates:N0} already stored) in {result.Elapsed.TotalSeconds:F2} s, {read.Flows / seconds:N0} flows/s, into {flows.Description}"));
+            return read.Malformed > 0 ? ExitCodes.BadInput : ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Observe(TextWriter output, TextWriter error, TimeProvider clock)
+    {
+        var store = StoreOption();
+        var since = new Option<string?>("--since") { Description = "Flows at or after this time: RFC 3339 (2026-11-28T10:00:00Z) or a duration before now (2h, 7d, 1h30m)" };
+        var until = new Option<string?>("--until") { Description = "Flows before this time, in the same forms as --since" };
+        var last = new Option<int?>("--last") { Description = "Only the newest N flows (printed oldest first)" };
+        var format = new Option<string>("--output", "-o")
+        {
+            Description = "table (for people), json (Palisade's flat form, one object per line) or jsonpb (Hubble's form, one GetFlowsResponse per line, as 'hubble observe -o jsonpb' prints)",
+            DefaultValueFactory = _ => "table",
+        }.AcceptOnlyFromAmong("table", "json", "jsonpb");
+        var follow = new Option<bool>("--follow", "-f") { Description = "After the stored flows, print new ones as they are stored, until interrupted" };
+        var filters = new FlowFilterOptions();
+        var command = new Command(
+            "observe",
+            "Print stored flows, oldest first, filtered as 'hubble observe' filters them. Filters of one kind are alternatives; filters of different kinds must all hold.")
+        {
+            store, since, until, last, format, follow,
+        };
+        filters.AddTo(command);
+
+        command.SetAction(async (parse, cancel) =>
+        {
+            var now = clock.GetUtcNow();
+            var query = filters.Query(parse, error);
+            if (query is null || !Time(parse.GetValue(since), "--since", now, error, out var sinceNanos) || !Time(parse.GetValue(until), "--until", now, error, out var untilNanos))
+            {
+                return ExitCodes.BadInput;
+            }
+
+            if (parse.GetValue(last) is < 1)
+            {
+                error.WriteLine("palisade: --last must be at least 1");
+                return ExitCodes.BadInput;
+            }
+
+            query = query with { SinceNanos = sinceNanos, UntilNanos = untilNanos, Limit = parse.GetValue(last), Newest = parse.GetValue(last) is not null };
+            await using var flows = await OpenStore(parse.GetValue(store), error, cancel).ConfigureAwait(false);
+            if (flows is null)
+            {
+                return ExitCodes.BadInput;
+            }
+
+            var form = parse.GetRequiredValue(format);
+            var printer = new FlowPrinter(output, form);
+            long lastTime = long.MinValue;
+            var lastIds = new HashSet<UInt128>();
+            await foreach (var flow in flows.QueryAsync(query, cancel).ConfigureAwait(false))
+            {
+                printer.Add(flow);
+                Remember(flow, ref lastTime, lastIds);
+            }
+
+            printer.Flush();
+            if (!parse.GetValue(follow))
+            {
+                if (printer.Printed == 0)
+                {
+                    error.WriteLine($"palisade: no flow in {flows.Description} matches");
+                }
+
+                return ExitCodes.Success;
+            }
+
+            // Follow: ask again for flows at or after the newest one seen, leaving out those already printed.
+            var next = query with { Limit = null, Newest = false };
+            while (!cancel.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), clock, cancel).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                var fresh = next with { SinceNanos = lastTime == long.MinValue ? next.SinceNanos : Math.Max(lastTime, next.SinceNanos ?? long.MinValue) };
+                await foreach (var flow in flows.QueryAsync(fresh, cancel).ConfigureAwait(false))
+                {
+                    if (flow.TimeUnixNanos == lastTime && lastIds.Contains(flow.Id))
+                    {
+                        continue;
+                    }
+
+                    printer.Add(flow);
+                    Remember(flow, ref lastTime, lastIds);
+                }
+
+                printer.Flush();
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static void Remember(FlowRecord flow, ref long lastTime, HashSet<UInt128> lastIds)
+    {
+        if (flow.TimeUnixNanos > lastTime)
+        {
+            lastTime = flow.TimeUnixNanos;
+            lastIds.Clear();
+        }
+
+        lastIds.Add(flow.Id);
+    }
+
+    private static bool Time(string? text, string option, DateTimeOffset now, TextWriter error, out long? nanos)
+    {
+        nanos = null;
+        if (text is null)
+        {
+            return true;
+        }
+
+        if (FlowTimes.TryParse(text, now, out var value))
+        {
+            nanos = value;
+            return true;
+        }
+
+        error.WriteLine($"palisade: {option} '{text}' is neither an RFC 3339 time (2026-11-28T10:00:00Z) nor a duration (2h, 7d, 1h30m)");
+        return false;
+    }
+
+    /// <summary>Prints flows in one of the output forms; a table is aligned per batch, with a policy column once flows are attributed.</summary>
+    private sealed class FlowPrinter(TextWriter output, string form)
+    {
+        private readonly List<FlowRecord> _table = [];
+        private bool _header;
+
+        public long Printed { get; private set; }
+
+        public void Add(FlowRecord flow)
+        {
+            Printed++;
+            switch (form)
+            {
+                case "json":
+                    output.WriteLine(FlowJson.ToFlatJson(flow));
+                    break;
+                case "jsonpb":
+                    output.WriteLine(FlowJson.ToJsonpb(flow));
+                    break;
+                default:
+                    _table.Add(flow);
+                    break;
+            }
+        }
+
+        public void Flush()
+        {
+            if (_table.Count > 0)
+            {
+                var attributed = _table.Exists(static f => f.Attribution is not null);
+                var rows = new List<string[]>(_table.Count + 1);
+                if (!_header)
+                {
+                    rows.Add(FlowTable.Header(attributed));
+                    _header = true;
+                }
+
+                rows.AddRange(_table.Select(f => FlowTable.Row(f, attributed)));
+                FlowTable.Write(output, rows);
+                _table.Clear();
+            }
+
+            output.Flush();
+        }
+    }
+}
