@@ -1,0 +1,333 @@
+using Palisade.Compilation;
+using Palisade.Flows.Records;
+using Palisade.Model;
+using Palisade.Sets;
+using Palisade.Verdicts;
+
+namespace Palisade.Flows.Attribution;
+
+/// <summary>How flows are attributed.</summary>
+public sealed record AttributionOptions
+{
+    /// <summary>The namespace label whose value names a namespace's research project (K8TRE's <c>tre.k8tre.io/project-name</c>).</summary>
+    public string ProjectLabel { get; init; } = "tre.k8tre.io/project-name";
+}
+
+/// <summary>
+/// Gives each flow the policy engine's verdict and the tier, policy and rule that decided it, and
+/// marks the flows where what Hubble observed and what the policies say disagree.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each end is resolved in the snapshot by namespace and pod name, else by address (a pod's or node's),
+/// else it is an address outside the cluster, known by the first DNS name Hubble gives for it. A reply
+/// (<c>is_reply</c>) is judged as the connection it answers: the other way round, to the port it came
+/// from. ICMP and flows without ports are not judged (the engine decides TCP, UDP and SCTP).
+/// </para>
+/// <para>
+/// A flow Hubble observed on one side (<c>traffic_direction</c> EGRESS at the source, INGRESS at the
+/// destination) is compared with that side's verdict: a flow forwarded out of its source is no
+/// disagreement when the destination's ingress policy denies it. A drop disagrees only when Hubble says
+/// policy dropped it (<c>POLICY_DENIED</c>, <c>POLICY_DENY</c>).
+/// </para>
+/// <para>Not thread-safe: it keeps a cache of verdicts by connection. Use one per thread.</para>
+/// </remarks>
+public sealed class FlowAttributor
+{
+    private const int CacheLimit = 200_000;
+    private readonly PolicySnapshot _snapshot;
+    private readonly AttributionOptions _options;
+    private readonly Dictionary<string, string?> _projects = new(StringComparer.Ordinal);
+    private readonly Dictionary<Key, Decision> _cache = [];
+    private readonly Dictionary<string, int> _podsByLabels = new(StringComparer.Ordinal);
+
+    /// <summary>Creates an attributor for one snapshot.</summary>
+    public FlowAttributor(PolicySnapshot snapshot, AttributionOptions? options = null)
+    {
+        _snapshot = snapshot ?? throw new ArgumentNullException(nameof(snapshot));
+        _options = options ?? new AttributionOptions();
+        foreach (var ns in snapshot.Namespaces)
+        {
+            _projects[ns.Name] = ns.Labels.TryGetValue(_options.ProjectLabel, out var project) ? project : null;
+        }
+
+        foreach (var identity in snapshot.Identities)
+        {
+            if (identity.Pods.Count > 0)
+            {
+                _podsByLabels.TryAdd(LabelKey(identity.Namespace, identity.Labels.Select(static l => $"{l.Key}={l.Value}")), identity.Pods[0]);
+            }
+        }
+    }
+
+    /// <summary>The snapshot's revision, which attributed flows were judged by.</summary>
+    public long Revision => _snapshot.Revision;
+
+    /// <summary>Attributes a batch in place of the originals.</summary>
+    public FlowRecord[] Attribute(FlowRecord[] flows)
+    {
+        ArgumentNullException.ThrowIfNull(flows);
+        var result = new FlowRecord[flows.Length];
+        for (var i = 0; i < flows.Length; i++)
+        {
+            result[i] = Attribute(flows[i]);
+        }
+
+        return result;
+    }
+
+    /// <summary>The flow with <see cref="FlowRecord.Attribution"/> set.</summary>
+    public FlowRecord Attribute(FlowRecord flow)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        var project = Project(flow.Source.Namespace) ?? Project(flow.Destination.Namespace);
+        if (!TryProtocol(flow.Protocol, out var protocol))
+        {
+            return flow with { Attribution = new FlowAttribution { Project = project } };
+        }
+
+        var reply = flow.IsReply == true;
+        var (fromFlow, toFlow) = reply ? (flow.Destination, flow.Source) : (flow.Source, flow.Destination);
+        var (fromIp, toIp) = reply ? (flow.DestinationIp, flow.SourceIp) : (flow.SourceIp, flow.DestinationIp);
+        var port = reply ? flow.SourcePort : flow.DestinationPort;
+        var names = reply ? flow.SourceNames : flow.DestinationNames;
+        if (!TryResolve(fromFlow, fromIp, [], out var from) || !TryResolve(toFlow, toIp, names, out var to))
+        {
+            return flow with { Attribution = new FlowAttribution { Project = project } };
+        }
+
+        var request = Request(flow, reply);
+        var key = new Key(from.Kind, from.PodIndex, from.Address, from.DnsName, to.Kind, to.PodIndex, to.Address, to.DnsName, protocol, port, request?.Method, request?.Path, request?.DnsQuery);
+        if (!_cache.TryGetValue(key, out var decision))
+        {
+            decision = Decide(from, to, protocol, port, request);
+            if (_cache.Count >= CacheLimit)
+            {
+                _cache.Clear();
+            }
+
+            _cache[key] = decision;
+        }
+
+        // The side Hubble observed: for a reply, the observing side's role in the original connection flips.
+        var observedSide = flow.Direction switch
+        {
+            FlowDirection.Egress => reply ? Direction.Ingress : Direction.Egress,
+            FlowDirection.Ingress => reply ? Direction.Egress : Direction.Ingress,
+            _ => (Direction?)null,
+        };
+        var engineAllows = observedSide switch
+        {
+            Direction.Egress => decision.EgressAllowed,
+            Direction.Ingress => decision.IngressAllowed,
+            _ => decision.EgressAllowed && decision.IngressAllowed,
+        };
+        var side = observedSide switch
+        {
+            Direction.Egress => decision.Egress,
+            Direction.Ingress => decision.Ingress,
+            _ => decision.Deciding,
+        };
+
+        return flow with
+        {
+            Attribution = new FlowAttribution
+            {
+                Verdict = engineAllows ? EngineVerdict.Allowed : EngineVerdict.Denied,
+                Tier = side.Tier,
+                Policy = side.Policy,
+                Rule = side.Rule,
+                Disagreement = Compare(flow, engineAllows),
+                Project = project,
+            },
+        };
+    }
+
+    private static Disagreement Compare(FlowRecord flow, bool engineAllows)
+    {
+        switch (flow.Verdict)
+        {
+            case FlowVerdict.Forwarded or FlowVerdict.Redirected when !engineAllows:
+                return Disagreement.ForwardedButDenied;
+            case FlowVerdict.Dropped when engineAllows && flow.DropReason is "POLICY_DENIED" or "POLICY_DENY":
+                return Disagreement.DroppedButAllowed;
+            default:
+                return Disagreement.None;
+        }
+    }
+
+    private string? Project(string? ns) => ns is not null && _projects.TryGetValue(ns, out var project) ? project : null;
+
+    private static bool TryProtocol(FlowProtocol flow, out Protocol protocol)
+    {
+        switch (flow)
+        {
+            case FlowProtocol.Tcp:
+                protocol = Protocol.Tcp;
+                return true;
+            case FlowProtocol.Udp:
+                protocol = Protocol.Udp;
+                return true;
+            case FlowProtocol.Sctp:
+                protocol = Protocol.Sctp;
+                return true;
+            default:
+                protocol = default;
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// The snapshot's endpoint for one end of a flow: by pod name; by the workload Hubble names; by the
+    /// pod's labels (Cilium's identity is its namespace and labels, so a pod of the same workload under
+    /// another name is found); by the pod name without its generated suffix; by address.
+    /// </summary>
+    private bool TryResolve(FlowEndpoint end, UInt128? ip, IReadOnlyList<string> names, out Endpoint endpoint)
+    {
+        if (end.Namespace is { } ns && end.PodName is { } pod)
+        {
+            if (_snapshot.TryResolve($"{ns}/{pod}", out endpoint, out _))
+            {
+                return true;
+            }
+
+            foreach (var workload in end.Workloads)
+            {
+                if (_snapshot.TryResolve($"{ns}/{workload.Name}", out endpoint, out _))
+                {
+                    return true;
+                }
+            }
+
+            if (end.Labels.Count > 0 && _podsByLabels.TryGetValue(LabelKey(ns, PodLabels(end.Labels)), out var index))
+            {
+                endpoint = Endpoint.ForPod(index, $"{ns}/{pod}");
+                return true;
+            }
+
+            // Deployment pods are NAME-HASH-XXXXX, StatefulSet and DaemonSet pods NAME-N and NAME-XXXXX.
+            var name = pod;
+            for (var cut = 0; cut < 2; cut++)
+            {
+                var dash = name.LastIndexOf('-');
+                if (dash <= 0)
+                {
+                    break;
+                }
+
+                name = name[..dash];
+                if (_snapshot.TryResolve($"{ns}/{name}", out endpoint, out _))
+                {
+                    endpoint = endpoint with { Label = $"{ns}/{pod}" };
+                    return true;
+                }
+            }
+        }
+
+        if (ip is { } address && _snapshot.TryResolve(IpNumbers.Format(address), out endpoint, out _))
+        {
+            if (endpoint.Kind == EndpointKind.Address && names.Count > 0)
+            {
+                endpoint = endpoint with { DnsName = names[0].TrimEnd('.'), Label = $"fqdn:{names[0].TrimEnd('.')}:{IpNumbers.Format(address)}" };
+            }
+
+            return true;
+        }
+
+        endpoint = default;
+        return false;
+    }
+
+    /// <summary>The pod's own labels among Cilium's: <c>k8s:</c> labels, less those Cilium adds (namespace labels, service account, cluster).</summary>
+    private static IEnumerable<string> PodLabels(IReadOnlyList<string> labels)
+    {
+        foreach (var label in labels)
+        {
+            if (label.StartsWith("k8s:", StringComparison.Ordinal) && !label.StartsWith("k8s:io.cilium.", StringComparison.Ordinal) &&
+                !label.StartsWith("k8s:io.kubernetes.pod.namespace=", StringComparison.Ordinal))
+            {
+                yield return label["k8s:".Length..];
+            }
+        }
+    }
+
+    private static string LabelKey(string ns, IEnumerable<string> labels) => ns + "\n" + string.Join("\n", labels.Order(StringComparer.Ordinal));
+
+    private static L7Request? Request(FlowRecord flow, bool reply)
+    {
+        if (reply || flow.L7Type == L7Type.Response)
+        {
+            return null;
+        }
+
+        if (flow.Http is { Method: not null } http)
+        {
+            string? path = null, host = null;
+            if (http.Url is not null && Uri.TryCreate(http.Url, UriKind.Absolute, out var url))
+            {
+                path = url.PathAndQuery;
+                host = url.IsDefaultPort ? url.Host : $"{url.Host}:{url.Port}";
+            }
+
+            return new L7Request
+            {
+                Method = http.Method,
+                Path = path ?? http.Url,
+                Host = host,
+                Headers = http.Headers.GroupBy(static h => h.Key, StringComparer.OrdinalIgnoreCase).ToDictionary(static g => g.Key, static g => g.First().Value, StringComparer.OrdinalIgnoreCase),
+            };
+        }
+
+        if (flow.Dns is { Query: { } query })
+        {
+            return new L7Request { DnsQuery = query.TrimEnd('.') };
+        }
+
+        return null;
+    }
+
+    private Decision Decide(Endpoint from, Endpoint to, Protocol protocol, int port, L7Request? request)
+    {
+        var explanation = _snapshot.Explain(from, to, protocol, port, request);
+        var egress = Summarise(explanation.Egress);
+        var ingress = Summarise(explanation.Ingress);
+        var deciding = !explanation.Egress.Allowed ? egress : !explanation.Ingress.Allowed ? ingress : explanation.Ingress.Checked && ingress.Policy is not null ? ingress : egress;
+        return new Decision(explanation.Egress.Allowed, explanation.Ingress.Allowed, egress, ingress, deciding);
+    }
+
+    private static Side Summarise(SideExplanation side)
+    {
+        if (!side.Checked || side.Note is not null)
+        {
+            return new Side(null, null, null);
+        }
+
+        var rule = side.DecidingRule ?? (side.AllowingRules.Count > 0 ? side.AllowingRules[0] : null);
+        var tier = side.Tier switch
+        {
+            Tier.Admin => "admin",
+            Tier.Baseline => "baseline",
+            Tier.Namespace => "namespace",
+            _ => null,
+        };
+        if (rule is not null)
+        {
+            return new Side(tier, Name(rule.Policy), rule.Path);
+        }
+
+        // Denied by isolation: no rule decided, the policies that isolate the pod did.
+        return side.SelectingPolicies.Count > 0 ? new Side(tier, Name(side.SelectingPolicies[0]), null) : new Side(tier, null, null);
+    }
+
+    /// <summary><c>Kind namespace/name</c>, or <c>Kind name</c> for a cluster-scoped policy: what <c>--policy</c> filters match.</summary>
+    private static string Name(PolicyReference policy) => policy.Namespace.Length == 0 ? $"{policy.Kind} {policy.Name}" : $"{policy.Kind} {policy.Namespace}/{policy.Name}";
+
+    private readonly record struct Key(
+        EndpointKind FromKind, int FromPod, UInt128 FromAddress, string? FromName,
+        EndpointKind ToKind, int ToPod, UInt128 ToAddress, string? ToName,
+        Protocol Protocol, int Port, string? Method, string? Path, string? Dns);
+
+    private sealed record Side(string? Tier, string? Policy, string? Rule);
+
+    private sealed record Decision(bool EgressAllowed, bool IngressAllowed, Side Egress, Side Ingress, Side Deciding);
+}

@@ -1,0 +1,172 @@
+using System.Text;
+using Palisade.Compilation;
+using Palisade.Flows.Attribution;
+using Palisade.Flows.Reading;
+using Palisade.Flows.Records;
+using Palisade.Manifests;
+using Palisade.Tests;
+
+namespace Palisade.Flows.Tests.Attribution;
+
+/// <summary>Flows of the sample TRE attributed to its policies, with the disagreements a TRE must see.</summary>
+public sealed class FlowAttributorTests
+{
+    private static readonly Lazy<PolicySnapshot> Sample = new(() =>
+    {
+        var loaded = ManifestLoader.Load([TestPaths.InRoot(Path.Combine("samples", "k8tre"))]);
+        Assert.False(loaded.HasErrors);
+        return SnapshotCompiler.Compile(loaded.Cluster);
+    });
+
+    private static FlowRecord Flow(string verdict, string direction, (string Ns, string Pod, string[] Labels) from, (string Ns, string Pod, string[] Labels) to, int sport, int dport, string extra = "", string? drop = null, bool reply = false)
+    {
+        static string End((string Ns, string Pod, string[] Labels) e) =>
+            e.Ns.Length == 0
+                ? $$"""{"identity":2,"labels":["reserved:world"]}"""
+                : $$"""{"namespace":"{{e.Ns}}","pod_name":"{{e.Pod}}","labels":[{{string.Join(',', e.Labels.Select(l => $"\"{l}\""))}}]}""";
+        var dropField = drop is null ? string.Empty : ",\"drop_reason_desc\":\"" + drop + "\"";
+        var line = "{\"flow\":{\"time\":\"2026-11-28T10:00:00Z\",\"verdict\":\"" + verdict + "\",\"IP\":{\"source\":\"10.1.0." + (sport % 200) +
+            "\",\"destination\":\"151.101.0.223\",\"ipVersion\":\"IPv4\"},\"l4\":{\"TCP\":{\"source_port\":" + sport + ",\"destination_port\":" + dport +
+            "}},\"source\":" + End(from) + ",\"destination\":" + End(to) + ",\"traffic_direction\":\"" + direction + "\",\"is_reply\":" + (reply ? "true" : "false") +
+            dropField + extra + "},\"node_name\":\"worker-1\"}";
+        Assert.Equal(FlowLineKind.Flow, new HubbleFlowParser().TryParse(Encoding.UTF8.GetBytes(line), out var flow, out var error));
+        Assert.Equal(default, error);
+        return flow!;
+    }
+
+    private static readonly (string, string, string[]) Jupyter = ("project-alpha", "jupyter-7d9f8c6b5-xk2lp", ["k8s:app=jupyter", "k8s:tre.k8tre.io/component=workspace", "k8s:io.kubernetes.pod.namespace=project-alpha", "k8s:io.cilium.k8s.policy.serviceaccount=default"]);
+    private static readonly (string, string, string[]) AlphaDb = ("project-alpha", "postgres-0", ["k8s:app=postgres", "k8s:tre.k8tre.io/component=database"]);
+    private static readonly (string, string, string[]) BetaDb = ("project-beta", "postgres-0", []);
+    private static readonly (string, string, string[]) Nexus = ("package-mirror", "nexus-5c4d8-abcde", []);
+    private static readonly (string, string, string[]) World = ("", "", []);
+
+    private static FlowAttribution Attribute(FlowRecord flow) => new FlowAttributor(Sample.Value).Attribute(flow).Attribution!;
+
+    [Fact]
+    public void Attribute_AllowedEgress_NamesTheNamespaceTierRuleAndTheProject()
+    {
+        var a = Attribute(Flow("FORWARDED", "EGRESS", Jupyter, AlphaDb, 40000, 5432));
+
+        Assert.Equal(EngineVerdict.Allowed, a.Verdict);
+        Assert.Equal("namespace", a.Tier);
+        Assert.Equal("NetworkPolicy project-alpha/workspace-egress", a.Policy);
+        Assert.Equal("spec.egress[0].to[0]", a.Rule);
+        Assert.Equal(Disagreement.None, a.Disagreement);
+        Assert.Equal("alpha", a.Project);
+    }
+
+    [Fact]
+    public void Attribute_DropAtIngressOfAnotherProject_NamesTheAdminDenyAndAgrees()
+    {
+        var a = Attribute(Flow("DROPPED", "INGRESS", Jupyter, BetaDb, 40000, 5432, drop: "POLICY_DENIED"));
+
+        Assert.Equal(EngineVerdict.Denied, a.Verdict);
+        Assert.Equal("admin", a.Tier);
+        Assert.Equal("AdminNetworkPolicy tre-isolate-project-beta", a.Policy);
+        Assert.Equal(Disagreement.None, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_ForwardedAtIngressThoughPoliciesDeny_IsAnEnforcementGap()
+    {
+        var a = Attribute(Flow("FORWARDED", "INGRESS", Jupyter, BetaDb, 40000, 5432));
+
+        Assert.Equal(Disagreement.ForwardedButDenied, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_PolicyDropOfAnAllowedConnection_IsStaleEnforcement()
+    {
+        var a = Attribute(Flow("DROPPED", "EGRESS", Jupyter, AlphaDb, 40000, 5432, drop: "POLICY_DENIED"));
+
+        Assert.Equal(EngineVerdict.Allowed, a.Verdict);
+        Assert.Equal(Disagreement.DroppedButAllowed, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_DropForAnotherReason_IsNoDisagreement()
+    {
+        var a = Attribute(Flow("DROPPED", "EGRESS", Jupyter, AlphaDb, 40000, 5432, drop: "CT_MAP_INSERTION_FAILED"));
+
+        Assert.Equal(Disagreement.None, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_ForwardedOutOfTheSourceThoughTheDestinationDenies_IsNoDisagreement()
+    {
+        // Cluster DNS is not isolated for egress; the alpha database's ingress refuses it.
+        var coredns = ("kube-system", "coredns-5d78c9869d-abcde", Array.Empty<string>());
+
+        var a = Attribute(Flow("FORWARDED", "EGRESS", coredns, AlphaDb, 40000, 5432));
+
+        Assert.Equal(EngineVerdict.Allowed, a.Verdict);
+        Assert.Null(a.Policy);
+        Assert.Equal(Disagreement.None, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_Reply_IsJudgedAsTheConnectionItAnswers()
+    {
+        var a = Attribute(Flow("FORWARDED", "INGRESS", AlphaDb, Jupyter, 5432, 40000, reply: true));
+
+        Assert.Equal(EngineVerdict.Allowed, a.Verdict);
+        Assert.Equal("NetworkPolicy project-alpha/workspace-egress", a.Policy);
+        Assert.Equal(Disagreement.None, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_WorkspaceToPypiByName_IsDeniedAndForwardingItIsAGap()
+    {
+        var a = Attribute(Flow("FORWARDED", "EGRESS", Jupyter, World, 40000, 443, extra: ",\"destination_names\":[\"pypi.org\"]"));
+
+        Assert.Equal(EngineVerdict.Denied, a.Verdict);
+        Assert.Equal(Disagreement.ForwardedButDenied, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_MirrorToPypiByName_IsAllowedByTheDnsNameRule()
+    {
+        var a = Attribute(Flow("FORWARDED", "EGRESS", Nexus, World, 40000, 443, extra: ",\"destination_names\":[\"pypi.org\"]"));
+
+        Assert.Equal(EngineVerdict.Allowed, a.Verdict);
+        Assert.Equal("CiliumNetworkPolicy package-mirror/mirror-upstreams", a.Policy);
+        Assert.Equal("spec.egress[1].toFQDNs", a.Rule);
+    }
+
+    [Fact]
+    public void Attribute_HttpPutToTheReadOnlyMirror_IsDeniedAtLayer7()
+    {
+        var put = ",\"Type\":\"L7\",\"l7\":{\"type\":\"REQUEST\",\"http\":{\"method\":\"PUT\",\"url\":\"http://nexus.package-mirror:8081/repository/pypi/numpy.tar.gz\"}}";
+        var get = put.Replace("PUT", "GET", StringComparison.Ordinal).Replace("numpy.tar.gz", "simple/numpy/", StringComparison.Ordinal);
+
+        var denied = Attribute(Flow("DROPPED", "EGRESS", Jupyter, Nexus, 40000, 8081, extra: put));
+        var allowed = Attribute(Flow("FORWARDED", "EGRESS", Jupyter, Nexus, 40000, 8081, extra: get));
+
+        Assert.Equal(EngineVerdict.Denied, denied.Verdict);
+        Assert.Equal(EngineVerdict.Allowed, allowed.Verdict);
+        Assert.Equal("CiliumNetworkPolicy project-alpha/workspace-mirror-read-only", allowed.Policy);
+    }
+
+    [Fact]
+    public void Attribute_PodsUnknownToTheSnapshot_GetNoVerdict()
+    {
+        var stranger = ("elsewhere", "thing-1", Array.Empty<string>());
+
+        var a = Attribute(Flow("FORWARDED", "EGRESS", stranger, stranger, 1, 2) with { SourceIp = null, DestinationIp = null });
+
+        Assert.Equal(EngineVerdict.Unknown, a.Verdict);
+        Assert.Null(a.Policy);
+    }
+
+    [Fact]
+    public void Attribute_RealCaptures_NeverThrowAndJudgeOnlyResolvableFlows()
+    {
+        var attributor = new FlowAttributor(Sample.Value);
+        var flows = Reading.HubbleCaptureTests.ReadAll().Flows.ToArray();
+
+        var attributed = attributor.Attribute(flows);
+
+        Assert.Equal(flows.Length, attributed.Length);
+        Assert.All(attributed, f => Assert.NotNull(f.Attribution));
+    }
+}
