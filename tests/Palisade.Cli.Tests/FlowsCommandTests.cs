@@ -142,4 +142,93 @@ public sealed class FlowsCommandTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(message, result.Error, StringComparison.Ordinal);
     }
+
+    private static string SampleFlows => TestPaths.InRoot(Path.Combine("samples", "flows", "k8tre-week.json"));
+
+    private static string SamplePolicies => TestPaths.InRoot(Path.Combine("samples", "k8tre"));
+
+    /// <summary>The sample TRE with project alpha's workspace egress moved off the database port.</summary>
+    private string ProposedPolicies()
+    {
+        var folder = Path.Combine(_folder, "proposed");
+        foreach (var file in Directory.EnumerateFiles(SamplePolicies, "*.yaml", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(folder, Path.GetRelativePath(SamplePolicies, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        var projects = Path.Combine(folder, "policies", "projects.yaml");
+        var text = File.ReadAllText(projects);
+        var at = text.IndexOf("{port: 5432}", text.IndexOf("name: workspace-egress, namespace: project-alpha", StringComparison.Ordinal), StringComparison.Ordinal);
+        File.WriteAllText(projects, string.Concat(text.AsSpan(0, at), "{port: 5433}", text.AsSpan(at + "{port: 5432}".Length)));
+        return folder;
+    }
+
+    [Fact]
+    public void Ingest_WithPolicies_AttributesAndObserveFindsTheEnforcementGap()
+    {
+        var ingest = CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store, "--policies", SamplePolicies);
+        var gaps = CliRunner.Run("flows", "observe", "--store", Store, "--disagreement", "-o", "json");
+        var byPolicy = CliRunner.Run("flows", "observe", "--store", Store, "--policy", "project-alpha/workspace-egress", "-o", "json");
+        var beta = CliRunner.Run("flows", "observe", "--store", Store, "--project", "beta", "-o", "json");
+
+        Assert.Equal(0, ingest.ExitCode);
+        Assert.Contains("attributed every flow to the policies", ingest.Output, StringComparison.Ordinal);
+        var lines = gaps.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(3, lines.Count);
+        Assert.All(lines, l =>
+        {
+            Assert.Equal("forwarded-but-denied", l.GetProperty("disagreement").GetString());
+            Assert.Equal("AdminNetworkPolicy tre-isolate-project-alpha", l.GetProperty("policy").GetString());
+            Assert.Equal("project-beta/rstudio-6b7c9d8f4-q8w2e", l.GetProperty("source").GetString());
+        });
+        Assert.NotEmpty(byPolicy.Output);
+        Assert.All(byPolicy.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => Assert.Contains("\"policy\":\"NetworkPolicy project-alpha/workspace-egress\"", l, StringComparison.Ordinal));
+        Assert.All(beta.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => Assert.Contains("\"project\":\"beta\"", l, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Impact_ProposedPoliciesThatCloseTheDatabasePort_ReportsTheWorkspaceFlowsNewlyDenied()
+    {
+        CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store, "--policies", SamplePolicies);
+        var proposed = ProposedPolicies();
+
+        var result = CliRunner.Run("flows", "impact", "--store", Store, "--policies", proposed, "--since", "2026-11-01T00:00:00Z");
+        var unchanged = CliRunner.Run("flows", "impact", "--store", Store, "--policies", SamplePolicies, "--since", "2026-11-01T00:00:00Z");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("NEWLY DENIED  project-alpha/jupyter[Deployment] => project-alpha/postgres[StatefulSet] : TCP 5432", result.Output, StringComparison.Ordinal);
+        Assert.Contains("now:      allowed by NetworkPolicy project-alpha/workspace-egress spec.egress[0].to[0]", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("NEWLY ALLOWED", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0, unchanged.ExitCode);
+        Assert.Contains("0 would be newly denied, 0 newly allowed", unchanged.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Impact_WithoutStoredAttribution_ComparesWithWhatHubbleObserved()
+    {
+        CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store);
+
+        var result = CliRunner.Run("flows", "impact", "--store", Store, "--policies", SamplePolicies, "--since", "2026-11-01T00:00:00Z", "-o", "json");
+
+        // The policies in force deny the three flows that were forwarded: replaying them says so.
+        Assert.Equal(1, result.ExitCode);
+        var group = JsonDocument.Parse(Assert.Single(result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))).RootElement;
+        Assert.Equal("newly-denied", group.GetProperty("change").GetString());
+        Assert.Equal("project-beta/rstudio[Deployment]", group.GetProperty("source").GetString());
+        Assert.Equal(3, group.GetProperty("flows").GetInt32());
+        Assert.Equal("forwarded (observed)", group.GetProperty("now").GetString());
+    }
+
+    [Fact]
+    public void Impact_BadPolicies_ExitsTwoWithTheirDiagnostics()
+    {
+        var bad = Write("bad.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: a}\nspec:\n  podSelector: 7\n");
+
+        var result = CliRunner.Run("flows", "impact", "--store", Store, "--policies", bad);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("bad.yaml:5:", result.Error, StringComparison.Ordinal);
+    }
 }

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using Palisade.Cli.Logging;
+using Palisade.Compilation;
 using Palisade.Flows;
+using Palisade.Flows.Attribution;
 using Palisade.Flows.Output;
 using Palisade.Flows.Records;
 using Palisade.Flows.Storage;
@@ -20,6 +22,7 @@ internal static class FlowsCommand
         {
             Ingest(output, error),
             Observe(output, error, clock),
+            Impact(output, error, clock),
         };
         return command;
     }
@@ -59,12 +62,14 @@ internal static class FlowsCommand
         };
         var store = StoreOption();
         var batch = new Option<int>("--batch-size") { Description = "Flows stored per transaction; a crash loses at most two batches", DefaultValueFactory = _ => 8192 };
+        var policies = PoliciesOption("Attribute each flow to these policies (manifest files or folders): the engine's verdict, the deciding tier, policy and rule, and whether they disagree with what Hubble observed");
+        var projectLabel = ProjectLabelOption();
         var command = new Command(
             "ingest",
             "Read Hubble flows and store them. A flow read twice (the same file again, or exports that overlap) is stored once. " +
             "Malformed lines are reported with their line and column and left out; the rest is stored, and the exit code is then 2.")
         {
-            files, store, batch,
+            files, store, batch, policies, projectLabel,
         };
 
         command.SetAction(async (parse, cancel) =>
@@ -93,7 +98,19 @@ internal static class FlowsCommand
             }
 
             using var progress = new ProgressLine(error);
-            var ingestor = new FlowIngestor(flows) { BatchSize = size };
+            FlowAttributor? attributor = null;
+            if (parse.GetValue(policies) is { Length: > 0 } policyPaths)
+            {
+                var snapshot = LoadSnapshot(policyPaths, error, progress);
+                if (snapshot is null)
+                {
+                    return ExitCodes.BadInput;
+                }
+
+                attributor = new FlowAttributor(snapshot, new AttributionOptions { ProjectLabel = parse.GetRequiredValue(projectLabel) });
+            }
+
+            var ingestor = new FlowIngestor(flows) { BatchSize = size, Enrich = attributor is null ? null : attributor.Attribute };
             var result = await ingestor.IngestAsync(
                 sources,
                 new Progress<IngestProgress>(p => progress.Show(string.Create(CultureInfo.InvariantCulture, $"ingesting {p.Source}: {p.Lines:N0} lines, {p.Written:N0} flows stored, {p.Duplicates:N0} already stored"))),
@@ -112,6 +129,11 @@ internal static class FlowsCommand
             }
 
             var seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-6);
+            if (attributor is not null)
+            {
+                output.WriteLine($"attributed every flow to the policies (snapshot revision {attributor.Revision})");
+            }
+
             output.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"read {read.Lines:N0} lines from {result.Sources.Count} source{(result.Sources.Count == 1 ? string.Empty : "s")}: {read.Flows:N0} flows, {read.NotFlows:N0} other events, {read.Malformed:N0} malformed"));
@@ -216,6 +238,96 @@ internal static class FlowsCommand
             }
 
             return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Option<string[]> PoliciesOption(string description) => new("--policies")
+    {
+        Description = description,
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    private static Option<string> ProjectLabelOption() => new("--project-label")
+    {
+        Description = "The namespace label that names a namespace's research project",
+        DefaultValueFactory = _ => new AttributionOptions().ProjectLabel,
+    };
+
+    /// <summary>Reads and compiles policies; null (with diagnostics printed) when they have errors.</summary>
+    private static PolicySnapshot? LoadSnapshot(string[] paths, TextWriter error, ProgressLine progress)
+    {
+        var log = CommonOptions.Logger(error, verbose: false);
+        var cluster = CommonOptions.Load(paths, error, log, progress);
+        return cluster is null ? null : CommonOptions.Compile(cluster, new SnapshotOptions(), log, progress);
+    }
+
+    private static Command Impact(TextWriter output, TextWriter error, TimeProvider clock)
+    {
+        var store = StoreOption();
+        var policies = PoliciesOption("The proposed policy set: manifest files or folders (with the cluster's namespaces and workloads)");
+        policies.Required = true;
+        var current = PoliciesOption("The policies in force now, to compare with; without it, each flow's stored attribution, or else what Hubble observed");
+        current.Aliases.Add("--current");
+        var since = new Option<string>("--since") { Description = "Replay flows since this time or duration", DefaultValueFactory = _ => "7d" };
+        var until = new Option<string?>("--until") { Description = "Replay flows before this time" };
+        var format = new Option<string>("--output", "-o") { Description = "table or json (one group per line)", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json");
+        var projectLabel = ProjectLabelOption();
+        var filters = new FlowFilterOptions();
+        var command = new Command(
+            "impact",
+            "Replay stored flows against a proposed policy set and report the flows whose verdict would change, newly denied (what the change would break) " +
+            "and newly allowed (what it would open), grouped by workload pair and connection with counts, times and examples. Exit code 1 when any would change.")
+        {
+            store, policies, since, until, format, projectLabel,
+        };
+        command.Options.Add(current);
+        filters.AddTo(command);
+
+        command.SetAction(async (parse, cancel) =>
+        {
+            var now = clock.GetUtcNow();
+            var query = filters.Query(parse, error);
+            if (query is null || !Time(parse.GetValue(since), "--since", now, error, out var sinceNanos) || !Time(parse.GetValue(until), "--until", now, error, out var untilNanos))
+            {
+                return ExitCodes.BadInput;
+            }
+
+            using var progress = new ProgressLine(error);
+            var proposed = LoadSnapshot(parse.GetRequiredValue(policies), error, progress);
+            if (proposed is null)
+            {
+                return ExitCodes.BadInput;
+            }
+
+            PolicySnapshot? inForce = null;
+            if (parse.GetValue(current) is { Length: > 0 } currentPaths)
+            {
+                inForce = LoadSnapshot(currentPaths, error, progress);
+                if (inForce is null)
+                {
+                    return ExitCodes.BadInput;
+                }
+            }
+
+            await using var flows = await OpenStore(parse.GetValue(store), error, cancel).ConfigureAwait(false);
+            if (flows is null)
+            {
+                return ExitCodes.BadInput;
+            }
+
+            progress.Show("replaying stored flows");
+            var report = await FlowImpact.ReplayAsync(
+                flows,
+                query with { SinceNanos = sinceNanos, UntilNanos = untilNanos },
+                proposed,
+                inForce,
+                new AttributionOptions { ProjectLabel = parse.GetRequiredValue(projectLabel) },
+                new Progress<long>(n => progress.Show(string.Create(CultureInfo.InvariantCulture, $"replaying stored flows: {n:N0}"))),
+                cancel).ConfigureAwait(false);
+            progress.Dispose();
+            ImpactWriter.Write(report, parse.GetRequiredValue(format), output);
+            return report.Changed > 0 ? ExitCodes.Findings : ExitCodes.Success;
         });
         return command;
     }

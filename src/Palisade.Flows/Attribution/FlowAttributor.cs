@@ -253,6 +253,30 @@ public sealed class FlowAttributor
 
     private static string LabelKey(string ns, IEnumerable<string> labels) => ns + "\n" + string.Join("\n", labels.Order(StringComparer.Ordinal));
 
+    /// <summary>
+    /// How a report names one end of a flow: the workload of a pod the snapshot knows
+    /// (<c>ns/name[Kind]</c>), <c>node:NAME</c>, a DNS name (<c>pypi.org[DNS]</c>), an address, or
+    /// what Hubble said of it.
+    /// </summary>
+    public string Describe(FlowRecord flow, bool source)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        var end = source ? flow.Source : flow.Destination;
+        var ip = source ? flow.SourceIp : flow.DestinationIp;
+        var names = source ? flow.SourceNames : flow.DestinationNames;
+        if (TryResolve(end, ip, names, out var endpoint))
+        {
+            return endpoint.Kind switch
+            {
+                EndpointKind.Pod => _snapshot.Pods[endpoint.PodIndex].Spec.Workload.ToString(),
+                EndpointKind.Node => "node:" + endpoint.NodeName,
+                _ => endpoint.DnsName is { } name ? $"{name}[DNS]" : IpNumbers.Format(endpoint.Address),
+            };
+        }
+
+        return end.Display ?? (ip is { } address ? IpNumbers.Format(address) : "?");
+    }
+
     private static L7Request? Request(FlowRecord flow, bool reply)
     {
         if (reply || flow.L7Type == L7Type.Response)
