@@ -231,4 +231,34 @@ public sealed class FlowsCommandTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("bad.yaml:5:", result.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Map_SampleWeek_ListsEachWorkloadPairWithCountsAndTheGap()
+    {
+        CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store);
+
+        var result = CliRunner.Run("flows", "map", "--store", Store, "--to-namespace", "project-alpha", "-o", "json");
+
+        Assert.Equal(0, result.ExitCode);
+        var rows = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var gap = Assert.Single(rows, r => r.GetProperty("source").GetString() == "project-beta/rstudio[Deployment]");
+        Assert.Equal("project-alpha/postgres[StatefulSet]", gap.GetProperty("destination").GetString());
+        Assert.Equal("5432", gap.GetProperty("port").GetString());
+        Assert.Equal(3, gap.GetProperty("flows").GetInt32());
+        Assert.All(rows, r => Assert.StartsWith("project-alpha/", r.GetProperty("destination").GetString(), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Top_Outside_ShowsEachNamespacesOutsideDestinationsAsATable()
+    {
+        CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store);
+
+        var result = CliRunner.Run("flows", "top", "--store", Store, "--by", "outside");
+
+        Assert.Equal(0, result.ExitCode);
+        var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("NAMESPACE       DNS NAME  ADDRESS", lines[0], StringComparison.Ordinal);
+        Assert.Equal(3, lines.Length);
+        Assert.Contains(lines, l => l.StartsWith("project-alpha   pypi.org  151.101.0.223  TCP       443", StringComparison.Ordinal));
+    }
 }

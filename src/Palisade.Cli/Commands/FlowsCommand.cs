@@ -22,6 +22,8 @@ internal static class FlowsCommand
         {
             Ingest(output, error),
             Observe(output, error, clock),
+            Map(output, error, clock),
+            Top(output, error, clock),
             Impact(output, error, clock),
         };
         return command;
@@ -328,6 +330,92 @@ internal static class FlowsCommand
             progress.Dispose();
             ImpactWriter.Write(report, parse.GetRequiredValue(format), output);
             return report.Changed > 0 ? ExitCodes.Findings : ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Map(TextWriter output, TextWriter error, TimeProvider clock) =>
+        AggregateCommand(
+            "map",
+            "The service map: which workload talked to which (or to which outside name or address), on which protocol and port, how often, " +
+            "how many flows were forwarded and dropped, and when first and last. Replies are left out, so each connection counts from the side that opened it.",
+            _ => FlowAggregate.ServiceMap,
+            null,
+            output,
+            error,
+            clock);
+
+    private static Command Top(TextWriter output, TextWriter error, TimeProvider clock)
+    {
+        var by = new Option<string>("--by")
+        {
+            Description = "talkers (source and destination with the most flows), drops-by-policy, drops-by-reason, or outside (each namespace's destinations outside the cluster by DNS name and address)",
+            DefaultValueFactory = _ => "talkers",
+        }.AcceptOnlyFromAmong("talkers", "drops-by-policy", "drops-by-reason", "outside");
+        return AggregateCommand(
+            "top",
+            "The most frequent: talkers, dropped flows by deciding policy or by drop reason, or each namespace's outside destinations.",
+            parse => parse.GetRequiredValue(by) switch
+            {
+                "drops-by-policy" => FlowAggregate.DropsByPolicy,
+                "drops-by-reason" => FlowAggregate.DropsByReason,
+                "outside" => FlowAggregate.OutsideDestinations,
+                _ => FlowAggregate.TopTalkers,
+            },
+            by,
+            output,
+            error,
+            clock);
+    }
+
+    private static Command AggregateCommand(string name, string description, Func<ParseResult, FlowAggregate> which, Option? extra, TextWriter output, TextWriter error, TimeProvider clock)
+    {
+        var store = StoreOption();
+        var since = new Option<string?>("--since") { Description = "Flows at or after this time: RFC 3339 or a duration before now (2h, 7d)" };
+        var until = new Option<string?>("--until") { Description = "Flows before this time" };
+        var limit = new Option<int>("--limit") { Description = "At most this many rows", DefaultValueFactory = _ => 50 };
+        var format = new Option<string>("--output", "-o") { Description = "table or json (one row per line)", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json");
+        var filters = new FlowFilterOptions();
+        var command = new Command(name, description) { store, since, until, limit, format };
+        if (extra is not null)
+        {
+            command.Options.Add(extra);
+        }
+
+        filters.AddTo(command);
+        command.SetAction(async (parse, cancel) =>
+        {
+            var now = clock.GetUtcNow();
+            var query = filters.Query(parse, error);
+            if (query is null || !Time(parse.GetValue(since), "--since", now, error, out var sinceNanos) || !Time(parse.GetValue(until), "--until", now, error, out var untilNanos))
+            {
+                return ExitCodes.BadInput;
+            }
+
+            if (parse.GetValue(limit) < 1)
+            {
+                error.WriteLine("palisade: --limit must be at least 1");
+                return ExitCodes.BadInput;
+            }
+
+            await using var flows = await OpenStore(parse.GetValue(store), error, cancel).ConfigureAwait(false);
+            if (flows is null)
+            {
+                return ExitCodes.BadInput;
+            }
+
+            var aggregate = which(parse);
+            using var progress = new ProgressLine(error);
+            progress.Show("summarising stored flows");
+            var rows = await flows.AggregateAsync(query with { SinceNanos = sinceNanos, UntilNanos = untilNanos }, aggregate, parse.GetValue(limit), cancel).ConfigureAwait(false);
+            progress.Dispose();
+            AggregateWriter.Write(aggregate, rows, parse.GetRequiredValue(format), output);
+            if (rows.Count == 0)
+            {
+                error.WriteLine($"palisade: no flow in {flows.Description} matches");
+            }
+
+            return ExitCodes.Success;
         });
         return command;
     }

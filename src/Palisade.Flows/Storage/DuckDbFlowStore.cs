@@ -271,6 +271,24 @@ public sealed class DuckDbFlowStore : IFlowStore
         }
     }
 
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<FlowAggregateRow>> AggregateAsync(FlowQuery query, FlowAggregate aggregate, int limit = 100, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var filter = new FlowFilterSql(query, Dialect);
+        await _gate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            using var command = Command(FlowAggregateSql.Select(aggregate, filter, Dialect, limit), filter);
+            using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            return await FlowAggregateSql.ReadAsync(reader, aggregate, cancel).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     private DuckDBCommand Command(string sql, FlowFilterSql filter)
     {
         var command = _connection.CreateCommand();

@@ -67,4 +67,7 @@ public interface IFlowStore : IAsyncDisposable
 
     /// <summary>How many flows the query selects, by the values of one field, most first; a missing value is counted under null.</summary>
     Task<IReadOnlyList<KeyValuePair<string?, long>>> CountByAsync(FlowQuery query, FlowCountField field, CancellationToken cancel = default);
+
+    /// <summary>A summary of the flows the query selects (see <see cref="FlowAggregate"/>), at most <paramref name="limit"/> rows, most flows first.</summary>
+    Task<IReadOnlyList<FlowAggregateRow>> AggregateAsync(FlowQuery query, FlowAggregate aggregate, int limit = 100, CancellationToken cancel = default);
 }

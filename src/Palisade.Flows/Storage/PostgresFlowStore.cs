@@ -293,6 +293,17 @@ public sealed class PostgresFlowStore : IFlowStore
         return result;
     }
 
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<FlowAggregateRow>> AggregateAsync(FlowQuery query, FlowAggregate aggregate, int limit = 100, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var filter = new FlowFilterSql(query, Dialect);
+        await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
+        await using var command = Command(connection, FlowAggregateSql.Select(aggregate, filter, Dialect, limit), filter);
+        await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+        return await FlowAggregateSql.ReadAsync(reader, aggregate, cancel).ConfigureAwait(false);
+    }
+
     private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, FlowFilterSql filter)
     {
         var command = new NpgsqlCommand(sql, connection);

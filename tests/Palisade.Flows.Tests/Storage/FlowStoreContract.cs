@@ -162,4 +162,87 @@ public abstract class FlowStoreContract
         Assert.Equal(some.Distinct().Count(), result.Written);
         Assert.Equal(20 - result.Written, result.Duplicates);
     }
+
+    private static List<FlowRecord>? _week;
+
+    /// <summary>The sample TRE's week of flows (samples/flows/k8tre-week.json).</summary>
+    private static List<FlowRecord> Week => _week ??= ReadFile(Palisade.Tests.TestPaths.InRoot(Path.Combine("samples", "flows", "k8tre-week.json")));
+
+    private static List<FlowRecord> ReadFile(string path)
+    {
+        using var stream = Palisade.Flows.Reading.FlowFileReader.Open(path);
+        return Palisade.Flows.Reading.FlowFileReader.ReadBatches(stream, path, new Palisade.Flows.Reading.FlowReadReport()).SelectMany(b => b).ToList();
+    }
+
+    private static string End(FlowEndpoint end, UInt128? ip, IReadOnlyList<string> names) =>
+        end.PodName is not null ? $"{end.Namespace}/{end.Workloads[0].Name}[{end.Workloads[0].Kind}]" : names.Count > 0 ? names[0] : Palisade.Sets.IpNumbers.Format(ip!.Value);
+
+    [SkippableFact]
+    public async Task Aggregate_ServiceMap_CountsEachConnectionFromTheSideThatOpenedIt()
+    {
+        await using var store = await OpenEmptyAsync();
+        await store.WriteAsync(Week);
+        var expected = Week.Where(f => f.IsReply != true)
+            .GroupBy(f => (End(f.Source, f.SourceIp, f.SourceNames), End(f.Destination, f.DestinationIp, f.DestinationNames), f.Protocol.Name(), f.DestinationPort.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            .ToDictionary(g => g.Key, g => (g.LongCount(), g.LongCount(f => f.Verdict == FlowVerdict.Dropped), g.Min(f => f.TimeUnixNanos), g.Max(f => f.TimeUnixNanos)));
+
+        var rows = await store.AggregateAsync(FlowQuery.All, FlowAggregate.ServiceMap);
+
+        Assert.Equal(expected.Count, rows.Count);
+        foreach (var row in rows)
+        {
+            var (flows, dropped, first, last) = expected[(row.Keys[0]!, row.Keys[1]!, row.Keys[2]!, row.Keys[3]!)];
+            Assert.Equal(flows, row.Flows);
+            Assert.Equal(dropped, row.Dropped);
+            Assert.Equal(flows - dropped, row.Forwarded);
+            Assert.Equal(first, row.FirstNanos);
+            Assert.Equal(last, row.LastNanos);
+        }
+
+        Assert.True(rows.Zip(rows.Skip(1)).All(p => p.First.Flows >= p.Second.Flows));
+    }
+
+    [SkippableFact]
+    public async Task Aggregate_OutsideDestinations_NamesEachNamespacesOutsideHostsByDnsNameAndAddress()
+    {
+        await using var store = await OpenEmptyAsync();
+        await store.WriteAsync(Week);
+
+        var rows = await store.AggregateAsync(FlowQuery.All, FlowAggregate.OutsideDestinations);
+
+        Assert.Equal(2, rows.Count);
+        var mirror = Assert.Single(rows, r => r.Keys[0] == "package-mirror");
+        Assert.Equal(["package-mirror", "pypi.org", "151.101.0.223", "TCP", "443"], mirror.Keys);
+        Assert.Equal(0, mirror.Dropped);
+        var alpha = Assert.Single(rows, r => r.Keys[0] == "project-alpha");
+        Assert.Equal(alpha.Flows, alpha.Dropped);
+        Assert.Equal(Week.Count(f => f.Source.Namespace == "project-alpha" && f.DestinationNames.Contains("pypi.org")), alpha.Flows);
+    }
+
+    [SkippableFact]
+    public async Task Aggregate_DropsByReason_OnTheCaptures()
+    {
+        await using var store = await OpenEmptyAsync();
+        await WriteAllAsync(store, Captures);
+
+        var reasons = await store.AggregateAsync(FlowQuery.All, FlowAggregate.DropsByReason);
+
+        Assert.Equal(["INVALID_SOURCE_IP", "POLICY_DENIED"], reasons.Select(r => r.Keys[0]).Order());
+        Assert.All(reasons, r => Assert.Equal((1L, 1L), (r.Flows, r.Dropped)));
+    }
+
+    [SkippableFact]
+    public async Task Aggregate_TopTalkers_AreThePairsWithTheMostFlows()
+    {
+        await using var store = await OpenEmptyAsync();
+        await store.WriteAsync(Week);
+        var expected = Week.GroupBy(f => (End(f.Source, f.SourceIp, f.SourceNames), End(f.Destination, f.DestinationIp, f.DestinationNames)))
+            .ToDictionary(g => g.Key, g => g.LongCount());
+
+        var top = await store.AggregateAsync(FlowQuery.All, FlowAggregate.TopTalkers, limit: 3);
+
+        Assert.Equal(3, top.Count);
+        Assert.Equal(expected.Values.OrderDescending().Take(3), top.Select(r => r.Flows));
+        Assert.All(top, r => Assert.Equal(expected[(r.Keys[0]!, r.Keys[1]!)], r.Flows));
+    }
 }
