@@ -9,14 +9,19 @@ namespace Palisade.Flows;
 /// <summary>How far an ingest has come; reported after each stored batch.</summary>
 public readonly record struct IngestProgress(string Source, long Lines, long Flows, long Written, long Duplicates, long Malformed, TimeSpan Elapsed);
 
-/// <summary>What an ingest did, in all.</summary>
-public sealed record IngestResult(FlowReadReport Read, FlowWriteResult Stored, TimeSpan Elapsed, IReadOnlyList<string> Sources);
+/// <summary>What an ingest did, in all; <see cref="Expired"/> counts the flows retention deleted while it ran.</summary>
+public sealed record IngestResult(FlowReadReport Read, FlowWriteResult Stored, TimeSpan Elapsed, IReadOnlyList<string> Sources)
+{
+    /// <summary>Flows the store's retention rules deleted during the ingest.</summary>
+    public long Expired { get; init; }
+}
 
 /// <summary>
 /// Reads Hubble flow files or streams and stores their flows, batch by batch: reading and parsing on
 /// one thread, storing on another, with at most two batches between them. A batch is stored in one
-/// transaction, so a crash loses at most the batch being stored and the one waiting (by default
-/// 2 × 8,192 flows); reading the same files again stores only what is missing.
+/// transaction, so a crash loses at most the batch being stored, the two waiting and the one being
+/// read (by default 4 × 8,192 flows); reading the same files again stores only what is missing. The
+/// store's retention rules are applied at the start, every <see cref="RetentionInterval"/> and at the end.
 /// </summary>
 public sealed class FlowIngestor(IFlowStore store)
 {
@@ -25,6 +30,15 @@ public sealed class FlowIngestor(IFlowStore store)
 
     /// <summary>Something to change each flow before it is stored (attribution), or null.</summary>
     public Func<FlowRecord[], FlowRecord[]>? Enrich { get; init; }
+
+    /// <summary>
+    /// How often the store's retention rules are applied while ingesting (once at the start, then at this
+    /// interval, beside the writes); null never.
+    /// </summary>
+    public TimeSpan? RetentionInterval { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>The clock retention is judged by.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
 
     /// <summary>Reads every source (a file, a folder of rotated files, or <c>-</c> for standard input) and stores its flows.</summary>
     public async Task<IngestResult> IngestAsync(IReadOnlyList<string> sources, IProgress<IngestProgress>? progress = null, CancellationToken cancel = default)
@@ -76,6 +90,8 @@ public sealed class FlowIngestor(IFlowStore store)
             },
             cancel);
 
+        using var stopRetention = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var retention = RetentionInterval is { } interval ? Task.Run(() => EnforceRetentionAsync(interval, stopRetention.Token), CancellationToken.None) : Task.FromResult(0L);
         var stored = default(FlowWriteResult);
         try
         {
@@ -99,8 +115,39 @@ public sealed class FlowIngestor(IFlowStore store)
 
             throw;
         }
+        finally
+        {
+            await stopRetention.CancelAsync().ConfigureAwait(false);
+        }
 
         await reading.ConfigureAwait(false);
-        return new IngestResult(report, stored, stopwatch.Elapsed, files);
+        var expired = await retention.ConfigureAwait(false);
+        if (RetentionInterval is not null)
+        {
+            // Once more at the end, so that old flows this ingest stored do not wait for the next round.
+            expired += (await store.ApplyRetentionAsync((Clock.GetUtcNow().UtcTicks - DateTime.UnixEpoch.Ticks) * 100, dryRun: false, cancel).ConfigureAwait(false)).Deleted;
+        }
+
+        return new IngestResult(report, stored, stopwatch.Elapsed, files) { Expired = expired };
+    }
+
+    /// <summary>Applies the store's retention rules now and at each interval until stopped; the flows it deleted.</summary>
+    private async Task<long> EnforceRetentionAsync(TimeSpan interval, CancellationToken stop)
+    {
+        long deleted = 0;
+        try
+        {
+            while (true)
+            {
+                var now = Clock.GetUtcNow();
+                var result = await store.ApplyRetentionAsync((now.UtcTicks - DateTime.UnixEpoch.Ticks) * 100, dryRun: false, stop).ConfigureAwait(false);
+                deleted += result.Deleted;
+                await Task.Delay(interval, Clock, stop).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return deleted;
+        }
     }
 }

@@ -261,4 +261,45 @@ public sealed class FlowsCommandTests : IDisposable
         Assert.Equal(3, lines.Length);
         Assert.Contains(lines, l => l.StartsWith("project-alpha   pypi.org  151.101.0.223  TCP       443", StringComparison.Ordinal));
     }
+
+    private static readonly DateTimeOffset SampleNow = new(2026, 11, 29, 0, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Retention_SetAndApply_KeepsTheProjectLongerThanTheRest()
+    {
+        CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store);
+
+        var set = CliRunner.RunAt(SampleNow, "flows", "retention", "--store", Store, "--set", "project-alpha=6d", "--set", "*=3d");
+        var dry = CliRunner.RunAt(SampleNow, "flows", "retention", "--store", Store, "--apply", "--dry-run");
+        var applied = CliRunner.RunAt(SampleNow, "flows", "retention", "--store", Store, "--apply");
+        var mirror = CliRunner.RunAt(SampleNow, "flows", "observe", "--store", Store, "--from-namespace", "package-mirror", "--to-ip", "151.101.0.223", "-o", "json");
+        var mirrorOld = CliRunner.RunAt(SampleNow, "flows", "observe", "--store", Store, "--from-namespace", "package-mirror", "--to-ip", "151.101.0.223", "--until", "3d", "-o", "json");
+        var alpha = CliRunner.RunAt(SampleNow, "flows", "observe", "--store", Store, "--from-namespace", "project-alpha", "--until", "3d", "-o", "json");
+
+        Assert.Equal(0, set.ExitCode);
+        Assert.Contains("namespace project-alpha: 6 days", set.Output, StringComparison.Ordinal);
+        Assert.Contains("every other flow: 3 days", set.Output, StringComparison.Ordinal);
+        var wouldDelete = dry.Output.Split('\n').Single(l => l.StartsWith("would delete", StringComparison.Ordinal));
+        Assert.Contains(wouldDelete.Replace("would delete", "deleted", StringComparison.Ordinal), applied.Output, StringComparison.Ordinal);
+        // The mirror's own flows to PyPI touch no project-alpha end: only the last three days are left.
+        Assert.NotEqual(string.Empty, mirror.Output.Trim());
+        Assert.Equal(string.Empty, mirrorOld.Output.Trim());
+        Assert.NotEqual(string.Empty, alpha.Output.Trim());
+    }
+
+    [Fact]
+    public void Retention_Unset_RemovesTheRuleAndUnknownTargetsAreRefused()
+    {
+        CliRunner.Run("flows", "retention", "--store", Store, "--set", "*=30d");
+
+        var removed = CliRunner.Run("flows", "retention", "--store", Store, "--unset", "*");
+        var unknown = CliRunner.Run("flows", "retention", "--store", Store, "--unset", "nope");
+        var bad = CliRunner.Run("flows", "retention", "--store", Store, "--set", "x=3m");
+
+        Assert.Contains("flows are kept for good", removed.Output, StringComparison.Ordinal);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("there is no rule for 'nope'", unknown.Error, StringComparison.Ordinal);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("expected whole days or weeks", bad.Error, StringComparison.Ordinal);
+    }
 }

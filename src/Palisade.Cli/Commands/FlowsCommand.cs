@@ -20,11 +20,12 @@ internal static class FlowsCommand
             "Keep Hubble flows in a durable store and ask about them: ingest files or streams, observe with filters. " +
             "The store is an embedded DuckDB file under the data folder unless --store names another.")
         {
-            Ingest(output, error),
+            Ingest(output, error, clock),
             Observe(output, error, clock),
             Map(output, error, clock),
             Top(output, error, clock),
             Impact(output, error, clock),
+            Retention(output, error, clock),
         };
         return command;
     }
@@ -55,7 +56,7 @@ internal static class FlowsCommand
         }
     }
 
-    private static Command Ingest(TextWriter output, TextWriter error)
+    private static Command Ingest(TextWriter output, TextWriter error, TimeProvider clock)
     {
         var files = new Argument<string[]>("FILE")
         {
@@ -112,7 +113,7 @@ internal static class FlowsCommand
                 attributor = new FlowAttributor(snapshot, new AttributionOptions { ProjectLabel = parse.GetRequiredValue(projectLabel) });
             }
 
-            var ingestor = new FlowIngestor(flows) { BatchSize = size, Enrich = attributor is null ? null : attributor.Attribute };
+            var ingestor = new FlowIngestor(flows) { BatchSize = size, Enrich = attributor is null ? null : attributor.Attribute, Clock = clock };
             var result = await ingestor.IngestAsync(
                 sources,
                 new Progress<IngestProgress>(p => progress.Show(string.Create(CultureInfo.InvariantCulture, $"ingesting {p.Source}: {p.Lines:N0} lines, {p.Written:N0} flows stored, {p.Duplicates:N0} already stored"))),
@@ -142,6 +143,11 @@ internal static class FlowsCommand
             output.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"stored {result.Stored.Written:N0} new flows ({result.Stored.Duplicates:N0} already stored) in {result.Elapsed.TotalSeconds:F2} s, {read.Flows / seconds:N0} flows/s, into {flows.Description}"));
+            if (result.Expired > 0)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"retention deleted {result.Expired:N0} expired flows"));
+            }
+
             return read.Malformed > 0 ? ExitCodes.BadInput : ExitCodes.Success;
         });
         return command;
@@ -413,6 +419,100 @@ internal static class FlowsCommand
             if (rows.Count == 0)
             {
                 error.WriteLine($"palisade: no flow in {flows.Description} matches");
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Retention(TextWriter output, TextWriter error, TimeProvider clock)
+    {
+        var store = StoreOption();
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Keep a namespace's flows (either end), a project's (project:NAME) or every other flow's (*) this long: NAMESPACE=400d, project:alpha=400d, *=30d (repeatable)",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var unset = new Option<string[]>("--unset") { Description = "Remove the rule for this target (repeatable)", Arity = ArgumentArity.ZeroOrMore };
+        var apply = new Option<bool>("--apply") { Description = "Delete expired flows now (ingest also does, at its start, every hour and at its end)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "With --apply: count what would be deleted, delete nothing" };
+        var command = new Command(
+            "retention",
+            "Show or change how long flows are kept, per namespace or project, and apply it. A flow is kept as long as the longest rule that matches it; " +
+            "'*' covers flows no other rule matches; without a '*' rule those are kept for good. The rules live in the store, so every Palisade that uses it applies them.")
+        {
+            store, set, unset, apply, dryRun,
+        };
+
+        command.SetAction(async (parse, cancel) =>
+        {
+            var changes = new List<RetentionRule>();
+            foreach (var text in parse.GetValue(set) ?? [])
+            {
+                var rule = RetentionRule.Parse(text, out var problem);
+                if (rule is null)
+                {
+                    error.WriteLine($"palisade: --set: {problem}");
+                    return ExitCodes.BadInput;
+                }
+
+                changes.Add(rule);
+            }
+
+            if (parse.GetValue(dryRun) && !parse.GetValue(apply))
+            {
+                error.WriteLine("palisade: --dry-run goes with --apply");
+                return ExitCodes.BadInput;
+            }
+
+            await using var flows = await OpenStore(parse.GetValue(store), error, cancel).ConfigureAwait(false);
+            if (flows is null)
+            {
+                return ExitCodes.BadInput;
+            }
+
+            var rules = (await flows.GetRetentionRulesAsync(cancel).ConfigureAwait(false)).ToDictionary(static r => r.Target, StringComparer.Ordinal);
+            var removed = parse.GetValue(unset) ?? [];
+            if (changes.Count > 0 || removed.Length > 0)
+            {
+                foreach (var target in removed)
+                {
+                    if (!rules.Remove(target))
+                    {
+                        error.WriteLine($"palisade: --unset: there is no rule for '{target}'");
+                        return ExitCodes.BadInput;
+                    }
+                }
+
+                foreach (var rule in changes)
+                {
+                    rules[rule.Target] = rule;
+                }
+
+                await flows.SetRetentionRulesAsync([.. rules.Values], cancel).ConfigureAwait(false);
+            }
+
+            if (rules.Count == 0)
+            {
+                output.WriteLine($"no retention rules in {flows.Description}: flows are kept for good");
+            }
+            else
+            {
+                output.WriteLine($"retention rules in {flows.Description}:");
+                foreach (var rule in rules.Values.OrderBy(static r => r.Target == RetentionRule.Everything).ThenBy(static r => r.Target, StringComparer.Ordinal))
+                {
+                    var what = rule.Target == RetentionRule.Everything ? "every other flow" : rule.Target.StartsWith(RetentionRule.ProjectPrefix, StringComparison.Ordinal) ? $"project {rule.Target[RetentionRule.ProjectPrefix.Length..]}" : $"namespace {rule.Target}";
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what}: {rule.Days} days"));
+                }
+            }
+
+            if (parse.GetValue(apply))
+            {
+                var now = clock.GetUtcNow();
+                var result = await flows.ApplyRetentionAsync((now.UtcTicks - DateTime.UnixEpoch.Ticks) * 100, parse.GetValue(dryRun), cancel).ConfigureAwait(false);
+                var partitions = result.DroppedPartitions.Count == 0 ? string.Empty : $" ({result.DroppedPartitions.Count} whole day partitions)";
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(result.DryRun ? "would delete" : "deleted")} {result.Deleted:N0} expired flows{partitions}"));
             }
 
             return ExitCodes.Success;

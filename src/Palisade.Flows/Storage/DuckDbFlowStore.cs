@@ -101,6 +101,7 @@ public sealed class DuckDbFlowStore : IFlowStore
         ("flows table", [
             $"CREATE TABLE flows ({string.Join(", ", FlowColumns.All.Select(static c => $"{c.Name} {c.DuckDb}"))})",
         ]),
+        ("retention rules", ["CREATE TABLE retention_rules (target VARCHAR PRIMARY KEY, days INTEGER NOT NULL)"]),
     ];
 
     private static async Task<int> MigrateAsync(DuckDBConnection connection, string path, CancellationToken cancel)
@@ -282,6 +283,94 @@ public sealed class DuckDbFlowStore : IFlowStore
             using var command = Command(FlowAggregateSql.Select(aggregate, filter, Dialect, limit), filter);
             using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             return await FlowAggregateSql.ReadAsync(reader, aggregate, cancel).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<RetentionRule>> GetRetentionRulesAsync(CancellationToken cancel = default)
+    {
+        await _gate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT target, days FROM retention_rules ORDER BY target";
+            using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            var rules = new List<RetentionRule>();
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                rules.Add(new RetentionRule(reader.GetString(0), reader.GetInt32(1)));
+            }
+
+            return rules;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task SetRetentionRulesAsync(IReadOnlyList<RetentionRule> rules, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        await _gate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            using var transaction = _connection.BeginTransaction();
+            await ExecuteAsync(_connection, "DELETE FROM retention_rules", cancel).ConfigureAwait(false);
+            foreach (var rule in rules)
+            {
+                using var insert = _connection.CreateCommand();
+                insert.CommandText = "INSERT INTO retention_rules VALUES ($target, $days)";
+                insert.Parameters.Add(new DuckDBParameter("target", rule.Target));
+                insert.Parameters.Add(new DuckDBParameter("days", rule.Days));
+                await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+            }
+
+            transaction.Commit();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<RetentionResult> ApplyRetentionAsync(long nowNanos, bool dryRun = false, CancellationToken cancel = default)
+    {
+        var rules = await GetRetentionRulesAsync(cancel).ConfigureAwait(false);
+        var parameters = new List<DuckDBParameter>();
+        var expired = RetentionSql.Expired(rules, nowNanos, Dialect, value =>
+        {
+            var name = "r" + parameters.Count.ToString(CultureInfo.InvariantCulture);
+            parameters.Add(new DuckDBParameter(name, value));
+            return "$" + name;
+        });
+        if (expired is null)
+        {
+            return new RetentionResult(0, [], dryRun);
+        }
+
+        await _gate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = dryRun ? $"SELECT count(*) FROM flows WHERE {expired}" : $"DELETE FROM flows WHERE {expired}";
+            command.Parameters.AddRange(parameters);
+            var deleted = dryRun
+                ? Convert.ToInt64(await command.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture)
+                : await command.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+            if (!dryRun && deleted > 0)
+            {
+                // Give the space of deleted rows back to the file.
+                await ExecuteAsync(_connection, "CHECKPOINT", cancel).ConfigureAwait(false);
+            }
+
+            return new RetentionResult(deleted, [], dryRun);
         }
         finally
         {

@@ -70,4 +70,16 @@ public interface IFlowStore : IAsyncDisposable
 
     /// <summary>A summary of the flows the query selects (see <see cref="FlowAggregate"/>), at most <paramref name="limit"/> rows, most flows first.</summary>
     Task<IReadOnlyList<FlowAggregateRow>> AggregateAsync(FlowQuery query, FlowAggregate aggregate, int limit = 100, CancellationToken cancel = default);
+
+    /// <summary>The retention rules kept in the store, by target.</summary>
+    Task<IReadOnlyList<RetentionRule>> GetRetentionRulesAsync(CancellationToken cancel = default);
+
+    /// <summary>Replaces the retention rules, in one transaction.</summary>
+    Task SetRetentionRulesAsync(IReadOnlyList<RetentionRule> rules, CancellationToken cancel = default);
+
+    /// <summary>
+    /// Deletes the flows older than their retention at <paramref name="nowNanos"/> (whole time partitions
+    /// where the store has them and every flow in one has expired, then ranges); a dry run only counts them.
+    /// </summary>
+    Task<RetentionResult> ApplyRetentionAsync(long nowNanos, bool dryRun = false, CancellationToken cancel = default);
 }

@@ -97,6 +97,7 @@ public sealed class PostgresFlowStore : IFlowStore
             "CREATE INDEX flows_src_namespace ON flows (src_namespace, time_ns)",
             "CREATE INDEX flows_dst_namespace ON flows (dst_namespace, time_ns)",
         ]),
+        ("retention rules", ["CREATE TABLE retention_rules (target text PRIMARY KEY, days integer NOT NULL)"]),
     ];
 
     private static async Task<int> MigrateAsync(NpgsqlDataSource source, string description, CancellationToken cancel)
@@ -302,6 +303,130 @@ public sealed class PostgresFlowStore : IFlowStore
         await using var command = Command(connection, FlowAggregateSql.Select(aggregate, filter, Dialect, limit), filter);
         await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
         return await FlowAggregateSql.ReadAsync(reader, aggregate, cancel).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<RetentionRule>> GetRetentionRulesAsync(CancellationToken cancel = default)
+    {
+        await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
+        return await RulesAsync(connection, cancel).ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyList<RetentionRule>> RulesAsync(NpgsqlConnection connection, CancellationToken cancel)
+    {
+        await using var command = new NpgsqlCommand("SELECT target, days FROM retention_rules ORDER BY target COLLATE \"C\"", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+        var rules = new List<RetentionRule>();
+        while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+        {
+            rules.Add(new RetentionRule(reader.GetString(0), reader.GetInt32(1)));
+        }
+
+        return rules;
+    }
+
+    /// <inheritdoc />
+    public async Task SetRetentionRulesAsync(IReadOnlyList<RetentionRule> rules, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false);
+        await ExecuteAsync(connection, "DELETE FROM retention_rules", cancel).ConfigureAwait(false);
+        foreach (var rule in rules)
+        {
+            await using var insert = new NpgsqlCommand("INSERT INTO retention_rules VALUES ($1, $2)", connection);
+            insert.Parameters.AddWithValue(rule.Target);
+            insert.Parameters.AddWithValue(rule.Days);
+            await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancel).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<RetentionResult> ApplyRetentionAsync(long nowNanos, bool dryRun = false, CancellationToken cancel = default)
+    {
+        await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
+        var rules = await RulesAsync(connection, cancel).ConfigureAwait(false);
+        var parameters = new List<NpgsqlParameter>();
+        var expired = RetentionSql.Expired(rules, nowNanos, Dialect, value =>
+        {
+            var name = "r" + parameters.Count.ToString(CultureInfo.InvariantCulture);
+            parameters.Add(new NpgsqlParameter(name, value));
+            return "@" + name;
+        });
+        if (expired is null)
+        {
+            return new RetentionResult(0, [], dryRun);
+        }
+
+        await using var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false);
+        await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancel).ConfigureAwait(false);
+        long deleted = 0;
+        long droppedBefore = long.MinValue;
+        var dropped = new List<string>();
+        if (RetentionSql.EverythingBefore(rules, nowNanos) is { } before)
+        {
+            // Partitions whose whole day is older than the longest retention go at once.
+            foreach (var partition in await PartitionsAsync(connection, cancel).ConfigureAwait(false))
+            {
+                if (partition.Start + PartitionNanos > before)
+                {
+                    continue;
+                }
+
+                await using var count = new NpgsqlCommand($"SELECT count(*) FROM {partition.Name}", connection);
+                deleted += (long)(await count.ExecuteScalarAsync(cancel).ConfigureAwait(false))!;
+                if (!dryRun)
+                {
+                    await ExecuteAsync(connection, $"DROP TABLE {partition.Name}", cancel).ConfigureAwait(false);
+                    lock (_partitionGate)
+                    {
+                        _partitions.Remove(partition.Start);
+                    }
+                }
+
+                dropped.Add(partition.Name);
+                droppedBefore = Math.Max(droppedBefore, partition.Start + PartitionNanos);
+            }
+        }
+
+        if (droppedBefore != long.MinValue)
+        {
+            // What the dropped partitions held is counted; a dry run must not count it twice.
+            parameters.Add(new NpgsqlParameter("dropped_before", droppedBefore));
+            expired = $"time_ns >= @dropped_before AND {expired}";
+        }
+
+        await using (var command = new NpgsqlCommand(dryRun ? $"SELECT count(*) FROM flows WHERE {expired}" : $"DELETE FROM flows WHERE {expired}", connection))
+        {
+            command.Parameters.AddRange(parameters.ToArray());
+            deleted += dryRun
+                ? (long)(await command.ExecuteScalarAsync(cancel).ConfigureAwait(false))!
+                : await command.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancel).ConfigureAwait(false);
+        return new RetentionResult(deleted, dropped, dryRun);
+    }
+
+    /// <summary>The day partitions of <c>flows</c>, by name and first nanosecond.</summary>
+    private static async Task<List<(string Name, long Start)>> PartitionsAsync(NpgsqlConnection connection, CancellationToken cancel)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'flows'", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+        var result = new List<(string, long)>();
+        while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+        {
+            var name = reader.GetString(0);
+            if (DateTime.TryParseExact(name["flows_".Length..], "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var day))
+            {
+                result.Add((name, (day.Ticks - DateTime.UnixEpoch.Ticks) * 100));
+            }
+        }
+
+        return result;
     }
 
     private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, FlowFilterSql filter)

@@ -245,4 +245,66 @@ public abstract class FlowStoreContract
         Assert.Equal(expected.Values.OrderDescending().Take(3), top.Select(r => r.Flows));
         Assert.All(top, r => Assert.Equal(expected[(r.Keys[0]!, r.Keys[1]!)], r.Flows));
     }
+
+    private static readonly long Now = 1_795_910_400_000_000_000L; // 2026-11-29T00:00:00Z
+
+    private static bool Kept(FlowRecord f, IReadOnlyList<RetentionRule> rules)
+    {
+        var matching = rules.Where(r => r.Target != RetentionRule.Everything && (r.Target.StartsWith("project:", StringComparison.Ordinal)
+            ? f.Attribution?.Project == r.Target["project:".Length..]
+            : f.Source.Namespace == r.Target || f.Destination.Namespace == r.Target)).Select(r => r.Days).ToList();
+        int? days = matching.Count > 0 ? matching.Max() : rules.FirstOrDefault(r => r.Target == RetentionRule.Everything)?.Days;
+        return days is null || f.TimeUnixNanos >= Now - (days.Value * 86_400L * 1_000_000_000L);
+    }
+
+    [SkippableFact]
+    public async Task ApplyRetention_PerNamespaceAndDefault_KeepsEachFlowForItsLongestRule()
+    {
+        await using var store = await OpenEmptyAsync();
+        await store.WriteAsync(Week);
+        RetentionRule[] rules = [new("*", 3), new("project-alpha", 6), new("kube-system", 1)];
+        await store.SetRetentionRulesAsync(rules);
+
+        var dry = await store.ApplyRetentionAsync(Now, dryRun: true);
+        var countAfterDry = await store.CountAsync(FlowQuery.All);
+        var applied = await store.ApplyRetentionAsync(Now);
+        var again = await store.ApplyRetentionAsync(Now);
+
+        var expectedKept = Week.Count(f => Kept(f, rules));
+        Assert.True(expectedKept > 0 && expectedKept < Week.Count, "the rules must keep some flows and drop others");
+        Assert.Equal(Week.Count, countAfterDry);
+        Assert.Equal(Week.Count - expectedKept, dry.Deleted);
+        Assert.Equal(dry.Deleted, applied.Deleted);
+        Assert.Equal(expectedKept, await store.CountAsync(FlowQuery.All));
+        Assert.Equal(0, again.Deleted);
+        Assert.Equal(rules.OrderBy(r => r.Target, StringComparer.Ordinal), await store.GetRetentionRulesAsync());
+    }
+
+    [SkippableFact]
+    public async Task ApplyRetention_ProjectRuleWithoutDefault_DeletesOnlyThatProjectsOldFlows()
+    {
+        await using var store = await OpenEmptyAsync();
+        var attributed = Week.Select(f => f with { Attribution = new FlowAttribution { Project = f.Source.Namespace == "project-beta" ? "beta" : null } }).ToList();
+        await store.WriteAsync(attributed);
+        RetentionRule[] rules = [new("project:beta", 2)];
+        await store.SetRetentionRulesAsync(rules);
+
+        var applied = await store.ApplyRetentionAsync(Now);
+
+        Assert.True(applied.Deleted > 0);
+        Assert.Equal(attributed.Count(f => Kept(f, rules)), await store.CountAsync(FlowQuery.All));
+        Assert.Equal(0, await store.CountAsync(new FlowQuery { FromNamespaces = ["project-beta"], UntilNanos = Now - (2 * 86_400L * 1_000_000_000L) }));
+    }
+
+    [SkippableFact]
+    public async Task ApplyRetention_NoRules_KeepsEverything()
+    {
+        await using var store = await OpenEmptyAsync();
+        await store.WriteAsync(Week);
+
+        var applied = await store.ApplyRetentionAsync(Now);
+
+        Assert.Equal(0, applied.Deleted);
+        Assert.Equal(Week.Count, await store.CountAsync(FlowQuery.All));
+    }
 }

@@ -67,4 +67,21 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
         Assert.Contains("cannot open the flow store postgres:", failure.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("secret", failure.Message, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public async Task ApplyRetention_DefaultRule_DropsWholeExpiredDayPartitions()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        await using var store = await PostgresFlowStore.OpenAsync(await server.CreateDatabaseAsync());
+        var captures = Reading.HubbleCaptureTests.ReadAll().Flows;
+        await store.WriteAsync(captures);
+        await store.SetRetentionRulesAsync([new RetentionRule("*", 30)]);
+
+        var result = await store.ApplyRetentionAsync(1_795_910_400_000_000_000L);
+
+        Assert.Equal(1481, result.Deleted);
+        Assert.Contains("flows_20210616", result.DroppedPartitions);
+        Assert.Equal(0, await store.CountAsync(FlowQuery.All));
+        Assert.Equal(0, (await store.WriteAsync(captures.Take(5).ToList())).Duplicates);
+    }
 }
