@@ -136,12 +136,19 @@ public sealed class DuckDbFlowStore : IFlowStore
     }
 
     /// <inheritdoc />
-    public async Task<FlowWriteResult> WriteAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default)
+    public async Task<FlowWriteResult> WriteAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default) =>
+        (await WriteAsync(flows, returnNew: false, cancel).ConfigureAwait(false)).Result;
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<FlowRecord>> WriteNewAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default) =>
+        (await WriteAsync(flows, returnNew: true, cancel).ConfigureAwait(false)).New;
+
+    private async Task<(FlowWriteResult Result, IReadOnlyList<FlowRecord> New)> WriteAsync(IReadOnlyList<FlowRecord> flows, bool returnNew, CancellationToken cancel)
     {
         ArgumentNullException.ThrowIfNull(flows);
         if (flows.Count == 0)
         {
-            return default;
+            return (default, []);
         }
 
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
@@ -171,15 +178,51 @@ public sealed class DuckDbFlowStore : IFlowStore
                 "WHERE NOT EXISTS (SELECT 1 FROM flows f WHERE f.time_ns BETWEEN $min AND $max AND f.time_ns = s.time_ns AND f.flow_id = s.flow_id)";
             insert.Parameters.Add(new DuckDBParameter("min", min));
             insert.Parameters.Add(new DuckDBParameter("max", max));
-            var written = await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+            IReadOnlyList<FlowRecord> fresh = [];
+            int written;
+            if (returnNew)
+            {
+                insert.CommandText += " RETURNING time_ns, flow_id";
+                var keys = new HashSet<(long, Guid)>();
+                using (var reader = await insert.ExecuteReaderAsync(cancel).ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+                    {
+                        keys.Add((reader.GetInt64(0), reader.GetGuid(1)));
+                    }
+                }
+
+                written = keys.Count;
+                fresh = NewFlows(flows, keys);
+            }
+            else
+            {
+                written = await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+            }
+
             transaction.Commit();
-            return new FlowWriteResult(written, flows.Count - written);
+            return (new FlowWriteResult(written, flows.Count - written), fresh);
         }
         finally
         {
             await ExecuteAsync(_connection, "DELETE FROM flows_staging", CancellationToken.None).ConfigureAwait(false);
             _gate.Release();
         }
+    }
+
+    /// <summary>The flows whose keys were inserted, in their order, each once.</summary>
+    internal static List<FlowRecord> NewFlows(IReadOnlyList<FlowRecord> flows, HashSet<(long, Guid)> inserted)
+    {
+        var fresh = new List<FlowRecord>(inserted.Count);
+        foreach (var flow in flows)
+        {
+            if (inserted.Remove((flow.TimeUnixNanos, FlowIds.ToGuid(flow.Id))))
+            {
+                fresh.Add(flow);
+            }
+        }
+
+        return fresh;
     }
 
     private static IDuckDBAppenderRow Append(IDuckDBAppenderRow row, object? value) => value switch

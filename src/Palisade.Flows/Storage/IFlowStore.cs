@@ -59,6 +59,9 @@ public interface IFlowStore : IAsyncDisposable
     /// </summary>
     Task<FlowWriteResult> WriteAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default);
 
+    /// <summary>Stores a batch as <see cref="WriteAsync"/> does, and returns the flows that were new (in their order, each once): what alerts are raised for.</summary>
+    Task<IReadOnlyList<FlowRecord>> WriteNewAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default);
+
     /// <summary>The flows the query selects, oldest first.</summary>
     IAsyncEnumerable<FlowRecord> QueryAsync(FlowQuery query, CancellationToken cancel = default);
 

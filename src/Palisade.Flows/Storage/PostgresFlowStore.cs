@@ -178,12 +178,19 @@ public sealed class PostgresFlowStore : IFlowStore
     }
 
     /// <inheritdoc />
-    public async Task<FlowWriteResult> WriteAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default)
+    public async Task<FlowWriteResult> WriteAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default) =>
+        (await WriteAsync(flows, returnNew: false, cancel).ConfigureAwait(false)).Result;
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<FlowRecord>> WriteNewAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default) =>
+        (await WriteAsync(flows, returnNew: true, cancel).ConfigureAwait(false)).New;
+
+    private async Task<(FlowWriteResult Result, IReadOnlyList<FlowRecord> New)> WriteAsync(IReadOnlyList<FlowRecord> flows, bool returnNew, CancellationToken cancel)
     {
         ArgumentNullException.ThrowIfNull(flows);
         if (flows.Count == 0)
         {
-            return default;
+            return (default, []);
         }
 
         await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
@@ -216,9 +223,30 @@ public sealed class PostgresFlowStore : IFlowStore
         await using var insert = new NpgsqlCommand(
             $"INSERT INTO flows ({FlowColumns.List}) SELECT DISTINCT ON (time_ns, flow_id) {FlowColumns.List} FROM flows_staging ON CONFLICT (time_ns, flow_id) DO NOTHING",
             connection);
-        var written = await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+        IReadOnlyList<FlowRecord> fresh = [];
+        int written;
+        if (returnNew)
+        {
+            insert.CommandText += " RETURNING time_ns, flow_id";
+            var keys = new HashSet<(long, Guid)>();
+            await using (var reader = await insert.ExecuteReaderAsync(cancel).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+                {
+                    keys.Add((reader.GetInt64(0), reader.GetGuid(1)));
+                }
+            }
+
+            written = keys.Count;
+            fresh = DuckDbFlowStore.NewFlows(flows, keys);
+        }
+        else
+        {
+            written = await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+        }
+
         await transaction.CommitAsync(cancel).ConfigureAwait(false);
-        return new FlowWriteResult(written, flows.Count - written);
+        return (new FlowWriteResult(written, flows.Count - written), fresh);
     }
 
     private static object ToColumnType(object value, NpgsqlDbType type) => type switch

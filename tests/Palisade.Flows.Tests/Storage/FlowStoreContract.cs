@@ -307,4 +307,20 @@ public abstract class FlowStoreContract
         Assert.Equal(0, applied.Deleted);
         Assert.Equal(Week.Count, await store.CountAsync(FlowQuery.All));
     }
+
+    [SkippableFact]
+    public async Task WriteNew_OverlappingBatches_ReturnsOnlyTheFlowsNotStoredBefore()
+    {
+        await using var store = await OpenEmptyAsync();
+        var first = Captures.Take(300).ToList();
+        var second = Captures.Skip(200).Take(300).ToList();
+
+        var a = await store.WriteNewAsync(first);
+        var b = await store.WriteNewAsync(second);
+
+        Assert.Equal(first.Distinct().Count(), a.Count);
+        Assert.Equal(second.Distinct().Except(first).Count(), b.Count);
+        Assert.Empty(b.Intersect(a));
+        Assert.Equal(a.Count + b.Count, await store.CountAsync(FlowQuery.All));
+    }
 }
