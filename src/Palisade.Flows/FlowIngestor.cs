@@ -37,6 +37,9 @@ public sealed class FlowIngestor(IFlowStore store)
     /// </summary>
     public TimeSpan? RetentionInterval { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>Called with the flows each batch added to the store (not those already stored): where alerts are raised. Null when nothing needs them.</summary>
+    public Func<IReadOnlyList<FlowRecord>, CancellationToken, Task>? OnNew { get; init; }
+
     /// <summary>The clock retention is judged by.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
@@ -97,7 +100,17 @@ public sealed class FlowIngestor(IFlowStore store)
         {
             await foreach (var (source, batch) in channel.Reader.ReadAllAsync(cancel).ConfigureAwait(false))
             {
-                stored += await store.WriteAsync(batch, cancel).ConfigureAwait(false);
+                if (OnNew is null)
+                {
+                    stored += await store.WriteAsync(batch, cancel).ConfigureAwait(false);
+                }
+                else
+                {
+                    var fresh = await store.WriteNewAsync(batch, cancel).ConfigureAwait(false);
+                    stored += new FlowWriteResult(fresh.Count, batch.Length - fresh.Count);
+                    await OnNew(fresh, cancel).ConfigureAwait(false);
+                }
+
                 progress?.Report(new IngestProgress(source, report.Lines, report.Flows, stored.Written, stored.Duplicates, report.Malformed, stopwatch.Elapsed));
             }
         }

@@ -302,4 +302,41 @@ public sealed class FlowsCommandTests : IDisposable
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("expected whole days or weeks", bad.Error, StringComparison.Ordinal);
     }
+
+    private static string SampleAlerts => TestPaths.InRoot(Path.Combine("samples", "alerts", "k8tre-alerts.yaml"));
+
+    [Fact]
+    public void Ingest_WithAlerts_PostsEachAlertOnceAndNoneWhenTheSameFlowsComeAgain()
+    {
+        using var receiver = new WebhookReceiver();
+
+        var first = CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store, "--policies", SamplePolicies, "--alerts", SampleAlerts, "--webhook", receiver.Url.ToString());
+        var again = CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store, "--policies", SamplePolicies, "--alerts", SampleAlerts, "--webhook", receiver.Url.ToString());
+        var replay = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", SampleAlerts, "-o", "json");
+
+        Assert.Equal(0, first.ExitCode);
+        var raised = first.Output.Split('\n').Single(l => l.StartsWith("raised", StringComparison.Ordinal));
+        var count = int.Parse(raised.Split(' ')[1], System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(count > 0);
+        Assert.Equal(count, receiver.Bodies.Count);
+        var gaps = receiver.Bodies.Select(b => JsonDocument.Parse(b).RootElement).Where(b => b.GetProperty("rule").GetString() == "enforcement-gap").ToList();
+        Assert.Equal(3, gaps.Count);
+        Assert.Contains("raised 0 alerts on the new flows", again.Output, StringComparison.Ordinal);
+        Assert.Equal(count, receiver.Bodies.Count);
+        Assert.Equal(1, replay.ExitCode);
+        Assert.Equal(count, replay.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public void Alerts_BadRuleFile_ExitsTwoWithItsDiagnostics()
+    {
+        var rules = Write("rules.yaml", "apiVersion: palisade.dev/v1alpha1\nkind: FlowAlertRules\nrules:\n  - name: a\n    match: {verdict: [DROPPED]}\n");
+
+        var result = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("rules.yaml:5:", result.Error, StringComparison.Ordinal);
+        Assert.Contains("error PAL0103", result.Error, StringComparison.Ordinal);
+        Assert.Contains("unknown field 'verdict'", result.Error, StringComparison.Ordinal);
+    }
 }

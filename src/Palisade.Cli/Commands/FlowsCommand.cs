@@ -3,6 +3,7 @@ using System.Globalization;
 using Palisade.Cli.Logging;
 using Palisade.Compilation;
 using Palisade.Flows;
+using Palisade.Flows.Alerts;
 using Palisade.Flows.Attribution;
 using Palisade.Flows.Output;
 using Palisade.Flows.Records;
@@ -26,6 +27,7 @@ internal static class FlowsCommand
             Top(output, error, clock),
             Impact(output, error, clock),
             Retention(output, error, clock),
+            Alerts(output, error, clock),
         };
         return command;
     }
@@ -67,12 +69,14 @@ internal static class FlowsCommand
         var batch = new Option<int>("--batch-size") { Description = "Flows stored per transaction; a crash loses at most two batches", DefaultValueFactory = _ => 8192 };
         var policies = PoliciesOption("Attribute each flow to these policies (manifest files or folders): the engine's verdict, the deciding tier, policy and rule, and whether they disagree with what Hubble observed");
         var projectLabel = ProjectLabelOption();
+        var alerts = AlertsOption();
+        var webhook = WebhookOption();
         var command = new Command(
             "ingest",
             "Read Hubble flows and store them. A flow read twice (the same file again, or exports that overlap) is stored once. " +
             "Malformed lines are reported with their line and column and left out; the rest is stored, and the exit code is then 2.")
         {
-            files, store, batch, policies, projectLabel,
+            files, store, batch, policies, projectLabel, alerts, webhook,
         };
 
         command.SetAction(async (parse, cancel) =>
@@ -113,7 +117,25 @@ internal static class FlowsCommand
                 attributor = new FlowAttributor(snapshot, new AttributionOptions { ProjectLabel = parse.GetRequiredValue(projectLabel) });
             }
 
-            var ingestor = new FlowIngestor(flows) { BatchSize = size, Enrich = attributor is null ? null : attributor.Attribute, Clock = clock };
+            var alerting = LoadAlerts(parse.GetValue(alerts), parse.GetValue(webhook), error);
+            if (alerting is { Failed: true })
+            {
+                return ExitCodes.BadInput;
+            }
+
+            long raised = 0;
+            Func<IReadOnlyList<FlowRecord>, CancellationToken, Task>? onNew = alerting is { Evaluator: { } evaluator }
+                ? async (fresh, token) =>
+                {
+                    var found = evaluator.Evaluate(fresh);
+                    raised += found.Count;
+                    foreach (var sink in alerting.Sinks)
+                    {
+                        await sink.DeliverAsync(found, token).ConfigureAwait(false);
+                    }
+                }
+                : null;
+            var ingestor = new FlowIngestor(flows) { BatchSize = size, Enrich = attributor is null ? null : attributor.Attribute, Clock = clock, OnNew = onNew };
             var result = await ingestor.IngestAsync(
                 sources,
                 new Progress<IngestProgress>(p => progress.Show(string.Create(CultureInfo.InvariantCulture, $"ingesting {p.Source}: {p.Lines:N0} lines, {p.Written:N0} flows stored, {p.Duplicates:N0} already stored"))),
@@ -143,6 +165,11 @@ internal static class FlowsCommand
             output.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"stored {result.Stored.Written:N0} new flows ({result.Stored.Duplicates:N0} already stored) in {result.Elapsed.TotalSeconds:F2} s, {read.Flows / seconds:N0} flows/s, into {flows.Description}"));
+            if (alerting is not null)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raised {raised:N0} alerts on the new flows"));
+            }
+
             if (result.Expired > 0)
             {
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"retention deleted {result.Expired:N0} expired flows"));
@@ -249,6 +276,60 @@ internal static class FlowsCommand
         });
         return command;
     }
+
+    private static Option<string?> AlertsOption() => new("--alerts")
+    {
+        Description = "Alert rules (a FlowAlertRules YAML file) to evaluate: alerts go to stderr, and to the webhook the file or --webhook names",
+    };
+
+    private static Option<string?> WebhookOption() => new("--webhook")
+    {
+        Description = "Post each alert as JSON to this URL (overrides the rule file's 'webhook')",
+    };
+
+    /// <summary>Alert rules and where their alerts go; Failed when the rules or URL are bad (diagnostics printed).</summary>
+    private sealed record Alerting(FlowAlertEvaluator? Evaluator, IReadOnlyList<IAlertSink> Sinks, bool Failed)
+    {
+        public int RuleCount { get; init; }
+    }
+
+    private static Alerting? LoadAlerts(string? rulesPath, string? webhook, TextWriter error)
+    {
+        if (rulesPath is null)
+        {
+            if (webhook is not null)
+            {
+                error.WriteLine("palisade: --webhook goes with --alerts (the rules that raise the alerts)");
+                return new Alerting(null, [], Failed: true);
+            }
+
+            return null;
+        }
+
+        var loaded = Palisade.Manifests.AlertRuleFileReader.Read(rulesPath);
+        CommonOptions.Print(loaded.Diagnostics, error);
+        if (loaded.HasErrors)
+        {
+            return new Alerting(null, [], Failed: true);
+        }
+
+        var url = loaded.Rules!.Webhook;
+        if (webhook is not null && (!Uri.TryCreate(webhook, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https")))
+        {
+            error.WriteLine($"palisade: --webhook '{webhook}' is not an http or https URL");
+            return new Alerting(null, [], Failed: true);
+        }
+
+        var sinks = new List<IAlertSink> { new TextAlertSink(error) };
+        if (url is not null)
+        {
+            sinks.Add(new WebhookAlertSink(SharedHttp.Value, url, error));
+        }
+
+        return new Alerting(new FlowAlertEvaluator(loaded.Rules), sinks, Failed: false) { RuleCount = loaded.Rules.Rules.Count };
+    }
+
+    private static readonly Lazy<HttpClient> SharedHttp = new(() => new HttpClient { Timeout = TimeSpan.FromSeconds(10) });
 
     private static Option<string[]> PoliciesOption(string description) => new("--policies")
     {
@@ -516,6 +597,85 @@ internal static class FlowsCommand
             }
 
             return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Alerts(TextWriter output, TextWriter error, TimeProvider clock)
+    {
+        var store = StoreOption();
+        var rules = new Option<string>("--rules") { Description = "The alert rules (a FlowAlertRules YAML file)", Required = true };
+        var since = new Option<string?>("--since") { Description = "Replay flows since this time or duration (2h, 7d)" };
+        var until = new Option<string?>("--until") { Description = "Replay flows before this time" };
+        var deliver = new Option<bool>("--deliver") { Description = "Also deliver the alerts to the rule file's webhook (or --webhook); without it they are only printed" };
+        var webhook = WebhookOption();
+        var format = new Option<string>("--output", "-o") { Description = "table or json (one alert per line, as the webhook gets it)", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json");
+        var command = new Command(
+            "alerts",
+            "Replay stored flows through alert rules and print the alerts they raise, folded within each rule's window as on ingest: to try rules before " +
+            "'palisade flows ingest --alerts' raises them on new flows. Exit code 1 when any alert is raised.")
+        {
+            store, rules, since, until, deliver, webhook, format,
+        };
+
+        command.SetAction(async (parse, cancel) =>
+        {
+            var now = clock.GetUtcNow();
+            if (!Time(parse.GetValue(since), "--since", now, error, out var sinceNanos) || !Time(parse.GetValue(until), "--until", now, error, out var untilNanos))
+            {
+                return ExitCodes.BadInput;
+            }
+
+            var alerting = LoadAlerts(parse.GetRequiredValue(rules), parse.GetValue(webhook), error);
+            if (alerting is null || alerting.Failed)
+            {
+                return ExitCodes.BadInput;
+            }
+
+            await using var flows = await OpenStore(parse.GetValue(store), error, cancel).ConfigureAwait(false);
+            if (flows is null)
+            {
+                return ExitCodes.BadInput;
+            }
+
+            var evaluator = alerting.Evaluator!;
+            var webhookSink = parse.GetValue(deliver) ? alerting.Sinks.OfType<WebhookAlertSink>().FirstOrDefault() : null;
+            if (parse.GetValue(deliver) && webhookSink is null)
+            {
+                error.WriteLine("palisade: --deliver needs a webhook: in the rule file, or --webhook");
+                return ExitCodes.BadInput;
+            }
+
+            var raised = 0L;
+            var batch = new List<FlowRecord>(4096);
+            async Task Flush()
+            {
+                var found = evaluator.Evaluate(batch);
+                batch.Clear();
+                raised += found.Count;
+                foreach (var alert in found)
+                {
+                    output.WriteLine(parse.GetRequiredValue(format) == "json" ? System.Text.Json.JsonSerializer.Serialize(alert) : alert.ToString());
+                }
+
+                if (webhookSink is not null)
+                {
+                    await webhookSink.DeliverAsync(found, cancel).ConfigureAwait(false);
+                }
+            }
+
+            await foreach (var flow in flows.QueryAsync(new FlowQuery { SinceNanos = sinceNanos, UntilNanos = untilNanos }, cancel).ConfigureAwait(false))
+            {
+                batch.Add(flow);
+                if (batch.Count == 4096)
+                {
+                    await Flush().ConfigureAwait(false);
+                }
+            }
+
+            await Flush().ConfigureAwait(false);
+            error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"palisade: {raised:N0} alerts from {alerting.RuleCount} rules"));
+            return raised > 0 ? ExitCodes.Findings : ExitCodes.Success;
         });
         return command;
     }

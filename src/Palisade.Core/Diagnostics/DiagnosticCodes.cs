@@ -123,4 +123,7 @@ public static class DiagnosticCodes
 
     /// <summary>A flow store that cannot be opened or used (a bad <c>--store</c> value, a schema newer than this Palisade).</summary>
     public const string FlowStoreProblem = "PAL0102";
+
+    /// <summary>An alert rule file that is not what <c>palisade flows alerts</c> reads (an unknown field, a bad pattern, a duplicate name).</summary>
+    public const string InvalidAlertRule = "PAL0103";
 }
