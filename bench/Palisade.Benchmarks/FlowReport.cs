@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+using Palisade.Compilation;
+using Palisade.Flows;
+using Palisade.Flows.Attribution;
+using Palisade.Flows.Output;
+using Palisade.Flows.Reading;
+using Palisade.Flows.Records;
+using Palisade.Flows.Storage;
+using Palisade.Flows.Synthesis;
+using Palisade.Manifests;
+
+namespace Palisade.Benchmarks;
+
+/// <summary>
+/// The flow pipeline's figures for docs/performance.md: parse, parse + attribute + store from jsonpb
+/// text, store through the batch API, and bytes per stored flow, for DuckDB and (when
+/// PALISADE_BENCH_POSTGRES names a database) PostgreSQL. Usage: <c>flows [COUNT]</c>.
+/// </summary>
+internal static class FlowReport
+{
+    public static async Task<int> Run(string[] args, TextWriter output)
+    {
+        var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 2_000_000;
+        var folder = Directory.CreateTempSubdirectory("palisade-flow-bench-").FullName;
+        try
+        {
+            output.WriteLine($"# palisade flow report, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, {count:N0} synthetic flows");
+            var synthesizer = new FlowSynthesizer(new FlowSynthesisOptions { Namespaces = 50, WorkloadsPerNamespace = 8, FlowsPerSecond = 10_000 });
+            var loaded = ManifestLoader.LoadText(synthesizer.Manifests(), "synthetic.yaml");
+            var snapshot = SnapshotCompiler.Compile(loaded.Cluster);
+            var records = new List<FlowRecord>(count);
+            for (var made = 0; made < count; made += 100_000)
+            {
+                records.AddRange(synthesizer.Next(Math.Min(100_000, count - made)));
+            }
+
+            var file = Path.Combine(folder, "flows.json");
+            await using (var writer = new StreamWriter(file))
+            {
+                foreach (var flow in records)
+                {
+                    await writer.WriteLineAsync(FlowJson.ToJsonpb(flow));
+                }
+            }
+
+            var bytes = new FileInfo(file).Length;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"jsonpb input: {bytes / (double)count:F0} bytes per line, {bytes / 1048576.0:F0} MiB"));
+
+            // Parse only, best of three.
+            var best = double.MaxValue;
+            for (var run = 0; run < 3; run++)
+            {
+                var stopwatch = Stopwatch.StartNew();
+                long parsed = 0;
+                await using var stream = FlowFileReader.Open(file);
+                foreach (var batch in FlowFileReader.ReadBatches(stream, file, new FlowReadReport()))
+                {
+                    parsed += batch.Length;
+                }
+
+                best = Math.Min(best, stopwatch.Elapsed.TotalSeconds);
+            }
+
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"parse jsonpb: {count / best:N0} flows/s"));
+
+            // Attribute only, best of three.
+            best = double.MaxValue;
+            var array = records.ToArray();
+            for (var run = 0; run < 3; run++)
+            {
+                var attributor = new FlowAttributor(snapshot);
+                var stopwatch = Stopwatch.StartNew();
+                for (var i = 0; i < array.Length; i += 8192)
+                {
+                    attributor.Attribute(array.AsSpan(i, Math.Min(8192, array.Length - i)).ToArray());
+                }
+
+                best = Math.Min(best, stopwatch.Elapsed.TotalSeconds);
+            }
+
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"attribute: {count / best:N0} flows/s"));
+
+            var postgres = Environment.GetEnvironmentVariable("PALISADE_BENCH_POSTGRES");
+            var stores = new List<(string Name, Func<Task<IFlowStore>> Open)>
+            {
+                ("duckdb", async () => await DuckDbFlowStore.OpenAsync(Path.Combine(folder, $"{Guid.NewGuid():N}.duckdb"))),
+            };
+            if (!string.IsNullOrEmpty(postgres))
+            {
+                stores.Add(("postgres", async () => await PostgresFlowStore.OpenAsync(postgres)));
+            }
+
+            foreach (var (name, open) in stores)
+            {
+                await using (var store = await open())
+                {
+                    var ingestor = new FlowIngestor(store) { Enrich = new FlowAttributor(snapshot).Attribute, RetentionInterval = null };
+                    var result = await ingestor.IngestAsync([file]);
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: parse + attribute + store from jsonpb: {count / result.Elapsed.TotalSeconds:N0} flows/s ({result.Stored.Written:N0} stored)"));
+                }
+
+                await using (var store = await open())
+                {
+                    var stopwatch = Stopwatch.StartNew();
+                    if (name == "postgres")
+                    {
+                        // A second run on the same database finds every flow stored: start clean.
+                        await using var clear = Npgsql.NpgsqlDataSource.Create(postgres!);
+                        await using var command = clear.CreateCommand("TRUNCATE flows");
+                        await command.ExecuteNonQueryAsync();
+                        stopwatch.Restart();
+                    }
+
+                    for (var i = 0; i < array.Length; i += 65_536)
+                    {
+                        await store.WriteAsync(array.AsSpan(i, Math.Min(65_536, array.Length - i)).ToArray());
+                    }
+
+                    var seconds = stopwatch.Elapsed.TotalSeconds;
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: store through the batch API: {count / seconds:N0} flows/s"));
+                    if (store is DuckDbFlowStore duck)
+                    {
+                        var path = duck.Description["duckdb:".Length..];
+                        await store.DisposeAsync();
+                        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {new FileInfo(path).Length / (double)count:F1} bytes per stored flow (file size after checkpoint / flows)"));
+                    }
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}
