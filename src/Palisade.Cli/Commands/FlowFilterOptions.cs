@@ -1,13 +1,22 @@
 using System.CommandLine;
 using System.Globalization;
+using Palisade.Flows.Output;
 using Palisade.Flows.Records;
 using Palisade.Flows.Storage;
 
 namespace Palisade.Cli.Commands;
 
 /// <summary>The flow filters of <c>palisade flows</c> commands, named as <c>hubble observe</c> names them, and Palisade's own.</summary>
-internal sealed class FlowFilterOptions
+internal sealed class FlowFilterOptions(string? defaultSince = null)
 {
+    private readonly Option<string?> _since = new("--since")
+    {
+        Description = "Flows at or after this time: RFC 3339 (2026-11-28T10:00:00Z) or a duration before now (2h, 7d, 1h30m)",
+        DefaultValueFactory = _ => defaultSince,
+    };
+
+    private readonly Option<string?> _until = new("--until") { Description = "Flows before this time, in the same forms as --since" };
+
     private readonly Option<string[]> _namespace = Many("--namespace", "Flows with either end in this namespace");
     private readonly Option<string[]> _fromNamespace = Many("--from-namespace", "Flows from this namespace");
     private readonly Option<string[]> _toNamespace = Many("--to-namespace", "Flows to this namespace");
@@ -36,17 +45,18 @@ internal sealed class FlowFilterOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in (Option[])[_namespace, _fromNamespace, _toNamespace, _pod, _fromPod, _toPod, _label, _fromLabel, _toLabel, _ip, _fromIp, _toIp,
+        foreach (var option in (Option[])[_since, _until, _namespace, _fromNamespace, _toNamespace, _pod, _fromPod, _toPod, _label, _fromLabel, _toLabel, _ip, _fromIp, _toIp,
                      _verdict, _protocol, _port, _fromPort, _toPort, _httpStatus, _httpMethod, _dnsQuery, _node, _type, _policy, _project, _disagreement])
         {
             command.Options.Add(option);
         }
     }
 
-    /// <summary>The query the options give; null (with the problem printed) when one is malformed.</summary>
-    public FlowQuery? Query(ParseResult parse, TextWriter error)
+    /// <summary>The query the options give, times judged at <paramref name="now"/>; null (with the problem printed) when one is malformed.</summary>
+    public FlowQuery? Query(ParseResult parse, TextWriter error, DateTimeOffset now)
     {
-        var ok = true;
+        var ok = Time(parse.GetValue(_since), "--since", now, error, out var since);
+        ok &= Time(parse.GetValue(_until), "--until", now, error, out var until);
         var verdicts = new List<FlowVerdict>();
         foreach (var text in parse.GetValue(_verdict) ?? [])
         {
@@ -109,6 +119,8 @@ internal sealed class FlowFilterOptions
 
         return new FlowQuery
         {
+            SinceNanos = since,
+            UntilNanos = until,
             Namespaces = parse.GetValue(_namespace) ?? [],
             FromNamespaces = parse.GetValue(_fromNamespace) ?? [],
             ToNamespaces = parse.GetValue(_toNamespace) ?? [],
@@ -135,6 +147,24 @@ internal sealed class FlowFilterOptions
             Projects = parse.GetValue(_project) ?? [],
             DisagreementOnly = parse.GetValue(_disagreement),
         };
+    }
+
+    private static bool Time(string? text, string option, DateTimeOffset now, TextWriter error, out long? nanos)
+    {
+        nanos = null;
+        if (text is null)
+        {
+            return true;
+        }
+
+        if (FlowTimes.TryParse(text, now, out var value))
+        {
+            nanos = value;
+            return true;
+        }
+
+        error.WriteLine($"palisade: {option} '{text}' is neither an RFC 3339 time (2026-11-28T10:00:00Z) nor a duration (2h, 7d, 1h30m)");
+        return false;
     }
 
     private static List<int> Ports(ParseResult parse, Option<string[]> option, TextWriter error, ref bool ok)

@@ -183,8 +183,6 @@ internal static class FlowsCommand
     private static Command Observe(TextWriter output, TextWriter error, TimeProvider clock)
     {
         var store = StoreOption();
-        var since = new Option<string?>("--since") { Description = "Flows at or after this time: RFC 3339 (2026-11-28T10:00:00Z) or a duration before now (2h, 7d, 1h30m)" };
-        var until = new Option<string?>("--until") { Description = "Flows before this time, in the same forms as --since" };
         var last = new Option<int?>("--last") { Description = "Only the newest N flows (printed oldest first)" };
         var format = new Option<string>("--output", "-o")
         {
@@ -197,15 +195,14 @@ internal static class FlowsCommand
             "observe",
             "Print stored flows, oldest first, filtered as 'hubble observe' filters them. Filters of one kind are alternatives; filters of different kinds must all hold.")
         {
-            store, since, until, last, format, follow,
+            store, last, format, follow,
         };
         filters.AddTo(command);
 
         command.SetAction(async (parse, cancel) =>
         {
-            var now = clock.GetUtcNow();
-            var query = filters.Query(parse, error);
-            if (query is null || !Time(parse.GetValue(since), "--since", now, error, out var sinceNanos) || !Time(parse.GetValue(until), "--until", now, error, out var untilNanos))
+            var query = filters.Query(parse, error, clock.GetUtcNow());
+            if (query is null)
             {
                 return ExitCodes.BadInput;
             }
@@ -216,7 +213,7 @@ internal static class FlowsCommand
                 return ExitCodes.BadInput;
             }
 
-            query = query with { SinceNanos = sinceNanos, UntilNanos = untilNanos, Limit = parse.GetValue(last), Newest = parse.GetValue(last) is not null };
+            query = query with { Limit = parse.GetValue(last), Newest = parse.GetValue(last) is not null };
             await using var flows = await OpenStore(parse.GetValue(store), error, cancel).ConfigureAwait(false);
             if (flows is null)
             {
@@ -358,26 +355,23 @@ internal static class FlowsCommand
         policies.Required = true;
         var current = PoliciesOption("The policies in force now, to compare with; without it, each flow's stored attribution, or else what Hubble observed");
         current.Aliases.Add("--current");
-        var since = new Option<string>("--since") { Description = "Replay flows since this time or duration", DefaultValueFactory = _ => "7d" };
-        var until = new Option<string?>("--until") { Description = "Replay flows before this time" };
         var format = new Option<string>("--output", "-o") { Description = "table or json (one group per line)", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json");
         var projectLabel = ProjectLabelOption();
-        var filters = new FlowFilterOptions();
+        var filters = new FlowFilterOptions(defaultSince: "7d");
         var command = new Command(
             "impact",
             "Replay stored flows against a proposed policy set and report the flows whose verdict would change, newly denied (what the change would break) " +
             "and newly allowed (what it would open), grouped by workload pair and connection with counts, times and examples. Exit code 1 when any would change.")
         {
-            store, policies, since, until, format, projectLabel,
+            store, policies, format, projectLabel,
         };
         command.Options.Add(current);
         filters.AddTo(command);
 
         command.SetAction(async (parse, cancel) =>
         {
-            var now = clock.GetUtcNow();
-            var query = filters.Query(parse, error);
-            if (query is null || !Time(parse.GetValue(since), "--since", now, error, out var sinceNanos) || !Time(parse.GetValue(until), "--until", now, error, out var untilNanos))
+            var query = filters.Query(parse, error, clock.GetUtcNow());
+            if (query is null)
             {
                 return ExitCodes.BadInput;
             }
@@ -408,7 +402,7 @@ internal static class FlowsCommand
             progress.Show("replaying stored flows");
             var report = await FlowImpact.ReplayAsync(
                 flows,
-                query with { SinceNanos = sinceNanos, UntilNanos = untilNanos },
+                query,
                 proposed,
                 inForce,
                 new AttributionOptions { ProjectLabel = parse.GetRequiredValue(projectLabel) },
@@ -458,12 +452,10 @@ internal static class FlowsCommand
     private static Command AggregateCommand(string name, string description, Func<ParseResult, FlowAggregate> which, Option? extra, TextWriter output, TextWriter error, TimeProvider clock)
     {
         var store = StoreOption();
-        var since = new Option<string?>("--since") { Description = "Flows at or after this time: RFC 3339 or a duration before now (2h, 7d)" };
-        var until = new Option<string?>("--until") { Description = "Flows before this time" };
         var limit = new Option<int>("--limit") { Description = "At most this many rows", DefaultValueFactory = _ => 50 };
         var format = new Option<string>("--output", "-o") { Description = "table or json (one row per line)", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json");
         var filters = new FlowFilterOptions();
-        var command = new Command(name, description) { store, since, until, limit, format };
+        var command = new Command(name, description) { store, limit, format };
         if (extra is not null)
         {
             command.Options.Add(extra);
@@ -472,9 +464,8 @@ internal static class FlowsCommand
         filters.AddTo(command);
         command.SetAction(async (parse, cancel) =>
         {
-            var now = clock.GetUtcNow();
-            var query = filters.Query(parse, error);
-            if (query is null || !Time(parse.GetValue(since), "--since", now, error, out var sinceNanos) || !Time(parse.GetValue(until), "--until", now, error, out var untilNanos))
+            var query = filters.Query(parse, error, clock.GetUtcNow());
+            if (query is null)
             {
                 return ExitCodes.BadInput;
             }
@@ -494,7 +485,7 @@ internal static class FlowsCommand
             var aggregate = which(parse);
             using var progress = new ProgressLine(error);
             progress.Show("summarising stored flows");
-            var rows = await flows.AggregateAsync(query with { SinceNanos = sinceNanos, UntilNanos = untilNanos }, aggregate, parse.GetValue(limit), cancel).ConfigureAwait(false);
+            var rows = await flows.AggregateAsync(query, aggregate, parse.GetValue(limit), cancel).ConfigureAwait(false);
             progress.Dispose();
             AggregateWriter.Write(aggregate, rows, parse.GetRequiredValue(format), output);
             if (rows.Count == 0)
@@ -605,8 +596,7 @@ internal static class FlowsCommand
     {
         var store = StoreOption();
         var rules = new Option<string>("--rules") { Description = "The alert rules (a FlowAlertRules YAML file)", Required = true };
-        var since = new Option<string?>("--since") { Description = "Replay flows since this time or duration (2h, 7d)" };
-        var until = new Option<string?>("--until") { Description = "Replay flows before this time" };
+        var filters = new FlowFilterOptions();
         var deliver = new Option<bool>("--deliver") { Description = "Also deliver the alerts to the rule file's webhook (or --webhook); without it they are only printed" };
         var webhook = WebhookOption();
         var format = new Option<string>("--output", "-o") { Description = "table or json (one alert per line, as the webhook gets it)", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json");
@@ -615,13 +605,14 @@ internal static class FlowsCommand
             "Replay stored flows through alert rules and print the alerts they raise, folded within each rule's window as on ingest: to try rules before " +
             "'palisade flows ingest --alerts' raises them on new flows. Exit code 1 when any alert is raised.")
         {
-            store, rules, since, until, deliver, webhook, format,
+            store, rules, deliver, webhook, format,
         };
+        filters.AddTo(command);
 
         command.SetAction(async (parse, cancel) =>
         {
-            var now = clock.GetUtcNow();
-            if (!Time(parse.GetValue(since), "--since", now, error, out var sinceNanos) || !Time(parse.GetValue(until), "--until", now, error, out var untilNanos))
+            var query = filters.Query(parse, error, clock.GetUtcNow());
+            if (query is null)
             {
                 return ExitCodes.BadInput;
             }
@@ -664,7 +655,7 @@ internal static class FlowsCommand
                 }
             }
 
-            await foreach (var flow in flows.QueryAsync(new FlowQuery { SinceNanos = sinceNanos, UntilNanos = untilNanos }, cancel).ConfigureAwait(false))
+            await foreach (var flow in flows.QueryAsync(query, cancel).ConfigureAwait(false))
             {
                 batch.Add(flow);
                 if (batch.Count == 4096)
@@ -689,24 +680,6 @@ internal static class FlowsCommand
         }
 
         lastIds.Add(flow.Id);
-    }
-
-    private static bool Time(string? text, string option, DateTimeOffset now, TextWriter error, out long? nanos)
-    {
-        nanos = null;
-        if (text is null)
-        {
-            return true;
-        }
-
-        if (FlowTimes.TryParse(text, now, out var value))
-        {
-            nanos = value;
-            return true;
-        }
-
-        error.WriteLine($"palisade: {option} '{text}' is neither an RFC 3339 time (2026-11-28T10:00:00Z) nor a duration (2h, 7d, 1h30m)");
-        return false;
     }
 
     /// <summary>Prints flows in one of the output forms; a table is aligned per batch, with a policy column once flows are attributed.</summary>

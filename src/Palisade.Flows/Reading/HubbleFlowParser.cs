@@ -44,6 +44,7 @@ public sealed class HubbleFlowParser
 {
     private readonly StringPool _strings = new();
     private readonly Dictionary<FlowEndpoint, FlowEndpoint> _endpoints = [];
+    private readonly Dictionary<ulong, (byte[] Text, FlowEndpoint Endpoint)> _endpointsByText = [];
     private readonly Builder _flow = new();
     private readonly List<string> _labels = [];
     private readonly byte[] _hashBuffer = new byte[4096];
@@ -69,7 +70,7 @@ public sealed class HubbleFlowParser
                 throw new FlowFormatException(reader.TokenStartIndex, "expected a JSON object (one Hubble flow per line, as 'hubble observe -o jsonpb' prints them)");
             }
 
-            ReadFlowObject(ref reader, topLevel: true);
+            ReadFlowObject(ref reader, trimmed, topLevel: true);
 
             // More after the object is an error the JSON reader raises itself.
             reader.Read();
@@ -113,7 +114,7 @@ public sealed class HubbleFlowParser
         return "not valid JSON: " + (cut > 0 ? message[..cut] : message).TrimEnd('.');
     }
 
-    private void ReadFlowObject(ref Utf8JsonReader reader, bool topLevel)
+    private void ReadFlowObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> line, bool topLevel)
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -127,7 +128,7 @@ public sealed class HubbleFlowParser
 
                 Expect(ref reader, JsonTokenType.StartObject, "'flow' must be an object");
                 _flow.HasFlow = true;
-                ReadFlowObject(ref reader, topLevel: false);
+                ReadFlowObject(ref reader, line, topLevel: false);
                 continue;
             }
 
@@ -141,7 +142,7 @@ public sealed class HubbleFlowParser
 
             if (!topLevel)
             {
-                ReadFlowField(ref reader, nested: true);
+                ReadFlowField(ref reader, line, nested: true);
                 continue;
             }
 
@@ -149,7 +150,7 @@ public sealed class HubbleFlowParser
             // field mask may leave them out); any other key makes the line a bare flow (legacy JSON).
             var responseField = reader.ValueTextEquals("time"u8) || Is(ref reader, "node_name"u8, "nodeName"u8);
             _flow.HasFlow |= IsFlowKey(ref reader);
-            ReadFlowField(ref reader, nested: !responseField);
+            ReadFlowField(ref reader, line, nested: !responseField);
         }
     }
 
@@ -158,10 +159,11 @@ public sealed class HubbleFlowParser
         reader.ValueTextEquals("verdict"u8) || reader.ValueTextEquals("IP"u8) || reader.ValueTextEquals("ip"u8) || reader.ValueTextEquals("l7"u8) || reader.ValueTextEquals("l4"u8) || reader.ValueTextEquals("source"u8) ||
         reader.ValueTextEquals("destination"u8) || reader.ValueTextEquals("Type"u8) || reader.ValueTextEquals("uuid"u8);
 
-    private void ReadFlowField(ref Utf8JsonReader reader, bool nested)
+    private void ReadFlowField(ref Utf8JsonReader reader, ReadOnlySpan<byte> line, bool nested)
     {
         var b = _flow;
-        if (reader.ValueTextEquals("time"u8))
+        var key = Classify(ref reader);
+        if (key == FlowKey.Time)
         {
             reader.Read();
             var time = ReadTime(ref reader);
@@ -170,7 +172,7 @@ public sealed class HubbleFlowParser
                 b.TimeNanos = time;
             }
         }
-        else if (Is(ref reader, "node_name"u8, "nodeName"u8))
+        else if (key == FlowKey.NodeName)
         {
             reader.Read();
             var node = ReadPooled(ref reader);
@@ -179,128 +181,135 @@ public sealed class HubbleFlowParser
                 b.NodeName = node;
             }
         }
-        else if (reader.ValueTextEquals("uuid"u8))
+        else if (key == FlowKey.Uuid)
         {
             reader.Read();
-            b.Uuid = ReadPooledOrNull(ref reader, pool: false);
+            if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped && Utf8Parser.TryParse(reader.ValueSpan, out Guid guid, out var used, 'D') && used == reader.ValueSpan.Length)
+            {
+                b.Uuid = FlowIds.FromGuid(guid);
+            }
+            else if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
+            {
+                throw new FlowFormatException(reader.TokenStartIndex, "'uuid' must be a string such as \"2e0e6c83-7a8b-4bd0-9d1a-0d6f1f5c9a01\"");
+            }
         }
-        else if (reader.ValueTextEquals("verdict"u8))
+        else if (key == FlowKey.Verdict)
         {
             reader.Read();
             b.Verdict = (FlowVerdict)ReadEnum(ref reader, VerdictNames);
         }
-        else if (Is(ref reader, "drop_reason_desc"u8, "dropReasonDesc"u8))
+        else if (key == FlowKey.DropReasonDesc)
         {
             reader.Read();
             b.DropReason = reader.TokenType == JsonTokenType.Number ? DropReasons.Name(ReadInt(ref reader)) : ReadPooledOrNull(ref reader, pool: true);
         }
-        else if (Is(ref reader, "drop_reason"u8, "dropReason"u8))
+        else if (key == FlowKey.DropReason)
         {
             reader.Read();
             var code = ReadInt(ref reader);
             b.DropReasonCode = code == 0 ? null : (int)code;
         }
-        else if (Is(ref reader, "IP"u8, "ip"u8))
+        else if (key == FlowKey.IP)
         {
             reader.Read();
             ReadIp(ref reader);
         }
-        else if (reader.ValueTextEquals("l4"u8))
+        else if (key == FlowKey.L4)
         {
             reader.Read();
             ReadL4(ref reader);
         }
-        else if (reader.ValueTextEquals("source"u8))
+        else if (key == FlowKey.Source)
         {
             reader.Read();
-            b.Source = ReadEndpoint(ref reader);
+            b.Source = ReadEndpointCached(ref reader, line);
         }
-        else if (reader.ValueTextEquals("destination"u8))
+        else if (key == FlowKey.Destination)
         {
             reader.Read();
-            b.Destination = ReadEndpoint(ref reader);
+            b.Destination = ReadEndpointCached(ref reader, line);
         }
-        else if (Is(ref reader, "Type"u8, "type"u8))
+        else if (key == FlowKey.Type)
         {
             reader.Read();
             b.Type = (FlowType)ReadEnum(ref reader, FlowTypeNames);
         }
-        else if (Is(ref reader, "source_names"u8, "sourceNames"u8))
+        else if (key == FlowKey.SourceNames)
         {
             reader.Read();
             b.SourceNames = ReadStrings(ref reader);
         }
-        else if (Is(ref reader, "destination_names"u8, "destinationNames"u8))
+        else if (key == FlowKey.DestinationNames)
         {
             reader.Read();
             b.DestinationNames = ReadStrings(ref reader);
         }
-        else if (reader.ValueTextEquals("l7"u8))
+        else if (key == FlowKey.L7)
         {
             reader.Read();
             ReadL7(ref reader);
         }
-        else if (reader.ValueTextEquals("reply"u8))
+        else if (key == FlowKey.Reply)
         {
             reader.Read();
             b.Reply = ReadBool(ref reader);
         }
-        else if (Is(ref reader, "is_reply"u8, "isReply"u8))
+        else if (key == FlowKey.IsReply)
         {
             reader.Read();
             b.IsReply = ReadBool(ref reader);
         }
-        else if (Is(ref reader, "event_type"u8, "eventType"u8))
+        else if (key == FlowKey.EventType)
         {
             reader.Read();
             ReadEventType(ref reader);
         }
-        else if (Is(ref reader, "source_service"u8, "sourceService"u8))
+        else if (key == FlowKey.SourceService)
         {
             reader.Read();
             b.SourceService = ReadService(ref reader);
         }
-        else if (Is(ref reader, "destination_service"u8, "destinationService"u8))
+        else if (key == FlowKey.DestinationService)
         {
             reader.Read();
             b.DestinationService = ReadService(ref reader);
         }
-        else if (Is(ref reader, "traffic_direction"u8, "trafficDirection"u8))
+        else if (key == FlowKey.TrafficDirection)
         {
             reader.Read();
             b.Direction = (FlowDirection)ReadEnum(ref reader, DirectionNames);
         }
-        else if (Is(ref reader, "policy_match_type"u8, "policyMatchType"u8))
+        else if (key == FlowKey.PolicyMatchType)
         {
             reader.Read();
             b.PolicyMatchType = (int)ReadInt(ref reader);
         }
-        else if (Is(ref reader, "trace_observation_point"u8, "traceObservationPoint"u8))
+        else if (key == FlowKey.TraceObservationPoint)
         {
             reader.Read();
             b.TracePoint = reader.TokenType == JsonTokenType.Number ? TracePoints.Name(ReadInt(ref reader)) : ReadPooledOrNull(ref reader, pool: true);
         }
-        else if (Is(ref reader, "Summary"u8, "summary"u8))
+        else if (key == FlowKey.Summary)
         {
             reader.Read();
             b.Summary = ReadPooledOrNull(ref reader, pool: true);
         }
-        else if (Is(ref reader, "egress_allowed_by"u8, "egressAllowedBy"u8))
+        else if (key == FlowKey.EgressAllowedBy)
         {
             reader.Read();
             b.EgressAllowedBy = ReadPolicies(ref reader);
         }
-        else if (Is(ref reader, "ingress_allowed_by"u8, "ingressAllowedBy"u8))
+        else if (key == FlowKey.IngressAllowedBy)
         {
             reader.Read();
             b.IngressAllowedBy = ReadPolicies(ref reader);
         }
-        else if (Is(ref reader, "egress_denied_by"u8, "egressDeniedBy"u8))
+        else if (key == FlowKey.EgressDeniedBy)
         {
             reader.Read();
             b.EgressDeniedBy = ReadPolicies(ref reader);
         }
-        else if (Is(ref reader, "ingress_denied_by"u8, "ingressDeniedBy"u8))
+        else if (key == FlowKey.IngressDeniedBy)
         {
             reader.Read();
             b.IngressDeniedBy = ReadPolicies(ref reader);
@@ -310,6 +319,111 @@ public sealed class HubbleFlowParser
             reader.Read();
             reader.Skip();
         }
+    }
+
+    /// <summary>The flow fields the parser reads, by name.</summary>
+    private enum FlowKey
+    {
+        Other,
+        Time,
+        Uuid,
+        Verdict,
+        L4,
+        Source,
+        Destination,
+        L7,
+        Reply,
+        NodeName,
+        DropReasonDesc,
+        DropReason,
+        IP,
+        Type,
+        SourceNames,
+        DestinationNames,
+        IsReply,
+        EventType,
+        SourceService,
+        DestinationService,
+        TrafficDirection,
+        PolicyMatchType,
+        TraceObservationPoint,
+        Summary,
+        EgressAllowedBy,
+        IngressAllowedBy,
+        EgressDeniedBy,
+        IngressDeniedBy,
+    }
+
+    private static readonly (byte[] Name, FlowKey Key)[] FlowKeyNames =
+    [
+        ("time"u8.ToArray(), FlowKey.Time),
+        ("uuid"u8.ToArray(), FlowKey.Uuid),
+        ("verdict"u8.ToArray(), FlowKey.Verdict),
+        ("l4"u8.ToArray(), FlowKey.L4),
+        ("source"u8.ToArray(), FlowKey.Source),
+        ("destination"u8.ToArray(), FlowKey.Destination),
+        ("l7"u8.ToArray(), FlowKey.L7),
+        ("reply"u8.ToArray(), FlowKey.Reply),
+        ("node_name"u8.ToArray(), FlowKey.NodeName),
+        ("nodeName"u8.ToArray(), FlowKey.NodeName),
+        ("drop_reason_desc"u8.ToArray(), FlowKey.DropReasonDesc),
+        ("dropReasonDesc"u8.ToArray(), FlowKey.DropReasonDesc),
+        ("drop_reason"u8.ToArray(), FlowKey.DropReason),
+        ("dropReason"u8.ToArray(), FlowKey.DropReason),
+        ("IP"u8.ToArray(), FlowKey.IP),
+        ("ip"u8.ToArray(), FlowKey.IP),
+        ("Type"u8.ToArray(), FlowKey.Type),
+        ("type"u8.ToArray(), FlowKey.Type),
+        ("source_names"u8.ToArray(), FlowKey.SourceNames),
+        ("sourceNames"u8.ToArray(), FlowKey.SourceNames),
+        ("destination_names"u8.ToArray(), FlowKey.DestinationNames),
+        ("destinationNames"u8.ToArray(), FlowKey.DestinationNames),
+        ("is_reply"u8.ToArray(), FlowKey.IsReply),
+        ("isReply"u8.ToArray(), FlowKey.IsReply),
+        ("event_type"u8.ToArray(), FlowKey.EventType),
+        ("eventType"u8.ToArray(), FlowKey.EventType),
+        ("source_service"u8.ToArray(), FlowKey.SourceService),
+        ("sourceService"u8.ToArray(), FlowKey.SourceService),
+        ("destination_service"u8.ToArray(), FlowKey.DestinationService),
+        ("destinationService"u8.ToArray(), FlowKey.DestinationService),
+        ("traffic_direction"u8.ToArray(), FlowKey.TrafficDirection),
+        ("trafficDirection"u8.ToArray(), FlowKey.TrafficDirection),
+        ("policy_match_type"u8.ToArray(), FlowKey.PolicyMatchType),
+        ("policyMatchType"u8.ToArray(), FlowKey.PolicyMatchType),
+        ("trace_observation_point"u8.ToArray(), FlowKey.TraceObservationPoint),
+        ("traceObservationPoint"u8.ToArray(), FlowKey.TraceObservationPoint),
+        ("Summary"u8.ToArray(), FlowKey.Summary),
+        ("summary"u8.ToArray(), FlowKey.Summary),
+        ("egress_allowed_by"u8.ToArray(), FlowKey.EgressAllowedBy),
+        ("egressAllowedBy"u8.ToArray(), FlowKey.EgressAllowedBy),
+        ("ingress_allowed_by"u8.ToArray(), FlowKey.IngressAllowedBy),
+        ("ingressAllowedBy"u8.ToArray(), FlowKey.IngressAllowedBy),
+        ("egress_denied_by"u8.ToArray(), FlowKey.EgressDeniedBy),
+        ("egressDeniedBy"u8.ToArray(), FlowKey.EgressDeniedBy),
+        ("ingress_denied_by"u8.ToArray(), FlowKey.IngressDeniedBy),
+        ("ingressDeniedBy"u8.ToArray(), FlowKey.IngressDeniedBy),
+    ];
+
+    private static readonly Dictionary<ulong, (byte[] Name, FlowKey Key)> FlowKeyIndex = FlowKeyNames.ToDictionary(static k => XxHash3.HashToUInt64(k.Name), static k => k);
+
+    /// <summary>Which field a property name is: one hash and one comparison, not a comparison per field.</summary>
+    private static FlowKey Classify(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueIsEscaped || reader.HasValueSequence)
+        {
+            foreach (var (name, key) in FlowKeyNames)
+            {
+                if (reader.ValueTextEquals(name))
+                {
+                    return key;
+                }
+            }
+
+            return FlowKey.Other;
+        }
+
+        var span = reader.ValueSpan;
+        return FlowKeyIndex.TryGetValue(XxHash3.HashToUInt64(span), out var known) && span.SequenceEqual(known.Name) ? known.Key : FlowKey.Other;
     }
 
     private void ReadIp(ref Utf8JsonReader reader)
@@ -570,6 +684,38 @@ public sealed class HubbleFlowParser
         ("URG", TcpFlags.Urg), ("ECE", TcpFlags.Ece), ("CWR", TcpFlags.Cwr), ("NS", TcpFlags.Ns),
     ];
 
+    /// <summary>
+    /// An endpoint, from a cache of endpoints by their exact JSON text: a stream repeats the same few
+    /// endpoints (with their labels) on most lines, and reading them once is most of the parser's saving.
+    /// </summary>
+    private FlowEndpoint ReadEndpointCached(ref Utf8JsonReader reader, ReadOnlySpan<byte> line)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            return ReadEndpoint(ref reader);
+        }
+
+        var start = (int)reader.TokenStartIndex;
+        var probe = reader;
+        probe.Skip();
+        var text = line[start..(int)probe.BytesConsumed];
+        var hash = XxHash3.HashToUInt64(text);
+        if (_endpointsByText.TryGetValue(hash, out var known) && text.SequenceEqual(known.Text))
+        {
+            reader = probe;
+            return known.Endpoint;
+        }
+
+        var endpoint = ReadEndpoint(ref reader);
+        if (_endpointsByText.Count >= 65_536)
+        {
+            _endpointsByText.Clear();
+        }
+
+        _endpointsByText[hash] = (text.ToArray(), endpoint);
+        return endpoint;
+    }
+
     private FlowEndpoint ReadEndpoint(ref Utf8JsonReader reader)
     {
         if (reader.TokenType == JsonTokenType.Null)
@@ -675,26 +821,7 @@ public sealed class HubbleFlowParser
         List<FlowWorkload>? result = null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            Expect(ref reader, JsonTokenType.StartObject, "a workload must be an object with 'name' and 'kind'");
-            string? name = null, kind = null;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("name"u8))
-                {
-                    reader.Read();
-                    name = ReadPooledOrNull(ref reader, pool: true);
-                }
-                else if (reader.ValueTextEquals("kind"u8))
-                {
-                    reader.Read();
-                    kind = ReadPooledOrNull(ref reader, pool: true);
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
+            var (name, kind, _) = ReadStringFields(ref reader, "a workload must be an object with 'name' and 'kind'", "name"u8, "kind"u8, default);
 
             if (name is not null)
             {
@@ -705,6 +832,35 @@ public sealed class HubbleFlowParser
         return result is null ? [] : result.ToArray();
     }
 
+    /// <summary>Reads an object of up to three string fields by name, skipping any other; a missing field is null.</summary>
+    private (string? First, string? Second, string? Third) ReadStringFields(ref Utf8JsonReader reader, string message, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, ReadOnlySpan<byte> third)
+    {
+        Expect(ref reader, JsonTokenType.StartObject, message);
+        string? a = null, b = null, c = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var which = reader.ValueTextEquals(first) ? 1 : reader.ValueTextEquals(second) ? 2 : !third.IsEmpty && reader.ValueTextEquals(third) ? 3 : 0;
+            reader.Read();
+            switch (which)
+            {
+                case 1:
+                    a = ReadPooledOrNull(ref reader, pool: true);
+                    break;
+                case 2:
+                    b = ReadPooledOrNull(ref reader, pool: true);
+                    break;
+                case 3:
+                    c = ReadPooledOrNull(ref reader, pool: true);
+                    break;
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+
+        return (a, b, c);
+    }
+
     private FlowService? ReadService(ref Utf8JsonReader reader)
     {
         if (reader.TokenType == JsonTokenType.Null)
@@ -712,27 +868,7 @@ public sealed class HubbleFlowParser
             return null;
         }
 
-        Expect(ref reader, JsonTokenType.StartObject, "a service must be an object with 'name' and 'namespace'");
-        string? name = null, ns = null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("name"u8))
-            {
-                reader.Read();
-                name = ReadPooledOrNull(ref reader, pool: true);
-            }
-            else if (reader.ValueTextEquals("namespace"u8))
-            {
-                reader.Read();
-                ns = ReadPooledOrNull(ref reader, pool: true);
-            }
-            else
-            {
-                reader.Read();
-                reader.Skip();
-            }
-        }
-
+        var (name, ns, _) = ReadStringFields(ref reader, "a service must be an object with 'name' and 'namespace'", "name"u8, "namespace"u8, default);
         return name is null ? null : new FlowService(ns, name);
     }
 
@@ -747,32 +883,7 @@ public sealed class HubbleFlowParser
         List<FlowPolicyRef>? result = null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            Expect(ref reader, JsonTokenType.StartObject, "a policy must be an object with 'name', 'namespace' and 'kind'");
-            string? name = null, ns = null, kind = null;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("name"u8))
-                {
-                    reader.Read();
-                    name = ReadPooledOrNull(ref reader, pool: true);
-                }
-                else if (reader.ValueTextEquals("namespace"u8))
-                {
-                    reader.Read();
-                    ns = ReadPooledOrNull(ref reader, pool: true);
-                }
-                else if (reader.ValueTextEquals("kind"u8))
-                {
-                    reader.Read();
-                    kind = ReadPooledOrNull(ref reader, pool: true);
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
+            var (name, ns, kind) = ReadStringFields(ref reader, "a policy must be an object with 'name', 'namespace' and 'kind'", "name"u8, "namespace"u8, "kind"u8);
             (result ??= []).Add(new FlowPolicyRef(kind, string.IsNullOrEmpty(ns) ? null : ns, name ?? string.Empty));
         }
 
@@ -861,26 +972,7 @@ public sealed class HubbleFlowParser
                 Expect(ref reader, JsonTokenType.StartArray, "'headers' must be a list of {\"key\", \"value\"} objects");
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    Expect(ref reader, JsonTokenType.StartObject, "a header must be an object with 'key' and 'value'");
-                    string? key = null, value = null;
-                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        if (reader.ValueTextEquals("key"u8))
-                        {
-                            reader.Read();
-                            key = ReadPooledOrNull(ref reader, pool: true);
-                        }
-                        else if (reader.ValueTextEquals("value"u8))
-                        {
-                            reader.Read();
-                            value = ReadPooledOrNull(ref reader, pool: false);
-                        }
-                        else
-                        {
-                            reader.Read();
-                            reader.Skip();
-                        }
-                    }
+                    var (key, value, _) = ReadStringFields(ref reader, "a header must be an object with 'key' and 'value'", "key"u8, "value"u8, default);
 
                     if (key is not null)
                     {
@@ -1116,7 +1208,8 @@ public sealed class HubbleFlowParser
         var record = new FlowRecord
         {
             TimeUnixNanos = b.TimeNanos!.Value,
-            Id = default,
+            Id = b.Uuid ?? default,
+            IdFromUuid = b.Uuid is not null,
             Verdict = b.Verdict,
             DropReason = b.DropReason ?? (b.DropReasonCode is { } code ? DropReasons.Name(code) : null),
             NodeName = b.NodeName,
@@ -1153,12 +1246,8 @@ public sealed class HubbleFlowParser
             Summary = b.Summary,
         };
 
-        if (b.Uuid is not null && FlowIds.TryParseUuid(b.Uuid, out var uuid))
-        {
-            return record with { Id = uuid, IdFromUuid = true };
-        }
-
-        return record with { Id = ContentHash(record) };
+        // A uuid that is not one (an older or foreign writer) leaves the flow to be known by its content.
+        return b.Uuid is not null ? record : record with { Id = ContentHash(record) };
     }
 
     /// <summary>
@@ -1291,7 +1380,7 @@ public sealed class HubbleFlowParser
         public bool HasFlow;
         public bool IsOtherResponse;
         public long? TimeNanos;
-        public string? Uuid;
+        public UInt128? Uuid;
         public FlowVerdict Verdict;
         public string? DropReason;
         public int? DropReasonCode;

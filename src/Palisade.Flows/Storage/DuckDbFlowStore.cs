@@ -245,16 +245,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     {
         ArgumentNullException.ThrowIfNull(query);
         var filter = new FlowFilterSql(query, Dialect);
-        var sql = $"SELECT {FlowColumns.List} FROM flows{filter.Where} ORDER BY time_ns {(query.Newest ? "DESC" : "ASC")}, flow_id";
-        if (query.Limit is { } limit)
-        {
-            sql += " LIMIT " + limit.ToString(CultureInfo.InvariantCulture);
-        }
-
-        if (query.Newest)
-        {
-            sql = $"SELECT * FROM ({sql}) ORDER BY time_ns ASC, flow_id";
-        }
+        var sql = FlowFilterSql.SelectFlows(query, filter);
 
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try

@@ -84,6 +84,23 @@ public sealed class FlowFilterSql
         }
     }
 
+    /// <summary>
+    /// The SELECT of the flows <paramref name="query"/> asks for, oldest first; with <see cref="FlowQuery.Newest"/>,
+    /// the newest <see cref="FlowQuery.Limit"/> of them, still oldest first.
+    /// </summary>
+    public static string SelectFlows(FlowQuery query, FlowFilterSql filter)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(filter);
+        var sql = $"SELECT {FlowColumns.List} FROM flows{filter.Where} ORDER BY time_ns {(query.Newest ? "DESC" : "ASC")}, flow_id";
+        if (query.Limit is { } limit)
+        {
+            sql += " LIMIT " + limit.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return query.Newest ? $"SELECT * FROM ({sql}) newest ORDER BY time_ns ASC, flow_id" : sql;
+    }
+
     /// <summary><c>WHERE ...</c>, or nothing when the query has no filter.</summary>
     public string Where => _conditions.Count == 0 ? string.Empty : " WHERE " + string.Join(" AND ", _conditions);
 

@@ -274,16 +274,7 @@ public sealed class PostgresFlowStore : IFlowStore
     {
         ArgumentNullException.ThrowIfNull(query);
         var filter = new FlowFilterSql(query, Dialect);
-        var sql = $"SELECT {FlowColumns.List} FROM flows{filter.Where} ORDER BY time_ns {(query.Newest ? "DESC" : "ASC")}, flow_id";
-        if (query.Limit is { } limit)
-        {
-            sql += " LIMIT " + limit.ToString(CultureInfo.InvariantCulture);
-        }
-
-        if (query.Newest)
-        {
-            sql = $"SELECT * FROM ({sql}) newest ORDER BY time_ns ASC, flow_id";
-        }
+        var sql = FlowFilterSql.SelectFlows(query, filter);
 
         await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
         await using var command = Command(connection, sql, filter);
