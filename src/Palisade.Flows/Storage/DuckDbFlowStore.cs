@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using DuckDB.NET.Data;
@@ -37,6 +38,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     private static readonly DuckDbDialect Dialect = new();
     private readonly DuckDBConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly FlowDictionary _dictionary = new();
 
     private DuckDbFlowStore(DuckDBConnection connection, string description, int version)
     {
@@ -86,7 +88,9 @@ public sealed class DuckDbFlowStore : IFlowStore
         {
             var version = await MigrateAsync(connection, path, cancel).ConfigureAwait(false);
             await ExecuteAsync(connection, $"CREATE TEMP TABLE flows_staging AS SELECT {FlowColumns.List} FROM flows WHERE false", cancel).ConfigureAwait(false);
-            return new DuckDbFlowStore(connection, "duckdb:" + path, version);
+            var store = new DuckDbFlowStore(connection, "duckdb:" + path, version);
+            await store.LoadDictionaryAsync(cancel).ConfigureAwait(false);
+            return store;
         }
         catch
         {
@@ -98,8 +102,11 @@ public sealed class DuckDbFlowStore : IFlowStore
     /// <summary>The schema migrations, in order; version N is the Nth. Never edit one that has shipped: add another.</summary>
     internal static readonly IReadOnlyList<(string Description, string[] Statements)> Migrations =
     [
-        ("flows table", [
+        ("flows, their ends and strings", [
             $"CREATE TABLE flows ({string.Join(", ", FlowColumns.All.Select(static c => $"{c.Name} {c.DuckDb}"))})",
+            "CREATE TABLE flow_ends (id INTEGER PRIMARY KEY, hash BIGINT NOT NULL UNIQUE, endpoint_id INTEGER NOT NULL, identity BIGINT NOT NULL, cluster VARCHAR, " +
+                "namespace VARCHAR, pod VARCHAR, labels VARCHAR[], workloads VARCHAR[], ip VARCHAR, names VARCHAR[], service VARCHAR)",
+            "CREATE TABLE flow_strings (id INTEGER PRIMARY KEY, hash BIGINT NOT NULL UNIQUE, text VARCHAR NOT NULL)",
         ]),
         ("retention rules", ["CREATE TABLE retention_rules (target VARCHAR PRIMARY KEY, days INTEGER NOT NULL)"]),
     ];
@@ -154,6 +161,7 @@ public sealed class DuckDbFlowStore : IFlowStore
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
+            await StoreDictionaryAsync(flows, cancel).ConfigureAwait(false);
             long min = long.MaxValue, max = long.MinValue;
             using (var appender = _connection.CreateAppender("temp", "main", "flows_staging"))
             {
@@ -161,13 +169,7 @@ public sealed class DuckDbFlowStore : IFlowStore
                 {
                     min = Math.Min(min, flow.TimeUnixNanos);
                     max = Math.Max(max, flow.TimeUnixNanos);
-                    var row = appender.CreateRow();
-                    foreach (var value in FlowColumns.Values(flow))
-                    {
-                        row = Append(row, value);
-                    }
-
-                    row.EndRow();
+                    Append(appender.CreateRow(), FlowColumns.Row(flow, _dictionary));
                 }
             }
 
@@ -225,26 +227,93 @@ public sealed class DuckDbFlowStore : IFlowStore
         return fresh;
     }
 
-    private static IDuckDBAppenderRow Append(IDuckDBAppenderRow row, object? value) => value switch
+    /// <summary>Appends one row, column by column in <see cref="FlowColumns.All"/> order, without boxing.</summary>
+    private static void Append(IDuckDBAppenderRow row, in FlowRow r) =>
+        row.AppendValue(r.TimeNanos).AppendValue(r.Id).AppendValue(r.IdFromUuid).AppendValue(r.Verdict).AppendValue(r.DropReason).AppendValue(r.Node)
+            .AppendValue(r.IpVersion).AppendValue(r.Protocol).AppendValue(r.Source).AppendValue(r.Destination).AppendValue(r.SourcePort).AppendValue(r.DestinationPort)
+            .AppendValue(r.TcpFlags).AppendValue(r.IcmpType).AppendValue(r.IcmpCode).AppendValue(r.Direction).AppendValue(r.IsReply).AppendValue(r.EventType)
+            .AppendValue(r.EventSubType).AppendValue(r.FlowType).AppendValue(r.TracePoint).AppendValue(r.PolicyMatchType).AppendValue(r.L7Type).AppendValue(r.L7LatencyNanos)
+            .AppendValue(r.HttpCode).AppendValue(r.HttpMethod).AppendValue(r.HttpUrl).AppendValue(r.HttpProtocol).AppendValue(r.HttpHeaders).AppendValue(r.DnsQuery)
+            .AppendValue(r.DnsRcode).AppendValue(r.DnsTtl).AppendValue(r.DnsAnswer).AppendValue(r.Policies).AppendValue(r.Summary).AppendValue(r.EngineVerdict)
+            .AppendValue(r.Tier).AppendValue(r.Policy).AppendValue(r.Rule).AppendValue(r.Disagreement).AppendValue(r.Project).EndRow();
+
+    /// <summary>Stores the ends and strings of a batch that the store lacks, numbered after the highest, in their own transaction.</summary>
+    private async Task StoreDictionaryAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel)
     {
-        null => row.AppendNullValue(),
-        long v => row.AppendValue(v),
-        int v => row.AppendValue(v),
-        short v => row.AppendValue(v),
-        byte v => row.AppendValue(v),
-        ushort v => row.AppendValue(v),
-        bool v => row.AppendValue(v),
-        Guid v => row.AppendValue(v),
-        string v => row.AppendValue(v),
-        string[] v => row.AppendValue(v),
-        _ => throw new InvalidOperationException($"no DuckDB column type for {value.GetType().Name}"),
-    };
+        var (ends, strings) = _dictionary.Missing(flows);
+        if (ends.Count == 0 && strings.Count == 0)
+        {
+            return;
+        }
+
+        var nextEnd = _dictionary.MaxEnd;
+        var nextString = _dictionary.MaxString;
+        using (var transaction = _connection.BeginTransaction())
+        {
+            using (var appender = _connection.CreateAppender("flow_ends"))
+            {
+                foreach (var (hash, end) in ends)
+                {
+                    var v = FlowColumns.EndValues(end);
+                    appender.CreateRow().AppendValue(++nextEnd).AppendValue(hash).AppendValue((int)v[0]!).AppendValue((long)v[1]!).AppendValue((string?)v[2])
+                        .AppendValue((string?)v[3]).AppendValue((string?)v[4]).AppendValue((string[])v[5]!).AppendValue((string[])v[6]!).AppendValue((string?)v[7])
+                        .AppendValue((string[])v[8]!).AppendValue((string?)v[9]).EndRow();
+                }
+            }
+
+            using (var appender = _connection.CreateAppender("flow_strings"))
+            {
+                foreach (var (hash, text) in strings)
+                {
+                    appender.CreateRow().AppendValue(++nextString).AppendValue(hash).AppendValue(text).EndRow();
+                }
+            }
+
+            transaction.Commit();
+        }
+
+        nextEnd = _dictionary.MaxEnd;
+        foreach (var (hash, end) in ends)
+        {
+            _dictionary.LoadEnd(++nextEnd, hash, end);
+        }
+
+        nextString = _dictionary.MaxString;
+        foreach (var (_, text) in strings)
+        {
+            _dictionary.LoadString(++nextString, text);
+        }
+    }
+
+    private async Task LoadDictionaryAsync(CancellationToken cancel)
+    {
+        using (var command = _connection.CreateCommand())
+        {
+            command.CommandText = $"SELECT id, hash, {FlowColumns.EndList} FROM flow_ends";
+            using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                _dictionary.LoadEnd(reader.GetInt32(0), reader.GetInt64(1), FlowColumns.ReadEnd(reader));
+            }
+        }
+
+        using (var command = _connection.CreateCommand())
+        {
+            command.CommandText = "SELECT id, text FROM flow_strings";
+            using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                _dictionary.LoadString(reader.GetInt32(0), reader.GetString(1));
+            }
+        }
+    }
+
 
     /// <inheritdoc />
     public async IAsyncEnumerable<FlowRecord> QueryAsync(FlowQuery query, [EnumeratorCancellation] CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var filter = new FlowFilterSql(query, Dialect);
+        var filter = new FlowFilterSql(query, Dialect, _dictionary);
         var sql = FlowFilterSql.SelectFlows(query, filter);
 
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
@@ -254,7 +323,7 @@ public sealed class DuckDbFlowStore : IFlowStore
             using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             while (await reader.ReadAsync(cancel).ConfigureAwait(false))
             {
-                yield return FlowColumns.Read(reader);
+                yield return FlowColumns.Read(reader, _dictionary);
             }
         }
         finally
@@ -267,7 +336,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     public async Task<long> CountAsync(FlowQuery query, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var filter = new FlowFilterSql(query, Dialect);
+        var filter = new FlowFilterSql(query, Dialect, _dictionary);
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
@@ -284,21 +353,13 @@ public sealed class DuckDbFlowStore : IFlowStore
     public async Task<IReadOnlyList<KeyValuePair<string?, long>>> CountByAsync(FlowQuery query, FlowCountField field, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var filter = new FlowFilterSql(query, Dialect);
-        var column = FlowCountColumns.Column(field);
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            using var command = Command($"SELECT {column} AS k, count(*) AS n FROM flows{filter.Where} GROUP BY k ORDER BY n DESC, k", filter);
+            var filter = new FlowFilterSql(query, Dialect, _dictionary);
+            using var command = Command(FlowCountColumns.Select(field, filter), filter);
             using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
-            var result = new List<KeyValuePair<string?, long>>();
-            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
-            {
-                var key = reader.IsDBNull(0) ? null : Convert.ToString(reader.GetValue(0), CultureInfo.InvariantCulture);
-                result.Add(new(FlowCountColumns.Label(field, key), reader.GetInt64(1)));
-            }
-
-            return result;
+            return await FlowCountColumns.ReadAsync(reader, field, _dictionary, cancel).ConfigureAwait(false);
         }
         finally
         {
@@ -310,13 +371,13 @@ public sealed class DuckDbFlowStore : IFlowStore
     public async Task<IReadOnlyList<FlowAggregateRow>> AggregateAsync(FlowQuery query, FlowAggregate aggregate, int limit = 100, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var filter = new FlowFilterSql(query, Dialect);
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            using var command = Command(FlowAggregateSql.Select(aggregate, filter, Dialect, limit), filter);
+            var filter = new FlowFilterSql(query, Dialect, _dictionary);
+            using var command = Command(FlowAggregateSql.Select(aggregate, filter, _dictionary), filter);
             using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
-            return await FlowAggregateSql.ReadAsync(reader, aggregate, cancel).ConfigureAwait(false);
+            return await FlowAggregateSql.ReadAsync(reader, aggregate, _dictionary, limit, cancel).ConfigureAwait(false);
         }
         finally
         {
@@ -378,7 +439,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     {
         var rules = await GetRetentionRulesAsync(cancel).ConfigureAwait(false);
         var parameters = new List<DuckDBParameter>();
-        var expired = RetentionSql.Expired(rules, nowNanos, Dialect, value =>
+        var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, value =>
         {
             var name = "r" + parameters.Count.ToString(CultureInfo.InvariantCulture);
             parameters.Add(new DuckDBParameter(name, value));
@@ -452,35 +513,48 @@ public sealed class DuckDbFlowStore : IFlowStore
     }
 }
 
-/// <summary>The columns behind <see cref="FlowCountField"/>, and how their values print.</summary>
+/// <summary>Counts by one field, the same for both stores: SQL counts by the stored number, the dictionary names it.</summary>
 internal static class FlowCountColumns
 {
-    public static string Column(FlowCountField field) => field switch
+    public static string Select(FlowCountField field, FlowFilterSql filter)
     {
-        FlowCountField.Verdict => "verdict",
-        FlowCountField.SourceNamespace => "src_namespace",
-        FlowCountField.DestinationNamespace => "dst_namespace",
-        FlowCountField.EventType => "event_type",
-        FlowCountField.L7Type => "l7_type",
-        FlowCountField.Protocol => "protocol",
-        FlowCountField.Node => "node",
-        FlowCountField.DropReason => "drop_reason",
-        _ => throw new ArgumentOutOfRangeException(nameof(field)),
-    };
-
-    public static string? Label(FlowCountField field, string? value)
-    {
-        if (value is null || !int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number))
+        var column = field switch
         {
-            return value;
+            FlowCountField.Verdict => "verdict",
+            FlowCountField.SourceNamespace => "src",
+            FlowCountField.DestinationNamespace => "dst",
+            FlowCountField.EventType => "event_type",
+            FlowCountField.L7Type => "l7_type",
+            FlowCountField.Protocol => "protocol",
+            FlowCountField.Node => "node",
+            FlowCountField.DropReason => "drop_reason",
+            _ => throw new ArgumentOutOfRangeException(nameof(field)),
+        };
+        return $"SELECT {column} AS k, count(*) AS n FROM flows{filter.Where} GROUP BY k";
+    }
+
+    public static async Task<IReadOnlyList<KeyValuePair<string?, long>>> ReadAsync(DbDataReader reader, FlowCountField field, FlowDictionary dictionary, CancellationToken cancel)
+    {
+        var counts = new Dictionary<string, (string? Key, long Count)>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+        {
+            int? raw = reader.IsDBNull(0) ? null : Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture);
+            var key = Label(field, raw, dictionary);
+            var n = Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture);
+            var slot = key ?? "\u0000";
+            counts[slot] = counts.TryGetValue(slot, out var known) ? (key, known.Count + n) : (key, n);
         }
 
-        return field switch
-        {
-            FlowCountField.Verdict => ((FlowVerdict)number).Name(),
-            FlowCountField.L7Type => ((L7Type)number).Name(),
-            FlowCountField.Protocol => ((FlowProtocol)number).Name(),
-            _ => value,
-        };
+        return [.. counts.Values.OrderByDescending(static c => c.Count).ThenBy(static c => c.Key, StringComparer.Ordinal).Select(static c => new KeyValuePair<string?, long>(c.Key, c.Count))];
     }
+
+    private static string? Label(FlowCountField field, int? value, FlowDictionary dictionary) => value is not { } number ? null : field switch
+    {
+        FlowCountField.Verdict => ((FlowVerdict)number).Name(),
+        FlowCountField.L7Type => ((L7Type)number).Name(),
+        FlowCountField.Protocol => ((FlowProtocol)number).Name(),
+        FlowCountField.SourceNamespace or FlowCountField.DestinationNamespace => dictionary.EndOf(number).Endpoint.Namespace,
+        FlowCountField.Node or FlowCountField.DropReason => dictionary.StringOf(number),
+        _ => number.ToString(CultureInfo.InvariantCulture),
+    };
 }

@@ -32,8 +32,12 @@ public enum FlowAggregate
 /// <summary>One row of an aggregate: its keys (as the aggregate names them), counts and times.</summary>
 public sealed record FlowAggregateRow(IReadOnlyList<string?> Keys, long Flows, long Forwarded, long Dropped, long FirstNanos, long LastNanos);
 
-/// <summary>The SQL of the aggregates, the same for both stores (both index lists from 1 and have <c>regexp_replace</c>).</summary>
-public static class FlowAggregateSql
+/// <summary>
+/// The aggregates, the same for both stores: SQL groups flows by the numbers they store (ends, strings,
+/// protocol, port), then the groups are named through the dictionary and merged where two numbers name
+/// the same thing (two pods of one workload), sorted by flows and cut to the limit.
+/// </summary>
+public static partial class FlowAggregateSql
 {
     /// <summary>The names of an aggregate's keys, for headers.</summary>
     public static IReadOnlyList<string> KeyNames(FlowAggregate aggregate) => aggregate switch
@@ -46,35 +50,28 @@ public static class FlowAggregateSql
         _ => throw new ArgumentOutOfRangeException(nameof(aggregate)),
     };
 
-    /// <summary>
-    /// One end as a report names it: <c>namespace/name[Kind]</c> for a pod whose workload Hubble gives (as
-    /// <c>palisade analyze</c> names workloads), <c>namespace/name</c> for other pods (the pod name without
-    /// the suffix its controller generated), else the first DNS name, else the address.
-    /// </summary>
-    private static string End(string end) =>
-        $"CASE WHEN {end}_pod IS NOT NULL AND {end}_workloads[1] IS NOT NULL " +
-        $"THEN coalesce({end}_namespace || '/', '') || split_part({end}_workloads[1], '/', 2) || '[' || split_part({end}_workloads[1], '/', 1) || ']' " +
-        $"WHEN {end}_pod IS NOT NULL THEN coalesce({end}_namespace || '/', '') || " +
-        $"regexp_replace(regexp_replace({end}_pod, '(-[a-z0-9]{{6,10}})?-[a-z0-9]{{5}}$', ''), '-[0-9]+$', '') " +
-        $"ELSE coalesce({end}_names[1], {end}_ip, '?') END";
+    private static string[] GroupColumns(FlowAggregate aggregate) => aggregate switch
+    {
+        FlowAggregate.ServiceMap or FlowAggregate.OutsideDestinations => ["src", "dst", "protocol", "dst_port"],
+        FlowAggregate.TopTalkers => ["src", "dst"],
+        FlowAggregate.DropsByPolicy => ["decided_policy", "drop_reason"],
+        FlowAggregate.DropsByReason => ["drop_reason"],
+        _ => throw new ArgumentOutOfRangeException(nameof(aggregate)),
+    };
 
-    private static string ProtocolName => "CASE protocol WHEN 6 THEN 'TCP' WHEN 17 THEN 'UDP' WHEN 132 THEN 'SCTP' WHEN 1 THEN 'ICMPv4' WHEN 58 THEN 'ICMPv6' ELSE 'none' END";
-
-    /// <summary>The SELECT for an aggregate over the flows a filter selects, most flows first.</summary>
-    public static string Select(FlowAggregate aggregate, FlowFilterSql filter, FlowSqlDialect dialect, int limit)
+    /// <summary>The SELECT that groups the flows a filter selects by the numbers an aggregate needs.</summary>
+    public static string Select(FlowAggregate aggregate, FlowFilterSql filter, FlowDictionary dictionary)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        ArgumentNullException.ThrowIfNull(dialect);
-        var (keys, extra) = aggregate switch
+        ArgumentNullException.ThrowIfNull(dictionary);
+        var extra = aggregate switch
         {
-            FlowAggregate.ServiceMap => (new[] { End("src"), End("dst"), ProtocolName, "CAST(dst_port AS VARCHAR)" }, "(is_reply IS NULL OR NOT is_reply)"),
-            FlowAggregate.TopTalkers => ([End("src"), End("dst")], null),
-            FlowAggregate.DropsByPolicy => (["decided_policy", "drop_reason"], "verdict = 2"),
-            FlowAggregate.DropsByReason => (["drop_reason"], "verdict = 2"),
-            FlowAggregate.OutsideDestinations => (
-                ["src_namespace", "dst_names[1]", "dst_ip", ProtocolName, "CAST(dst_port AS VARCHAR)"],
-                $"src_pod IS NOT NULL AND dst_pod IS NULL AND (is_reply IS NULL OR NOT is_reply) AND {dialect.ListContains("dst_labels", "'reserved:world'")}"),
-            _ => throw new ArgumentOutOfRangeException(nameof(aggregate)),
+            FlowAggregate.ServiceMap => "(is_reply IS NULL OR NOT is_reply)",
+            FlowAggregate.DropsByPolicy or FlowAggregate.DropsByReason => "verdict = 2",
+            FlowAggregate.OutsideDestinations =>
+                $"(is_reply IS NULL OR NOT is_reply) AND {FlowFilterSql.In("src", dictionary.EndsWhere(static e => e.Endpoint.PodName is not null))} " +
+                $"AND {FlowFilterSql.In("dst", dictionary.EndsWhere(static e => Alerts.FlowAlertEvaluator.IsOutside(e.Endpoint)))}",
+            _ => null,
         };
         var where = filter.Where;
         if (extra is not null)
@@ -82,36 +79,80 @@ public static class FlowAggregateSql
             where = where.Length == 0 ? " WHERE " + extra : where + " AND " + extra;
         }
 
-        var columns = string.Join(", ", keys.Select((k, i) => $"{k} AS k{i.ToString(CultureInfo.InvariantCulture)}"));
-        var groups = string.Join(", ", keys.Select((_, i) => $"k{i.ToString(CultureInfo.InvariantCulture)}"));
-        return $"SELECT {columns}, count(*) AS n, CAST(sum(CASE WHEN verdict IN (1, 5) THEN 1 ELSE 0 END) AS BIGINT) AS forwarded, " +
+        var groups = string.Join(", ", GroupColumns(aggregate));
+        return $"SELECT {groups}, count(*) AS n, CAST(sum(CASE WHEN verdict IN (1, 5) THEN 1 ELSE 0 END) AS BIGINT) AS forwarded, " +
             $"CAST(sum(CASE WHEN verdict = 2 THEN 1 ELSE 0 END) AS BIGINT) AS dropped, min(time_ns) AS first_ns, max(time_ns) AS last_ns " +
-            $"FROM flows{where} GROUP BY {groups} ORDER BY n DESC, {groups} LIMIT {limit.ToString(CultureInfo.InvariantCulture)}";
+            $"FROM flows{where} GROUP BY {groups}";
     }
 
-    /// <summary>Reads the rows of <see cref="Select"/>.</summary>
-    public static async Task<IReadOnlyList<FlowAggregateRow>> ReadAsync(DbDataReader reader, FlowAggregate aggregate, CancellationToken cancel)
+    /// <summary>Reads the groups of <see cref="Select"/>, names and merges them, and keeps the <paramref name="limit"/> with the most flows.</summary>
+    public static async Task<IReadOnlyList<FlowAggregateRow>> ReadAsync(DbDataReader reader, FlowAggregate aggregate, FlowDictionary dictionary, int limit, CancellationToken cancel)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        var keyCount = KeyNames(aggregate).Count;
-        var rows = new List<FlowAggregateRow>();
+        ArgumentNullException.ThrowIfNull(dictionary);
+        var width = GroupColumns(aggregate).Length;
+        var merged = new Dictionary<string, (string?[] Keys, long Flows, long Forwarded, long Dropped, long First, long Last)>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancel).ConfigureAwait(false))
         {
-            var keys = new string?[keyCount];
-            for (var i = 0; i < keyCount; i++)
-            {
-                keys[i] = reader.IsDBNull(i) ? null : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture);
-            }
-
-            rows.Add(new FlowAggregateRow(
-                keys,
-                Convert.ToInt64(reader.GetValue(keyCount), CultureInfo.InvariantCulture),
-                Convert.ToInt64(reader.GetValue(keyCount + 1), CultureInfo.InvariantCulture),
-                Convert.ToInt64(reader.GetValue(keyCount + 2), CultureInfo.InvariantCulture),
-                Convert.ToInt64(reader.GetValue(keyCount + 3), CultureInfo.InvariantCulture),
-                Convert.ToInt64(reader.GetValue(keyCount + 4), CultureInfo.InvariantCulture)));
+            int? Number(int i) => reader.IsDBNull(i) ? null : Convert.ToInt32(reader.GetValue(i), CultureInfo.InvariantCulture);
+            var keys = Name(aggregate, dictionary, Number(0), width > 1 ? Number(1) : null, width > 2 ? Number(2) : null, width > 3 ? Number(3) : null);
+            var key = string.Join('\u0001', keys.Select(static k => k ?? "\u0002"));
+            var flows = Convert.ToInt64(reader.GetValue(width), CultureInfo.InvariantCulture);
+            var forwarded = Convert.ToInt64(reader.GetValue(width + 1), CultureInfo.InvariantCulture);
+            var dropped = Convert.ToInt64(reader.GetValue(width + 2), CultureInfo.InvariantCulture);
+            var first = Convert.ToInt64(reader.GetValue(width + 3), CultureInfo.InvariantCulture);
+            var last = Convert.ToInt64(reader.GetValue(width + 4), CultureInfo.InvariantCulture);
+            merged[key] = merged.TryGetValue(key, out var known)
+                ? (keys, known.Flows + flows, known.Forwarded + forwarded, known.Dropped + dropped, Math.Min(known.First, first), Math.Max(known.Last, last))
+                : (keys, flows, forwarded, dropped, first, last);
         }
 
-        return rows;
+        return [.. merged.Values
+            .OrderByDescending(static r => r.Flows)
+            .ThenBy(static r => string.Join('\u0001', r.Keys), StringComparer.Ordinal)
+            .Take(limit)
+            .Select(static r => new FlowAggregateRow(r.Keys, r.Flows, r.Forwarded, r.Dropped, r.First, r.Last))];
     }
+
+    private static string?[] Name(FlowAggregate aggregate, FlowDictionary dictionary, int? a, int? b, int? c, int? d)
+    {
+        static string Protocol(int? p) => Records.FlowNames.Name((Records.FlowProtocol)(p ?? 0));
+        return aggregate switch
+        {
+            FlowAggregate.ServiceMap => [End(dictionary.EndOf(a ?? 0)), End(dictionary.EndOf(b ?? 0)), Protocol(c), d?.ToString(CultureInfo.InvariantCulture)],
+            FlowAggregate.TopTalkers => [End(dictionary.EndOf(a ?? 0)), End(dictionary.EndOf(b ?? 0))],
+            FlowAggregate.DropsByPolicy => [dictionary.StringOf(a), dictionary.StringOf(b)],
+            FlowAggregate.DropsByReason => [dictionary.StringOf(a)],
+            FlowAggregate.OutsideDestinations => OutsideKeys(dictionary.EndOf(a ?? 0), dictionary.EndOf(b ?? 0), Protocol(c), d),
+            _ => throw new ArgumentOutOfRangeException(nameof(aggregate)),
+        };
+    }
+
+    private static string?[] OutsideKeys(FlowEnd source, FlowEnd destination, string protocol, int? port) =>
+        [source.Endpoint.Namespace, destination.Names.Count > 0 ? destination.Names[0] : null, destination.IpText, protocol, port?.ToString(CultureInfo.InvariantCulture)];
+
+    /// <summary>
+    /// One end as a report names it: <c>namespace/name[Kind]</c> for a pod whose workload Hubble gives (as
+    /// <c>palisade analyze</c> names workloads), <c>namespace/name</c> for other pods (the pod name without
+    /// the suffix its controller generated), else the first DNS name, else the address.
+    /// </summary>
+    public static string End(FlowEnd end)
+    {
+        ArgumentNullException.ThrowIfNull(end);
+        var e = end.Endpoint;
+        if (e.PodName is not null)
+        {
+            var prefix = e.Namespace is null ? string.Empty : e.Namespace + "/";
+            return e.Workloads.Count > 0 ? $"{prefix}{e.Workloads[0].Name}[{e.Workloads[0].Kind}]" : prefix + WithoutGeneratedSuffix(e.PodName);
+        }
+
+        return end.Names.Count > 0 ? end.Names[0] : end.IpText ?? e.Display ?? "?";
+    }
+
+    /// <summary>A Deployment's pod <c>NAME-HASH-XXXXX</c>, a DaemonSet's <c>NAME-XXXXX</c> and a StatefulSet's <c>NAME-N</c> are all <c>NAME</c>.</summary>
+    private static string WithoutGeneratedSuffix(string pod) =>
+        GeneratedSuffix().Replace(pod, string.Empty);
+
+    [System.Text.RegularExpressions.GeneratedRegex("((-[a-z0-9]{6,10})?-[a-z0-9]{5}|-[0-9]+)$")]
+    private static partial System.Text.RegularExpressions.Regex GeneratedSuffix();
 }

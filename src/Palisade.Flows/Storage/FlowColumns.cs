@@ -6,296 +6,263 @@ using Palisade.Sets;
 
 namespace Palisade.Flows.Storage;
 
+/// <summary>One flow as a row of the <c>flows</c> table: numbers only, ends and strings by their dictionary numbers.</summary>
+public readonly record struct FlowRow(
+    long TimeNanos, Guid Id, bool IdFromUuid, byte Verdict, int? DropReason, int? Node, byte IpVersion, byte Protocol,
+    int Source, int Destination, int SourcePort, int DestinationPort, ushort TcpFlags, short IcmpType, short IcmpCode,
+    byte Direction, bool? IsReply, short? EventType, short? EventSubType, byte FlowType, int? TracePoint, byte PolicyMatchType,
+    byte L7Type, long L7LatencyNanos, short? HttpCode, int? HttpMethod, int? HttpUrl, int? HttpProtocol, int? HttpHeaders,
+    int? DnsQuery, short? DnsRcode, long? DnsTtl, int? DnsAnswer, int? Policies, int? Summary,
+    byte EngineVerdict, int? Tier, int? Policy, int? Rule, byte Disagreement, int? Project);
+
 /// <summary>
-/// The columns of the stored <c>flows</c> table, in order, with their types in each store, and the
-/// mapping of a row back to a <see cref="FlowRecord"/>. Both stores share it, so that a flow reads
-/// back the same from either.
+/// The stored form of flows, shared by both stores so that a flow reads back the same from either:
+/// the <c>flows</c> table's columns (numbers, with ends and repeated strings as numbers into
+/// <c>flow_ends</c> and <c>flow_strings</c>), the <c>flow_ends</c> columns, and the mapping both ways.
 /// </summary>
 public static class FlowColumns
 {
-    /// <summary>Name, DuckDB type, PostgreSQL type.</summary>
+    /// <summary>The <c>flows</c> columns: name, DuckDB type, PostgreSQL type, in <see cref="FlowRow"/> order.</summary>
     public static readonly IReadOnlyList<(string Name, string DuckDb, string Postgres)> All =
     [
         ("time_ns", "BIGINT NOT NULL", "bigint NOT NULL"),
         ("flow_id", "UUID NOT NULL", "uuid NOT NULL"),
         ("id_from_uuid", "BOOLEAN NOT NULL", "boolean NOT NULL"),
         ("verdict", "UTINYINT NOT NULL", "smallint NOT NULL"),
-        ("drop_reason", "VARCHAR", "text"),
-        ("node", "VARCHAR", "text"),
+        ("drop_reason", "INTEGER", "integer"),
+        ("node", "INTEGER", "integer"),
         ("ip_version", "UTINYINT NOT NULL", "smallint NOT NULL"),
-        ("src_ip", "VARCHAR", "text"),
-        ("dst_ip", "VARCHAR", "text"),
         ("protocol", "UTINYINT NOT NULL", "smallint NOT NULL"),
+        ("src", "INTEGER NOT NULL", "integer NOT NULL"),
+        ("dst", "INTEGER NOT NULL", "integer NOT NULL"),
         ("src_port", "INTEGER NOT NULL", "integer NOT NULL"),
         ("dst_port", "INTEGER NOT NULL", "integer NOT NULL"),
         ("tcp_flags", "USMALLINT NOT NULL", "smallint NOT NULL"),
         ("icmp_type", "SMALLINT NOT NULL", "smallint NOT NULL"),
         ("icmp_code", "SMALLINT NOT NULL", "smallint NOT NULL"),
-        ("src_endpoint_id", "INTEGER NOT NULL", "integer NOT NULL"),
-        ("src_identity", "BIGINT NOT NULL", "bigint NOT NULL"),
-        ("src_cluster", "VARCHAR", "text"),
-        ("src_namespace", "VARCHAR", "text"),
-        ("src_pod", "VARCHAR", "text"),
-        ("src_labels", "VARCHAR[]", "text[]"),
-        ("src_workloads", "VARCHAR[]", "text[]"),
-        ("dst_endpoint_id", "INTEGER NOT NULL", "integer NOT NULL"),
-        ("dst_identity", "BIGINT NOT NULL", "bigint NOT NULL"),
-        ("dst_cluster", "VARCHAR", "text"),
-        ("dst_namespace", "VARCHAR", "text"),
-        ("dst_pod", "VARCHAR", "text"),
-        ("dst_labels", "VARCHAR[]", "text[]"),
-        ("dst_workloads", "VARCHAR[]", "text[]"),
-        ("src_names", "VARCHAR[]", "text[]"),
-        ("dst_names", "VARCHAR[]", "text[]"),
-        ("src_service", "VARCHAR", "text"),
-        ("dst_service", "VARCHAR", "text"),
         ("direction", "UTINYINT NOT NULL", "smallint NOT NULL"),
         ("is_reply", "BOOLEAN", "boolean"),
         ("event_type", "SMALLINT", "smallint"),
         ("event_subtype", "SMALLINT", "smallint"),
         ("flow_type", "UTINYINT NOT NULL", "smallint NOT NULL"),
-        ("trace_point", "VARCHAR", "text"),
+        ("trace_point", "INTEGER", "integer"),
         ("policy_match_type", "UTINYINT NOT NULL", "smallint NOT NULL"),
         ("l7_type", "UTINYINT NOT NULL", "smallint NOT NULL"),
         ("l7_latency_ns", "BIGINT NOT NULL", "bigint NOT NULL"),
         ("http_code", "SMALLINT", "smallint"),
-        ("http_method", "VARCHAR", "text"),
-        ("http_url", "VARCHAR", "text"),
-        ("http_protocol", "VARCHAR", "text"),
-        ("http_headers", "VARCHAR[]", "text[]"),
-        ("dns_query", "VARCHAR", "text"),
+        ("http_method", "INTEGER", "integer"),
+        ("http_url", "INTEGER", "integer"),
+        ("http_protocol", "INTEGER", "integer"),
+        ("http_headers", "INTEGER", "integer"),
+        ("dns_query", "INTEGER", "integer"),
         ("dns_rcode", "SMALLINT", "smallint"),
         ("dns_ttl", "BIGINT", "bigint"),
-        ("dns_ips", "VARCHAR[]", "text[]"),
-        ("dns_cnames", "VARCHAR[]", "text[]"),
-        ("dns_qtypes", "VARCHAR[]", "text[]"),
-        ("dns_rrtypes", "VARCHAR[]", "text[]"),
-        ("dns_source", "VARCHAR", "text"),
-        ("egress_allowed_by", "VARCHAR[]", "text[]"),
-        ("ingress_allowed_by", "VARCHAR[]", "text[]"),
-        ("egress_denied_by", "VARCHAR[]", "text[]"),
-        ("ingress_denied_by", "VARCHAR[]", "text[]"),
-        ("summary", "VARCHAR", "text"),
+        ("dns_answer", "INTEGER", "integer"),
+        ("policies", "INTEGER", "integer"),
+        ("summary", "INTEGER", "integer"),
         ("engine_verdict", "UTINYINT NOT NULL", "smallint NOT NULL"),
-        ("decided_tier", "VARCHAR", "text"),
-        ("decided_policy", "VARCHAR", "text"),
-        ("decided_rule", "VARCHAR", "text"),
+        ("decided_tier", "INTEGER", "integer"),
+        ("decided_policy", "INTEGER", "integer"),
+        ("decided_rule", "INTEGER", "integer"),
         ("disagreement", "UTINYINT NOT NULL", "smallint NOT NULL"),
-        ("project", "VARCHAR", "text"),
+        ("project", "INTEGER", "integer"),
     ];
 
     /// <summary>The column names, comma-separated, in order: what <c>SELECT</c> and <c>INSERT</c> name.</summary>
     public static readonly string List = string.Join(", ", All.Select(static c => c.Name));
 
-    /// <summary>The values of one flow's columns, in order, as plain .NET values (null for SQL NULL; lists as string arrays).</summary>
-    public static object?[] Values(FlowRecord flow)
+    /// <summary>The <c>flow_ends</c> columns after <c>id</c> and <c>hash</c>, in the order <see cref="EndValues"/> gives them.</summary>
+    public const string EndList = "endpoint_id, identity, cluster, namespace, pod, labels, workloads, ip, names, service";
+
+    private const char Field = '\u001f';
+    private const char Item = '\u001e';
+
+    /// <summary>The strings of a flow that the string dictionary holds.</summary>
+    public static IEnumerable<string?> StringsOf(FlowRecord flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
+        yield return flow.DropReason;
+        yield return flow.NodeName;
+        yield return flow.TraceObservationPoint;
+        yield return flow.Http?.Method;
+        yield return flow.Http?.Url;
+        yield return flow.Http?.Protocol;
+        yield return Headers(flow.Http);
+        yield return flow.Dns?.Query;
+        yield return DnsAnswer(flow.Dns);
+        yield return Policies(flow);
+        yield return flow.Summary;
+        yield return flow.Attribution?.Tier;
+        yield return flow.Attribution?.Policy;
+        yield return flow.Attribution?.Rule;
+        yield return flow.Attribution?.Project;
+    }
+
+    /// <summary>The row of a flow whose ends and strings <paramref name="dictionary"/> holds.</summary>
+    public static FlowRow Row(FlowRecord flow, FlowDictionary dictionary)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        ArgumentNullException.ThrowIfNull(dictionary);
         var a = flow.Attribution;
-        return
-        [
+        return new FlowRow(
             flow.TimeUnixNanos,
             FlowIds.ToGuid(flow.Id),
             flow.IdFromUuid,
             (byte)flow.Verdict,
-            flow.DropReason,
-            flow.NodeName,
+            dictionary.StringId(flow.DropReason),
+            dictionary.StringId(flow.NodeName),
             flow.IpVersion,
-            flow.SourceIpText,
-            flow.DestinationIpText,
             (byte)flow.Protocol,
+            dictionary.EndId(flow, source: true),
+            dictionary.EndId(flow, source: false),
             flow.SourcePort,
             flow.DestinationPort,
             (ushort)flow.TcpFlags,
             (short)flow.IcmpType,
             (short)flow.IcmpCode,
-            flow.Source.EndpointId,
-            flow.Source.Identity,
-            flow.Source.ClusterName,
-            flow.Source.Namespace,
-            flow.Source.PodName,
-            ToArray(flow.Source.Labels),
-            Workloads(flow.Source.Workloads),
-            flow.Destination.EndpointId,
-            flow.Destination.Identity,
-            flow.Destination.ClusterName,
-            flow.Destination.Namespace,
-            flow.Destination.PodName,
-            ToArray(flow.Destination.Labels),
-            Workloads(flow.Destination.Workloads),
-            ToArray(flow.SourceNames),
-            ToArray(flow.DestinationNames),
-            Service(flow.SourceService),
-            Service(flow.DestinationService),
             (byte)flow.Direction,
             flow.IsReply,
             (short?)flow.EventType,
             (short?)flow.EventSubType,
             (byte)flow.Type,
-            flow.TraceObservationPoint,
+            dictionary.StringId(flow.TraceObservationPoint),
             (byte)flow.PolicyMatchType,
             (byte)flow.L7Type,
             flow.L7LatencyNanos,
             (short?)flow.Http?.Code,
-            flow.Http?.Method,
-            flow.Http?.Url,
-            flow.Http?.Protocol,
-            flow.Http is null ? null : flow.Http.Headers.Select(static h => $"{h.Key}: {h.Value}").ToArray(),
-            flow.Dns?.Query,
+            dictionary.StringId(flow.Http?.Method),
+            dictionary.StringId(flow.Http?.Url),
+            dictionary.StringId(flow.Http?.Protocol),
+            dictionary.StringId(Headers(flow.Http)),
+            dictionary.StringId(flow.Dns?.Query),
             (short?)flow.Dns?.Rcode,
             flow.Dns?.Ttl,
-            flow.Dns is null ? null : ToArray(flow.Dns.Ips),
-            flow.Dns is null ? null : ToArray(flow.Dns.Cnames),
-            flow.Dns is null ? null : ToArray(flow.Dns.Qtypes),
-            flow.Dns is null ? null : ToArray(flow.Dns.Rrtypes),
-            flow.Dns?.ObservationSource,
-            Policies(flow.EgressAllowedBy),
-            Policies(flow.IngressAllowedBy),
-            Policies(flow.EgressDeniedBy),
-            Policies(flow.IngressDeniedBy),
-            flow.Summary,
+            dictionary.StringId(DnsAnswer(flow.Dns)),
+            dictionary.StringId(Policies(flow)),
+            dictionary.StringId(flow.Summary),
             (byte)(a?.Verdict ?? EngineVerdict.Unknown),
-            a?.Tier,
-            a?.Policy,
-            a?.Rule,
+            dictionary.StringId(a?.Tier),
+            dictionary.StringId(a?.Policy),
+            dictionary.StringId(a?.Rule),
             (byte)(a?.Disagreement ?? Disagreement.None),
-            a?.Project,
-        ];
+            dictionary.StringId(a?.Project));
     }
 
     /// <summary>Reads the row the reader is on (selected with <see cref="List"/>) back into a flow.</summary>
-    public static FlowRecord Read(DbDataReader row)
+    public static FlowRecord Read(DbDataReader row, FlowDictionary dictionary)
     {
         ArgumentNullException.ThrowIfNull(row);
-        var i = 0;
-        var time = row.GetInt64(i++);
-        var id = FlowIds.FromGuid(row.GetGuid(i++));
-        var fromUuid = row.GetBoolean(i++);
-        var verdict = (FlowVerdict)Int(row, i++);
-        var dropReason = Text(row, i++);
-        var node = Text(row, i++);
-        var ipVersion = (byte)Int(row, i++);
-        var srcIp = Address(Text(row, i++));
-        var dstIp = Address(Text(row, i++));
-        var protocol = (FlowProtocol)Int(row, i++);
-        var srcPort = Int(row, i++);
-        var dstPort = Int(row, i++);
-        var flags = (TcpFlags)Int(row, i++);
-        var icmpType = Int(row, i++);
-        var icmpCode = Int(row, i++);
-        var source = Endpoint(row, ref i);
-        var destination = Endpoint(row, ref i);
-        var srcNames = Strings(row, i++);
-        var dstNames = Strings(row, i++);
-        var srcService = ParseService(Text(row, i++));
-        var dstService = ParseService(Text(row, i++));
-        var direction = (FlowDirection)Int(row, i++);
-        bool? isReply = row.IsDBNull(i) ? null : row.GetBoolean(i);
-        i++;
-        int? eventType = row.IsDBNull(i) ? null : Int(row, i);
-        i++;
-        int? eventSubType = row.IsDBNull(i) ? null : Int(row, i);
-        i++;
-        var type = (FlowType)Int(row, i++);
-        var tracePoint = Text(row, i++);
-        var matchType = Int(row, i++);
-        var l7Type = (L7Type)Int(row, i++);
-        var latency = row.GetInt64(i++);
-        int? httpCode = row.IsDBNull(i) ? null : Int(row, i);
-        i++;
-        var method = Text(row, i++);
-        var url = Text(row, i++);
-        var httpProtocol = Text(row, i++);
-        var headers = row.IsDBNull(i) ? null : Strings(row, i);
-        i++;
-        var dnsQuery = Text(row, i++);
-        int? rcode = row.IsDBNull(i) ? null : Int(row, i);
-        i++;
-        long? ttl = row.IsDBNull(i) ? null : row.GetInt64(i);
-        i++;
-        var dnsIps = Strings(row, i++);
-        var cnames = Strings(row, i++);
-        var qtypes = Strings(row, i++);
-        var rrtypes = Strings(row, i++);
-        var dnsSource = Text(row, i++);
-        var egressAllowed = ParsePolicies(Strings(row, i++));
-        var ingressAllowed = ParsePolicies(Strings(row, i++));
-        var egressDenied = ParsePolicies(Strings(row, i++));
-        var ingressDenied = ParsePolicies(Strings(row, i++));
-        var summary = Text(row, i++);
-        var engine = (EngineVerdict)Int(row, i++);
-        var tier = Text(row, i++);
-        var policy = Text(row, i++);
-        var rule = Text(row, i++);
-        var disagreement = (Disagreement)Int(row, i++);
-        var project = Text(row, i++);
-
-        var isHttp = httpCode is not null || method is not null || url is not null;
-        var isDns = dnsQuery is not null || rcode is not null;
+        ArgumentNullException.ThrowIfNull(dictionary);
+        string? Text(int i) => row.IsDBNull(i) ? null : dictionary.StringOf(Int(row, i));
+        int? Nullable(int i) => row.IsDBNull(i) ? null : Int(row, i);
+        var source = dictionary.EndOf(Int(row, 8));
+        var destination = dictionary.EndOf(Int(row, 9));
+        var httpCode = Nullable(24);
+        var method = Text(25);
+        var url = Text(26);
+        var dnsQuery = Text(29);
+        var rcode = Nullable(30);
+        var answer = Text(32);
+        var policies = Text(33);
+        var engine = (EngineVerdict)Int(row, 35);
+        var tier = Text(36);
+        var policy = Text(37);
+        var rule = Text(38);
+        var disagreement = (Disagreement)Int(row, 39);
+        var project = Text(40);
+        var (egressAllowed, ingressAllowed, egressDenied, ingressDenied) = ParsePolicies(policies);
         return new FlowRecord
         {
-            TimeUnixNanos = time,
-            Id = id,
-            IdFromUuid = fromUuid,
-            Verdict = verdict,
-            DropReason = dropReason,
-            NodeName = node,
-            IpVersion = ipVersion,
-            SourceIp = srcIp,
-            DestinationIp = dstIp,
-            Protocol = protocol,
-            SourcePort = srcPort,
-            DestinationPort = dstPort,
-            TcpFlags = flags,
-            IcmpType = icmpType,
-            IcmpCode = icmpCode,
-            Source = source,
-            Destination = destination,
-            SourceNames = srcNames,
-            DestinationNames = dstNames,
-            SourceService = srcService,
-            DestinationService = dstService,
-            Direction = direction,
-            IsReply = isReply,
-            EventType = eventType,
-            EventSubType = eventSubType,
-            Type = type,
-            TraceObservationPoint = tracePoint,
-            PolicyMatchType = matchType,
-            L7Type = l7Type,
-            L7LatencyNanos = latency,
-            Http = isHttp ? new HttpInfo { Code = httpCode ?? 0, Method = method, Url = url, Protocol = httpProtocol, Headers = ParseHeaders(headers ?? []) } : null,
-            Dns = isDns ? new DnsInfo { Query = dnsQuery, Rcode = rcode ?? 0, Ttl = ttl ?? 0, Ips = dnsIps, Cnames = cnames, Qtypes = qtypes, Rrtypes = rrtypes, ObservationSource = dnsSource } : null,
+            TimeUnixNanos = row.GetInt64(0),
+            Id = FlowIds.FromGuid(row.GetGuid(1)),
+            IdFromUuid = row.GetBoolean(2),
+            Verdict = (FlowVerdict)Int(row, 3),
+            DropReason = Text(4),
+            NodeName = Text(5),
+            IpVersion = (byte)Int(row, 6),
+            Protocol = (FlowProtocol)Int(row, 7),
+            Source = source.Endpoint,
+            SourceIp = source.Ip,
+            SourceNames = source.Names,
+            SourceService = source.Service,
+            Destination = destination.Endpoint,
+            DestinationIp = destination.Ip,
+            DestinationNames = destination.Names,
+            DestinationService = destination.Service,
+            SourcePort = Int(row, 10),
+            DestinationPort = Int(row, 11),
+            TcpFlags = (TcpFlags)Int(row, 12),
+            IcmpType = Int(row, 13),
+            IcmpCode = Int(row, 14),
+            Direction = (FlowDirection)Int(row, 15),
+            IsReply = row.IsDBNull(16) ? null : row.GetBoolean(16),
+            EventType = Nullable(17),
+            EventSubType = Nullable(18),
+            Type = (FlowType)Int(row, 19),
+            TraceObservationPoint = Text(20),
+            PolicyMatchType = Int(row, 21),
+            L7Type = (L7Type)Int(row, 22),
+            L7LatencyNanos = row.GetInt64(23),
+            Http = httpCode is not null || method is not null || url is not null
+                ? new HttpInfo { Code = httpCode ?? 0, Method = method, Url = url, Protocol = Text(27), Headers = ParseHeaders(Text(28)) }
+                : null,
+            Dns = dnsQuery is not null || rcode is not null || answer is not null ? ParseDns(dnsQuery, rcode ?? 0, row.IsDBNull(31) ? 0 : row.GetInt64(31), answer) : null,
             EgressAllowedBy = egressAllowed,
             IngressAllowedBy = ingressAllowed,
             EgressDeniedBy = egressDenied,
             IngressDeniedBy = ingressDenied,
-            Summary = summary,
+            Summary = Text(34),
             Attribution = engine == EngineVerdict.Unknown && tier is null && policy is null && project is null && disagreement == Disagreement.None
                 ? null
                 : new FlowAttribution { Verdict = engine, Tier = tier, Policy = policy, Rule = rule, Disagreement = disagreement, Project = project },
         };
     }
 
-    private static FlowEndpoint Endpoint(DbDataReader row, ref int i)
+    /// <summary>The values of an end's <see cref="EndList"/> columns: numbers, text, and string arrays for the lists.</summary>
+    public static object?[] EndValues(FlowEnd end)
     {
+        ArgumentNullException.ThrowIfNull(end);
+        var e = end.Endpoint;
+        return
+        [
+            e.EndpointId,
+            e.Identity,
+            e.ClusterName,
+            e.Namespace,
+            e.PodName,
+            e.Labels as string[] ?? [.. e.Labels],
+            e.Workloads.Select(static w => $"{w.Kind}/{w.Name}").ToArray(),
+            end.IpText,
+            end.Names as string[] ?? [.. end.Names],
+            end.Service is null ? null : $"{end.Service.Namespace}/{end.Service.Name}",
+        ];
+    }
+
+    /// <summary>Reads an end from a row of <c>id, hash,</c> and <see cref="EndList"/>.</summary>
+    public static FlowEnd ReadEnd(DbDataReader row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        string? Text(int i) => row.IsDBNull(i) ? null : row.GetString(i);
         var endpoint = new FlowEndpoint
         {
-            EndpointId = Int(row, i),
-            Identity = row.GetInt64(i + 1),
-            ClusterName = Text(row, i + 2),
-            Namespace = Text(row, i + 3),
-            PodName = Text(row, i + 4),
-            Labels = Strings(row, i + 5),
-            Workloads = Strings(row, i + 6).Select(ParseWorkload).ToArray(),
+            EndpointId = Int(row, 2),
+            Identity = row.GetInt64(3),
+            ClusterName = Text(4),
+            Namespace = Text(5),
+            PodName = Text(6),
+            Labels = Strings(row, 7),
+            Workloads = Strings(row, 8).Select(static w =>
+            {
+                var slash = w.IndexOf('/', StringComparison.Ordinal);
+                return slash < 0 ? new FlowWorkload(string.Empty, w) : new FlowWorkload(w[..slash], w[(slash + 1)..]);
+            }).ToArray(),
         };
-        i += 7;
-        return endpoint.IsUnknown && endpoint.ClusterName is null && endpoint.Workloads.Count == 0 ? FlowEndpoint.Unknown : endpoint;
+        var ip = Text(9) is { } text && IpNumbers.TryParse(text, out var address) ? address : (UInt128?)null;
+        var service = Text(11) is { } s ? new FlowService(s.IndexOf('/', StringComparison.Ordinal) <= 0 ? null : s[..s.IndexOf('/', StringComparison.Ordinal)], s[(s.IndexOf('/', StringComparison.Ordinal) + 1)..]) : null;
+        return new FlowEnd(endpoint.IsUnknown && endpoint.ClusterName is null && endpoint.Workloads.Count == 0 ? FlowEndpoint.Unknown : endpoint, ip, Strings(row, 10), service);
     }
 
     private static int Int(DbDataReader row, int i) => Convert.ToInt32(row.GetValue(i), CultureInfo.InvariantCulture);
-
-    private static string? Text(DbDataReader row, int i) => row.IsDBNull(i) ? null : row.GetString(i);
 
     private static string[] Strings(DbDataReader row, int i)
     {
@@ -312,49 +279,63 @@ public static class FlowColumns
         };
     }
 
-    private static UInt128? Address(string? text) => text is not null && IpNumbers.TryParse(text, out var value) ? value : null;
+    private static string? Headers(HttpInfo? http) =>
+        http is null || http.Headers.Count == 0 ? null : string.Join('\n', http.Headers.Select(static h => $"{h.Key}: {h.Value}"));
 
-    private static string[] ToArray(IReadOnlyList<string> values) => values as string[] ?? [.. values];
+    private static KeyValuePair<string, string>[] ParseHeaders(string? text) =>
+        text is null ? [] : text.Split('\n').Select(static v =>
+        {
+            var colon = v.IndexOf(": ", StringComparison.Ordinal);
+            return colon < 0 ? new KeyValuePair<string, string>(v, string.Empty) : new KeyValuePair<string, string>(v[..colon], v[(colon + 2)..]);
+        }).ToArray();
 
-    private static string[] Workloads(IReadOnlyList<FlowWorkload> workloads) =>
-        workloads.Count == 0 ? [] : workloads.Select(static w => $"{w.Kind}/{w.Name}").ToArray();
+    private static string? DnsAnswer(DnsInfo? dns) =>
+        dns is null ? null : string.Join(Field, string.Join(Item, dns.Ips), string.Join(Item, dns.Cnames), string.Join(Item, dns.Qtypes), string.Join(Item, dns.Rrtypes), dns.ObservationSource ?? string.Empty);
 
-    private static FlowWorkload ParseWorkload(string text)
+    private static DnsInfo ParseDns(string? query, int rcode, long ttl, string? answer)
     {
-        var slash = text.IndexOf('/', StringComparison.Ordinal);
-        return slash < 0 ? new FlowWorkload(string.Empty, text) : new FlowWorkload(text[..slash], text[(slash + 1)..]);
+        var fields = (answer ?? string.Empty).Split(Field);
+        string[] Items(int i) => i < fields.Length && fields[i].Length > 0 ? fields[i].Split(Item) : [];
+        return new DnsInfo
+        {
+            Query = query,
+            Rcode = rcode,
+            Ttl = ttl,
+            Ips = Items(0),
+            Cnames = Items(1),
+            Qtypes = Items(2),
+            Rrtypes = Items(3),
+            ObservationSource = fields.Length > 4 && fields[4].Length > 0 ? fields[4] : null,
+        };
     }
 
-    private static string? Service(FlowService? service) => service is null ? null : $"{service.Namespace}/{service.Name}";
-
-    private static FlowService? ParseService(string? text)
+    /// <summary>The four policy lists as one string: lists split by a field mark, policies by an item mark, <c>kind|namespace|name</c> each.</summary>
+    private static string? Policies(FlowRecord flow)
     {
-        if (text is null)
+        if (flow.EgressAllowedBy.Count + flow.IngressAllowedBy.Count + flow.EgressDeniedBy.Count + flow.IngressDeniedBy.Count == 0)
         {
             return null;
         }
 
-        var slash = text.IndexOf('/', StringComparison.Ordinal);
-        return new FlowService(slash <= 0 ? null : text[..slash], text[(slash + 1)..]);
+        static string One(IReadOnlyList<FlowPolicyRef> policies) => string.Join(Item, policies.Select(static p => $"{p.Kind}|{p.Namespace}|{p.Name}"));
+        return string.Join(Field, One(flow.EgressAllowedBy), One(flow.IngressAllowedBy), One(flow.EgressDeniedBy), One(flow.IngressDeniedBy));
     }
 
-    /// <summary>A policy reference as <c>kind|namespace|name</c>: none of the three can hold a <c>|</c>.</summary>
-    private static string[] Policies(IReadOnlyList<FlowPolicyRef> policies) =>
-        policies.Count == 0 ? [] : policies.Select(static p => $"{p.Kind}|{p.Namespace}|{p.Name}").ToArray();
+    private static (FlowPolicyRef[], FlowPolicyRef[], FlowPolicyRef[], FlowPolicyRef[]) ParsePolicies(string? text)
+    {
+        if (text is null)
+        {
+            return ([], [], [], []);
+        }
 
-    private static FlowPolicyRef[] ParsePolicies(string[] values) =>
-        values.Length == 0 ? [] : values.Select(static v =>
+        var lists = text.Split(Field);
+        FlowPolicyRef[] One(int i) => i >= lists.Length || lists[i].Length == 0 ? [] : lists[i].Split(Item).Select(static v =>
         {
             var parts = v.Split('|');
             return parts.Length == 3
                 ? new FlowPolicyRef(parts[0].Length == 0 ? null : parts[0], parts[1].Length == 0 ? null : parts[1], parts[2])
                 : new FlowPolicyRef(null, null, v);
         }).ToArray();
-
-    private static KeyValuePair<string, string>[] ParseHeaders(string[] values) =>
-        values.Select(static v =>
-        {
-            var colon = v.IndexOf(": ", StringComparison.Ordinal);
-            return colon < 0 ? new KeyValuePair<string, string>(v, string.Empty) : new KeyValuePair<string, string>(v[..colon], v[(colon + 2)..]);
-        }).ToArray();
+        return (One(0), One(1), One(2), One(3));
+    }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
-using System.Text;
+using Palisade.Flows.Records;
+using Palisade.Sets;
 
 namespace Palisade.Flows.Storage;
 
@@ -20,10 +21,16 @@ public sealed class FlowFilterSql
     private readonly List<string> _conditions = [];
     private readonly List<KeyValuePair<string, object>> _parameters = [];
 
-    /// <summary>Builds the conditions of <paramref name="query"/>.</summary>
-    public FlowFilterSql(FlowQuery query, FlowSqlDialect dialect)
+    /// <summary>
+    /// Builds the conditions of <paramref name="query"/>. Conditions on ends (namespaces, pods, labels,
+    /// addresses) and on strings (nodes, HTTP methods, DNS names, policies, projects) are resolved in
+    /// <paramref name="dictionary"/> to the numbers flows store; the dictionary must hold everything the
+    /// store does.
+    /// </summary>
+    public FlowFilterSql(FlowQuery query, FlowSqlDialect dialect, FlowDictionary dictionary)
     {
         ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(dictionary);
         _dialect = dialect;
         if (query.SinceNanos is { } since)
         {
@@ -35,43 +42,21 @@ public sealed class FlowFilterSql
             _conditions.Add($"time_ns < {Add(until)}");
         }
 
-        Either(query.Namespaces, v => $"src_namespace = {Add(v)}", v => $"dst_namespace = {Add(v)}");
-        AnyOf(query.FromNamespaces, v => $"src_namespace = {Add(v)}");
-        AnyOf(query.ToNamespaces, v => $"dst_namespace = {Add(v)}");
-        Either(query.Pods, v => Pod("src", v), v => Pod("dst", v));
-        AnyOf(query.FromPods, v => Pod("src", v));
-        AnyOf(query.ToPods, v => Pod("dst", v));
-        if (query.Labels.Count > 0)
-        {
-            _conditions.Add($"(({AllLabels("src_labels", query.Labels)}) OR ({AllLabels("dst_labels", query.Labels)}))");
-        }
-
-        if (query.FromLabels.Count > 0)
-        {
-            _conditions.Add(AllLabels("src_labels", query.FromLabels));
-        }
-
-        if (query.ToLabels.Count > 0)
-        {
-            _conditions.Add(AllLabels("dst_labels", query.ToLabels));
-        }
-
-        Either(query.Ips, v => $"src_ip = {Add(v)}", v => $"dst_ip = {Add(v)}");
-        AnyOf(query.FromIps, v => $"src_ip = {Add(v)}");
-        AnyOf(query.ToIps, v => $"dst_ip = {Add(v)}");
+        Ends(query.Namespaces, query.FromNamespaces, query.ToNamespaces, dictionary, static (v, e) => e.Endpoint.Namespace == v);
+        Ends(query.Pods, query.FromPods, query.ToPods, dictionary, static (v, e) => PodMatches(v, e.Endpoint));
+        EndsAll(query.Labels, query.FromLabels, query.ToLabels, dictionary);
+        Ends(query.Ips, query.FromIps, query.ToIps, dictionary, static (v, e) => e.IpText == v || (e.Ip is { } ip && IpNumbers.TryParse(v, out var wanted) && ip == wanted));
         AnyOf(query.Verdicts, v => $"verdict = {(int)v}");
         AnyOf(query.Protocols, v => $"protocol = {(int)v}");
         Either(query.Ports, v => $"src_port = {v}", v => $"dst_port = {v}");
         AnyOf(query.FromPorts, v => $"src_port = {v}");
         AnyOf(query.ToPorts, v => $"dst_port = {v}");
         AnyOf(query.HttpStatus, v => v.From == v.To ? $"http_code = {v.From}" : $"(http_code >= {v.From} AND http_code <= {v.To})");
-        AnyOf(query.HttpMethods, v => $"http_method = {Add(v.ToUpperInvariant())}");
-        AnyOf(query.DnsQueries, Dns);
-        AnyOf(query.Nodes, v => $"node = {Add(v)}");
-        AnyOf(query.Policies, v => v.Contains('/', StringComparison.Ordinal)
-            ? $"decided_policy {LikeOp(Add("% " + Like(v)))}"
-            : $"(decided_policy {LikeOp(Add("% " + Like(v)))} OR decided_policy {LikeOp(Add("%/" + Like(v)))})");
-        AnyOf(query.Projects, v => $"project = {Add(v)}");
+        Strings("http_method", query.HttpMethods, dictionary, static (v, t) => string.Equals(t, v, StringComparison.OrdinalIgnoreCase));
+        Strings("dns_query", query.DnsQueries, dictionary, static (v, t) => DnsMatches(v, t));
+        Strings("node", query.Nodes, dictionary, static (v, t) => t == v);
+        Strings("decided_policy", query.Policies, dictionary, static (v, t) => t.EndsWith(" " + v, StringComparison.Ordinal) || (!v.Contains('/', StringComparison.Ordinal) && t.EndsWith("/" + v, StringComparison.Ordinal)));
+        Strings("project", query.Projects, dictionary, static (v, t) => t == v);
         AnyOf(query.L7Protocols, v => v.ToUpperInvariant() switch
         {
             "HTTP" => "http_method IS NOT NULL OR http_code IS NOT NULL",
@@ -82,6 +67,105 @@ public sealed class FlowFilterSql
         {
             _conditions.Add("disagreement <> 0");
         }
+    }
+
+    /// <summary><c>column IN (1, 2, 3)</c>, or <c>FALSE</c> for no numbers.</summary>
+    public static string In(string column, IReadOnlyCollection<int> ids) =>
+        ids.Count == 0 ? "FALSE" : $"{column} IN ({string.Join(", ", ids.Select(static i => i.ToString(CultureInfo.InvariantCulture)))})";
+
+    private void Ends(IReadOnlyList<string> either, IReadOnlyList<string> from, IReadOnlyList<string> to, FlowDictionary dictionary, Func<string, FlowEnd, bool> matches)
+    {
+        if (either.Count > 0)
+        {
+            var ids = dictionary.EndsWhere(e => either.Any(v => matches(v, e)));
+            _conditions.Add($"({In("src", ids)} OR {In("dst", ids)})");
+        }
+
+        if (from.Count > 0)
+        {
+            _conditions.Add(In("src", dictionary.EndsWhere(e => from.Any(v => matches(v, e)))));
+        }
+
+        if (to.Count > 0)
+        {
+            _conditions.Add(In("dst", dictionary.EndsWhere(e => to.Any(v => matches(v, e)))));
+        }
+    }
+
+    private void EndsAll(IReadOnlyList<string> either, IReadOnlyList<string> from, IReadOnlyList<string> to, FlowDictionary dictionary)
+    {
+        bool All(IReadOnlyList<string> labels, FlowEnd end) => labels.All(l => HasLabel(end.Endpoint, l));
+        if (either.Count > 0)
+        {
+            var ids = dictionary.EndsWhere(e => All(either, e));
+            _conditions.Add($"({In("src", ids)} OR {In("dst", ids)})");
+        }
+
+        if (from.Count > 0)
+        {
+            _conditions.Add(In("src", dictionary.EndsWhere(e => All(from, e))));
+        }
+
+        if (to.Count > 0)
+        {
+            _conditions.Add(In("dst", dictionary.EndsWhere(e => All(to, e))));
+        }
+    }
+
+    private void Strings(string column, IReadOnlyList<string> values, FlowDictionary dictionary, Func<string, string, bool> matches)
+    {
+        if (values.Count > 0)
+        {
+            _conditions.Add(In(column, dictionary.StringsWhere(t => values.Any(v => matches(v, t)))));
+        }
+    }
+
+    /// <summary>
+    /// Cilium writes labels as <c>SOURCE:key=value</c>; a label given with a source must be carried as
+    /// given, one given without one (<c>app=web</c>) with any source.
+    /// </summary>
+    private static bool HasLabel(FlowEndpoint endpoint, string label)
+    {
+        var equals = label.IndexOf('=', StringComparison.Ordinal);
+        var colon = label.IndexOf(':', StringComparison.Ordinal);
+        var hasSource = colon >= 0 && (equals < 0 || colon < equals);
+        foreach (var carried in endpoint.Labels)
+        {
+            if (hasSource ? carried == label : carried == label || (carried.EndsWith(label, StringComparison.Ordinal) && carried.Length > label.Length && carried[carried.Length - label.Length - 1] == ':'))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary><c>[namespace/]pod</c>, with a trailing <c>*</c> for a prefix of the pod name.</summary>
+    private static bool PodMatches(string value, FlowEndpoint endpoint)
+    {
+        if (endpoint.PodName is null)
+        {
+            return false;
+        }
+
+        var slash = value.IndexOf('/', StringComparison.Ordinal);
+        if (slash >= 0 && endpoint.Namespace != value[..slash])
+        {
+            return false;
+        }
+
+        var pod = slash < 0 ? value : value[(slash + 1)..];
+        return pod.EndsWith('*') ? endpoint.PodName.StartsWith(pod[..^1], StringComparison.Ordinal) : endpoint.PodName == pod;
+    }
+
+    /// <summary>A DNS name, with or without its trailing dot; <c>*.example.com</c> matches the names under it.</summary>
+    private static bool DnsMatches(string wanted, string query)
+    {
+        var bare = wanted.TrimEnd('.');
+        var name = query.TrimEnd('.');
+        return bare.StartsWith("*.", StringComparison.Ordinal)
+            ? name.EndsWith(bare[1..], StringComparison.OrdinalIgnoreCase)
+            : string.Equals(name, bare, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>
@@ -129,49 +213,4 @@ public sealed class FlowFilterSql
             _conditions.Add("(" + string.Join(" OR ", values.Select(v => $"({source(v)}) OR ({destination(v)})")) + ")");
         }
     }
-
-    private string Pod(string end, string value)
-    {
-        var slash = value.IndexOf('/', StringComparison.Ordinal);
-        var pod = slash < 0 ? value : value[(slash + 1)..];
-        var podCondition = pod.EndsWith('*') ? $"{end}_pod {LikeOp(Add(Like(pod[..^1]) + "%"))}" : $"{end}_pod = {Add(pod)}";
-        return slash < 0 ? podCondition : $"{end}_namespace = {Add(value[..slash])} AND {podCondition}";
-    }
-
-    private string AllLabels(string column, IReadOnlyList<string> labels)
-    {
-        var parts = new StringBuilder();
-        foreach (var label in labels)
-        {
-            if (parts.Length > 0)
-            {
-                parts.Append(" AND ");
-            }
-
-            // Cilium writes labels as SOURCE:key=value; a label given without a source is a Kubernetes label.
-            var equals = label.IndexOf('=', StringComparison.Ordinal);
-            var colon = label.IndexOf(':', StringComparison.Ordinal);
-            var hasSource = colon >= 0 && (equals < 0 || colon < equals);
-            parts.Append(hasSource
-                ? _dialect.ListContains(column, Add(label))
-                : $"({_dialect.ListContains(column, Add("k8s:" + label))} OR {_dialect.ListContains(column, Add(label))})");
-        }
-
-        return parts.ToString();
-    }
-
-    private string Dns(string name)
-    {
-        var bare = name.TrimEnd('.');
-        if (bare.StartsWith("*.", StringComparison.Ordinal))
-        {
-            return $"dns_query {LikeOp(Add("%" + Like(bare[1..]) + "."))} OR dns_query {LikeOp(Add("%" + Like(bare[1..])))}";
-        }
-
-        return $"dns_query = {Add(bare + ".")} OR dns_query = {Add(bare)}";
-    }
-
-    private static string LikeOp(string parameter) => $"LIKE {parameter} ESCAPE '\\'";
-
-    private static string Like(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
 }

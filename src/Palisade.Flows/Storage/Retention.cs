@@ -64,9 +64,10 @@ public static class RetentionSql
     /// rules are tried longest first, so a flow gets the longest retention of the rules that match it.
     /// Null when no flow can be old enough (no rules).
     /// </summary>
-    public static string? Expired(IReadOnlyList<RetentionRule> rules, long nowNanos, FlowSqlDialect dialect, Func<object, string> parameter)
+    public static string? Expired(IReadOnlyList<RetentionRule> rules, long nowNanos, FlowDictionary dictionary, Func<object, string> parameter)
     {
         ArgumentNullException.ThrowIfNull(rules);
+        ArgumentNullException.ThrowIfNull(dictionary);
         if (rules.Count == 0)
         {
             return null;
@@ -84,9 +85,17 @@ public static class RetentionSql
                 continue;
             }
 
-            var condition = rule.Target.StartsWith(RetentionRule.ProjectPrefix, StringComparison.Ordinal)
-                ? $"project = {parameter(rule.Target[RetentionRule.ProjectPrefix.Length..])}"
-                : $"(src_namespace = {parameter(rule.Target)} OR dst_namespace = {parameter(rule.Target)})";
+            string condition;
+            if (rule.Target.StartsWith(RetentionRule.ProjectPrefix, StringComparison.Ordinal))
+            {
+                condition = dictionary.KnownString(rule.Target[RetentionRule.ProjectPrefix.Length..]) is { } project ? $"project = {project.ToString(CultureInfo.InvariantCulture)}" : "FALSE";
+            }
+            else
+            {
+                var ends = dictionary.EndsWhere(e => e.Endpoint.Namespace == rule.Target);
+                condition = $"({FlowFilterSql.In("src", ends)} OR {FlowFilterSql.In("dst", ends)})";
+            }
+
             cases.Append(CultureInfo.InvariantCulture, $" WHEN {condition} THEN {cutoff}");
             whens++;
         }

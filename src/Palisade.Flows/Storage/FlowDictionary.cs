@@ -1,0 +1,198 @@
+using System.Collections.Concurrent;
+using System.IO.Hashing;
+using System.Text;
+using Palisade.Flows.Records;
+using Palisade.Sets;
+
+namespace Palisade.Flows.Storage;
+
+/// <summary>
+/// One end of a flow as a store keeps it, once, in its <c>flow_ends</c> table: the endpoint Cilium
+/// reported with the address and the DNS names it was seen with. Flows refer to ends by number, so the
+/// labels and names a stream repeats on every line are stored once.
+/// </summary>
+public sealed record FlowEnd(FlowEndpoint Endpoint, UInt128? Ip, IReadOnlyList<string> Names, FlowService? Service)
+{
+    /// <summary>A 64-bit digest of everything the end says: its key in the store.</summary>
+    public long Hash()
+    {
+        var text = new StringBuilder();
+        var e = Endpoint;
+        text.Append(e.EndpointId).Append('\u0001').Append(e.Identity).Append('\u0001').Append(e.ClusterName).Append('\u0001').Append(e.Namespace).Append('\u0001').Append(e.PodName).Append('\u0001');
+        foreach (var label in e.Labels)
+        {
+            text.Append(label).Append('\u0002');
+        }
+
+        text.Append('\u0001');
+        foreach (var workload in e.Workloads)
+        {
+            text.Append(workload.Kind).Append('/').Append(workload.Name).Append('\u0002');
+        }
+
+        text.Append('\u0001').Append(Ip is { } ip ? IpNumbers.Format(ip) : string.Empty).Append('\u0001');
+        foreach (var name in Names)
+        {
+            text.Append(name).Append('\u0002');
+        }
+
+        text.Append('\u0001').Append(Service?.Namespace).Append('/').Append(Service?.Name);
+        return (long)XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(text.ToString()));
+    }
+
+    /// <summary>The address as text, or null.</summary>
+    public string? IpText => Ip is { } ip ? IpNumbers.Format(ip) : null;
+}
+
+/// <summary>
+/// The numbers a store gives to flow ends and to the strings flows repeat (node names, summaries, URLs,
+/// DNS names, policy names), kept in memory beside the store's <c>flow_ends</c> and <c>flow_strings</c>
+/// tables, where both are keyed by a 64-bit digest. Before it stores a batch, a store asks what is
+/// missing (<see cref="Missing"/>), stores it, learns the numbers it got (<see cref="LoadEnd"/>,
+/// <see cref="LoadString"/>), and only then writes the flows, which refer to those numbers. Look-ups
+/// may run beside one writer; the store serialises its writers.
+/// </summary>
+public sealed class FlowDictionary
+{
+    private readonly ConcurrentDictionary<long, int> _endIds = [];
+    private readonly ConcurrentDictionary<FlowEndKey, int> _endsByValue = [];
+    private readonly ConcurrentDictionary<int, FlowEnd> _ends = [];
+    private readonly ConcurrentDictionary<string, int> _stringIds = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<int, string> _strings = [];
+
+    /// <summary>The highest end number known: where a refresh from a shared store starts.</summary>
+    public int MaxEnd { get; private set; }
+
+    /// <summary>The highest string number known.</summary>
+    public int MaxString { get; private set; }
+
+    /// <summary>Every end known, by number.</summary>
+    public IEnumerable<KeyValuePair<int, FlowEnd>> Ends => _ends;
+
+    /// <summary>Every string known, by number.</summary>
+    public IEnumerable<KeyValuePair<int, string>> Strings => _strings;
+
+    /// <summary>The digest a string is kept under.</summary>
+    public static long HashOf(string text) => (long)XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(text ?? throw new ArgumentNullException(nameof(text))));
+
+    /// <summary>The ends and strings of <paramref name="flows"/> the store does not hold yet, each once.</summary>
+    public (List<(long Hash, FlowEnd End)> Ends, List<(long Hash, string Text)> Strings) Missing(IReadOnlyList<FlowRecord> flows)
+    {
+        ArgumentNullException.ThrowIfNull(flows);
+        var ends = new List<(long, FlowEnd)>();
+        var strings = new List<(long, string)>();
+        var seenEnds = new HashSet<long>();
+        var seenStrings = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var flow in flows)
+        {
+            for (var side = 0; side < 2; side++)
+            {
+                var key = Key(flow, side == 0);
+                if (_endsByValue.ContainsKey(key))
+                {
+                    continue;
+                }
+
+                var end = new FlowEnd(key.Endpoint, key.Ip, key.Names, key.Service);
+                var hash = end.Hash();
+                if (_endIds.TryGetValue(hash, out var id))
+                {
+                    _endsByValue[key] = id;
+                }
+                else if (seenEnds.Add(hash))
+                {
+                    ends.Add((hash, end));
+                }
+            }
+
+            foreach (var text in FlowColumns.StringsOf(flow))
+            {
+                if (text is not null && !_stringIds.ContainsKey(text) && seenStrings.Add(text))
+                {
+                    strings.Add((HashOf(text), text));
+                }
+            }
+        }
+
+        return (ends, strings);
+    }
+
+    /// <summary>Learns an end the store holds under a number.</summary>
+    public void LoadEnd(int id, long hash, FlowEnd end)
+    {
+        ArgumentNullException.ThrowIfNull(end);
+        _ends[id] = end;
+        _endIds[hash] = id;
+        MaxEnd = Math.Max(MaxEnd, id);
+    }
+
+    /// <summary>Learns a string the store holds under a number.</summary>
+    public void LoadString(int id, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        _strings[id] = text;
+        _stringIds[text] = id;
+        MaxString = Math.Max(MaxString, id);
+    }
+
+    /// <summary>The number of an end of a flow; the store has learnt it (through <see cref="Missing"/>) before.</summary>
+    public int EndId(FlowRecord flow, bool source)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        var key = Key(flow, source);
+        if (_endsByValue.TryGetValue(key, out var id))
+        {
+            return id;
+        }
+
+        id = _endIds[new FlowEnd(key.Endpoint, key.Ip, key.Names, key.Service).Hash()];
+        if (_endsByValue.Count > 200_000)
+        {
+            _endsByValue.Clear();
+        }
+
+        _endsByValue[key] = id;
+        return id;
+    }
+
+    /// <summary>The number of a string the store has learnt; null for null.</summary>
+    public int? StringId(string? text) => text is null ? null : _stringIds[text];
+
+    /// <summary>The number of a string, or null when the store has never held it.</summary>
+    public int? KnownString(string text) => _stringIds.TryGetValue(text, out var id) ? id : null;
+
+    /// <summary>The end with a number; an unknown endpoint when the number is not known.</summary>
+    public FlowEnd EndOf(int id) => _ends.TryGetValue(id, out var end) ? end : UnknownEnd;
+
+    /// <summary>The string with a number, or null.</summary>
+    public string? StringOf(int? id) => id is { } n && _strings.TryGetValue(n, out var text) ? text : null;
+
+    private static readonly FlowEnd UnknownEnd = new(FlowEndpoint.Unknown, null, [], null);
+
+    /// <summary>The numbers of the ends a filter selects.</summary>
+    public List<int> EndsWhere(Func<FlowEnd, bool> predicate)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        return [.. _ends.Where(e => predicate(e.Value)).Select(static e => e.Key).Order()];
+    }
+
+    /// <summary>The numbers of the strings a filter selects.</summary>
+    public List<int> StringsWhere(Func<string, bool> predicate)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        return [.. _strings.Where(e => predicate(e.Value)).Select(static e => e.Key).Order()];
+    }
+
+    private static FlowEndKey Key(FlowRecord flow, bool source) => source
+        ? new FlowEndKey(flow.Source, flow.SourceIp, flow.SourceNames, flow.SourceService)
+        : new FlowEndKey(flow.Destination, flow.DestinationIp, flow.DestinationNames, flow.DestinationService);
+
+    /// <summary>An end by its parts; equal parts compare by value.</summary>
+    private readonly record struct FlowEndKey(FlowEndpoint Endpoint, UInt128? Ip, IReadOnlyList<string> Names, FlowService? Service)
+    {
+        public bool Equals(FlowEndKey other) =>
+            Endpoint.Equals(other.Endpoint) && Ip == other.Ip && Names.SequenceEqual(other.Names) && Equals(Service, other.Service);
+
+        public override int GetHashCode() => HashCode.Combine(Endpoint, Ip, Names.Count);
+    }
+}
