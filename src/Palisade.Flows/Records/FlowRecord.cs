@@ -215,20 +215,7 @@ public sealed record FlowEndpoint
         other.Namespace == Namespace && other.PodName == PodName && Labels.SequenceEqual(other.Labels) && Workloads.SequenceEqual(other.Workloads);
 
     /// <inheritdoc />
-    public override int GetHashCode()
-    {
-        var hash = new HashCode();
-        hash.Add(EndpointId);
-        hash.Add(Identity);
-        hash.Add(Namespace);
-        hash.Add(PodName);
-        foreach (var label in Labels)
-        {
-            hash.Add(label);
-        }
-
-        return hash.ToHashCode();
-    }
+    public override int GetHashCode() => HashCode.Combine(EndpointId, Identity, Namespace, PodName, Labels.Count, Labels.Count > 0 ? Labels[0] : null);
 }
 
 /// <summary>A workload that owns a pod (<c>flow.Workload</c>).</summary>

@@ -55,7 +55,9 @@ public sealed record FlowEnd(FlowEndpoint Endpoint, UInt128? Ip, IReadOnlyList<s
 public sealed class FlowDictionary
 {
     private readonly ConcurrentDictionary<long, int> _endIds = [];
-    private readonly ConcurrentDictionary<FlowEndKey, int> _endsByValue = [];
+    // Writers' caches (the store serialises writers): ends by their parts, by value and by identity.
+    private readonly Dictionary<FlowEndKey, int> _endsByValue = [];
+    private readonly Dictionary<FlowEndKey, int> _endsByReference = new(ReferenceKeys.Instance);
     private readonly ConcurrentDictionary<int, FlowEnd> _ends = [];
     private readonly ConcurrentDictionary<string, int> _stringIds = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, string> _strings = [];
@@ -82,16 +84,19 @@ public sealed class FlowDictionary
         var ends = new List<(long, FlowEnd)>();
         var strings = new List<(long, string)>();
         var seenEnds = new HashSet<long>();
+        var seenKeys = new HashSet<FlowEndKey>(ReferenceKeys.Instance);
         var seenStrings = new HashSet<string>(StringComparer.Ordinal);
         foreach (var flow in flows)
         {
             for (var side = 0; side < 2; side++)
             {
                 var key = Key(flow, side == 0);
-                if (_endsByValue.ContainsKey(key))
+                if (seenKeys.Contains(key) || TryKnown(key, out _))
                 {
                     continue;
                 }
+
+                seenKeys.Add(key);
 
                 var end = new FlowEnd(key.Endpoint, key.Ip, key.Names, key.Service);
                 var hash = end.Hash();
@@ -140,19 +145,42 @@ public sealed class FlowDictionary
     {
         ArgumentNullException.ThrowIfNull(flow);
         var key = Key(flow, source);
-        if (_endsByValue.TryGetValue(key, out var id))
+        return TryKnown(key, out var id) ? id : throw new InvalidOperationException("the end was not stored first: call Missing and store what it gives");
+    }
+
+    /// <summary>
+    /// Finds a known end: by the identity of its endpoint (flows from one parser share endpoint
+    /// instances, so most look-ups end here), else by value, else by digest; remembers what it found.
+    /// </summary>
+    private bool TryKnown(FlowEndKey key, out int id)
+    {
+        if (_endsByReference.TryGetValue(key, out id))
         {
-            return id;
+            return true;
         }
 
-        id = _endIds[new FlowEnd(key.Endpoint, key.Ip, key.Names, key.Service).Hash()];
-        if (_endsByValue.Count > 200_000)
+        if (!_endsByValue.TryGetValue(key, out id))
         {
-            _endsByValue.Clear();
+            if (!_endIds.TryGetValue(new FlowEnd(key.Endpoint, key.Ip, key.Names, key.Service).Hash(), out id))
+            {
+                return false;
+            }
+
+            if (_endsByValue.Count > 200_000)
+            {
+                _endsByValue.Clear();
+            }
+
+            _endsByValue[key] = id;
         }
 
-        _endsByValue[key] = id;
-        return id;
+        if (_endsByReference.Count > 200_000)
+        {
+            _endsByReference.Clear();
+        }
+
+        _endsByReference[key] = id;
+        return true;
     }
 
     /// <summary>The number of a string the store has learnt; null for null.</summary>
@@ -186,6 +214,18 @@ public sealed class FlowDictionary
     private static FlowEndKey Key(FlowRecord flow, bool source) => source
         ? new FlowEndKey(flow.Source, flow.SourceIp, flow.SourceNames, flow.SourceService)
         : new FlowEndKey(flow.Destination, flow.DestinationIp, flow.DestinationNames, flow.DestinationService);
+
+    /// <summary>Compares ends by the identity of their endpoint and the value of the rest: cheap, as parsers share endpoints.</summary>
+    private sealed class ReferenceKeys : IEqualityComparer<FlowEndKey>
+    {
+        public static readonly ReferenceKeys Instance = new();
+
+        public bool Equals(FlowEndKey x, FlowEndKey y) =>
+            ReferenceEquals(x.Endpoint, y.Endpoint) && x.Ip == y.Ip && x.Names.SequenceEqual(y.Names) && Equals(x.Service, y.Service);
+
+        public int GetHashCode(FlowEndKey key) =>
+            HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(key.Endpoint), key.Ip, key.Names.Count > 0 ? key.Names[0].GetHashCode(StringComparison.Ordinal) : 0);
+    }
 
     /// <summary>An end by its parts; equal parts compare by value.</summary>
     private readonly record struct FlowEndKey(FlowEndpoint Endpoint, UInt128? Ip, IReadOnlyList<string> Names, FlowService? Service)
