@@ -30,8 +30,8 @@ public sealed class FlowStoreException : Exception
 /// <summary>
 /// The embedded flow store: one DuckDB file (Palisade's default, under the data folder). One process
 /// opens a file at a time (DuckDB locks it); within the process, calls are serialised on one
-/// connection. Writes go through a staging table with DuckDB's appender, then into <c>flows</c> in one
-/// transaction that leaves out flows already stored (same identity and time).
+/// connection. A write looks up the keys already stored in the batch's time range, then appends the
+/// rest straight into <c>flows</c> with DuckDB's appender, whose flush stores them as one transaction.
 /// </summary>
 public sealed class DuckDbFlowStore : IFlowStore
 {
@@ -87,7 +87,6 @@ public sealed class DuckDbFlowStore : IFlowStore
         try
         {
             var version = await MigrateAsync(connection, path, cancel).ConfigureAwait(false);
-            await ExecuteAsync(connection, $"CREATE TEMP TABLE flows_staging AS SELECT {FlowColumns.List} FROM flows WHERE false", cancel).ConfigureAwait(false);
             var store = new DuckDbFlowStore(connection, "duckdb:" + path, version);
             await store.LoadDictionaryAsync(cancel).ConfigureAwait(false);
             return store;
@@ -163,51 +162,46 @@ public sealed class DuckDbFlowStore : IFlowStore
         {
             await StoreDictionaryAsync(flows, cancel).ConfigureAwait(false);
             long min = long.MaxValue, max = long.MinValue;
-            using (var appender = _connection.CreateAppender("temp", "main", "flows_staging"))
+            foreach (var flow in flows)
+            {
+                min = Math.Min(min, flow.TimeUnixNanos);
+                max = Math.Max(max, flow.TimeUnixNanos);
+            }
+
+            // The keys already stored in the batch's time range (none, when flows arrive in time order),
+            // found through the table's zone maps on time; this process is the file's only writer.
+            var stored = new HashSet<(long, Guid)>();
+            using (var existing = _connection.CreateCommand())
+            {
+                existing.CommandText = "SELECT time_ns, flow_id FROM flows WHERE time_ns BETWEEN $min AND $max";
+                existing.Parameters.Add(new DuckDBParameter("min", min));
+                existing.Parameters.Add(new DuckDBParameter("max", max));
+                using var reader = await existing.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+                {
+                    stored.Add((reader.GetInt64(0), reader.GetGuid(1)));
+                }
+            }
+
+            // Appended straight into the table; the appender's flush at its end stores the rows as one transaction.
+            var fresh = new List<FlowRecord>(flows.Count);
+            using (var appender = _connection.CreateAppender("flows"))
             {
                 foreach (var flow in flows)
                 {
-                    min = Math.Min(min, flow.TimeUnixNanos);
-                    max = Math.Max(max, flow.TimeUnixNanos);
-                    Append(appender.CreateRow(), FlowColumns.Row(flow, _dictionary));
-                }
-            }
-
-            using var transaction = _connection.BeginTransaction();
-            using var insert = _connection.CreateCommand();
-            insert.CommandText =
-                $"INSERT INTO flows SELECT {FlowColumns.List} FROM (SELECT DISTINCT ON (time_ns, flow_id) * FROM flows_staging) s " +
-                "WHERE NOT EXISTS (SELECT 1 FROM flows f WHERE f.time_ns BETWEEN $min AND $max AND f.time_ns = s.time_ns AND f.flow_id = s.flow_id)";
-            insert.Parameters.Add(new DuckDBParameter("min", min));
-            insert.Parameters.Add(new DuckDBParameter("max", max));
-            IReadOnlyList<FlowRecord> fresh = [];
-            int written;
-            if (returnNew)
-            {
-                insert.CommandText += " RETURNING time_ns, flow_id";
-                var keys = new HashSet<(long, Guid)>();
-                using (var reader = await insert.ExecuteReaderAsync(cancel).ConfigureAwait(false))
-                {
-                    while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+                    var row = FlowColumns.Row(flow, _dictionary);
+                    if (stored.Add((row.TimeNanos, row.Id)))
                     {
-                        keys.Add((reader.GetInt64(0), reader.GetGuid(1)));
+                        Append(appender.CreateRow(), row);
+                        fresh.Add(flow);
                     }
                 }
-
-                written = keys.Count;
-                fresh = NewFlows(flows, keys);
-            }
-            else
-            {
-                written = await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
             }
 
-            transaction.Commit();
-            return (new FlowWriteResult(written, flows.Count - written), fresh);
+            return (new FlowWriteResult(fresh.Count, flows.Count - fresh.Count), returnNew ? fresh : []);
         }
         finally
         {
-            await ExecuteAsync(_connection, "DELETE FROM flows_staging", CancellationToken.None).ConfigureAwait(false);
             _gate.Release();
         }
     }

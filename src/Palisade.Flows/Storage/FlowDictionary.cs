@@ -58,6 +58,7 @@ public sealed class FlowDictionary
     // Writers' caches (the store serialises writers): ends by their parts, by value and by identity.
     private readonly Dictionary<FlowEndKey, int> _endsByValue = [];
     private readonly Dictionary<FlowEndKey, int> _endsByReference = new(ReferenceKeys.Instance);
+    private readonly Dictionary<string, int> _stringsByReference = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<int, FlowEnd> _ends = [];
     private readonly ConcurrentDictionary<string, int> _stringIds = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, string> _strings = [];
@@ -112,7 +113,7 @@ public sealed class FlowDictionary
 
             foreach (var text in FlowColumns.StringsOf(flow))
             {
-                if (text is not null && !_stringIds.ContainsKey(text) && seenStrings.Add(text))
+                if (text is not null && !_stringsByReference.ContainsKey(text) && !_stringIds.ContainsKey(text) && seenStrings.Add(text))
                 {
                     strings.Add((HashOf(text), text));
                 }
@@ -184,7 +185,28 @@ public sealed class FlowDictionary
     }
 
     /// <summary>The number of a string the store has learnt; null for null.</summary>
-    public int? StringId(string? text) => text is null ? null : _stringIds[text];
+    public int? StringId(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        // Parsers pool their strings, so most look-ups find the very instance.
+        if (_stringsByReference.TryGetValue(text, out var id))
+        {
+            return id;
+        }
+
+        id = _stringIds[text];
+        if (_stringsByReference.Count > 200_000)
+        {
+            _stringsByReference.Clear();
+        }
+
+        _stringsByReference[text] = id;
+        return id;
+    }
 
     /// <summary>The number of a string, or null when the store has never held it.</summary>
     public int? KnownString(string text) => _stringIds.TryGetValue(text, out var id) ? id : null;
