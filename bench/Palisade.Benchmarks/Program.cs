@@ -8,6 +8,11 @@ if (args.Length > 1 && args[0] == "load")
     return LoadProbe.Run(args[1], Console.Out);
 }
 
+if (args.Length > 0 && args[0] == "flows-scale")
+{
+    return await FlowScaleReport.Run(args[1..], Console.Out);
+}
+
 if (args.Length > 0 && args[0] == "flows")
 {
     return await FlowReport.Run(args[1..], Console.Out);
