@@ -125,15 +125,7 @@ internal static class FlowsCommand
 
             long raised = 0;
             Func<IReadOnlyList<FlowRecord>, CancellationToken, Task>? onNew = alerting is { Evaluator: { } evaluator }
-                ? async (fresh, token) =>
-                {
-                    var found = evaluator.Evaluate(fresh);
-                    raised += found.Count;
-                    foreach (var sink in alerting.Sinks)
-                    {
-                        await sink.DeliverAsync(found, token).ConfigureAwait(false);
-                    }
-                }
+                ? async (fresh, token) => raised += await evaluator.RaiseAsync(fresh, alerting.Sinks, token).ConfigureAwait(false)
                 : null;
             var ingestor = new FlowIngestor(flows) { BatchSize = size, Enrich = attributor is null ? null : attributor.Attribute, Clock = clock, OnNew = onNew };
             var result = await ingestor.IngestAsync(
@@ -637,38 +629,31 @@ internal static class FlowsCommand
                 return ExitCodes.BadInput;
             }
 
-            var raised = 0L;
-            var batch = new List<FlowRecord>(4096);
-            async Task Flush()
+            var sinks = new List<IAlertSink> { new AlertLineSink(output, parse.GetRequiredValue(format) == "json") };
+            if (webhookSink is not null)
             {
-                var found = evaluator.Evaluate(batch);
-                batch.Clear();
-                raised += found.Count;
-                foreach (var alert in found)
-                {
-                    output.WriteLine(parse.GetRequiredValue(format) == "json" ? System.Text.Json.JsonSerializer.Serialize(alert) : alert.ToString());
-                }
-
-                if (webhookSink is not null)
-                {
-                    await webhookSink.DeliverAsync(found, cancel).ConfigureAwait(false);
-                }
+                sinks.Add(webhookSink);
             }
 
-            await foreach (var flow in flows.QueryAsync(query, cancel).ConfigureAwait(false))
-            {
-                batch.Add(flow);
-                if (batch.Count == 4096)
-                {
-                    await Flush().ConfigureAwait(false);
-                }
-            }
-
-            await Flush().ConfigureAwait(false);
+            var raised = await evaluator.ReplayAsync(flows.QueryAsync(query, cancel), sinks, cancel).ConfigureAwait(false);
             error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"palisade: {raised:N0} alerts from {alerting.RuleCount} rules"));
             return raised > 0 ? ExitCodes.Findings : ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Prints alerts to the command's output: one line each, or one JSON object each, as the webhook gets them.</summary>
+    private sealed class AlertLineSink(TextWriter output, bool json) : IAlertSink
+    {
+        public Task DeliverAsync(IReadOnlyList<FlowAlert> alerts, CancellationToken cancel = default)
+        {
+            foreach (var alert in alerts)
+            {
+                output.WriteLine(json ? System.Text.Json.JsonSerializer.Serialize(alert) : alert.ToString());
+            }
+
+            return Task.CompletedTask;
+        }
     }
 
     private static void Remember(FlowRecord flow, ref long lastTime, HashSet<UInt128> lastIds)

@@ -151,6 +151,48 @@ public sealed class FlowAlertEvaluator(FlowAlertRulesSpec rules)
         return alerts;
     }
 
+    /// <summary>
+    /// Evaluates flows in the order given (stored flows, oldest first), in batches, and delivers each
+    /// batch's alerts to every sink; the number of alerts raised.
+    /// </summary>
+    public async Task<long> ReplayAsync(IAsyncEnumerable<FlowRecord> flows, IReadOnlyList<IAlertSink> sinks, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(flows);
+        ArgumentNullException.ThrowIfNull(sinks);
+        long raised = 0;
+        var batch = new List<FlowRecord>(4096);
+        await foreach (var flow in flows.WithCancellation(cancel).ConfigureAwait(false))
+        {
+            batch.Add(flow);
+            if (batch.Count == batch.Capacity)
+            {
+                raised += await DeliverAsync(batch).ConfigureAwait(false);
+            }
+        }
+
+        return raised + await DeliverAsync(batch).ConfigureAwait(false);
+
+        async Task<long> DeliverAsync(List<FlowRecord> pending)
+        {
+            var found = await RaiseAsync(pending, sinks, cancel).ConfigureAwait(false);
+            pending.Clear();
+            return found;
+        }
+    }
+
+    /// <summary>Evaluates flows and delivers their alerts to every sink; the number of alerts raised.</summary>
+    public async Task<int> RaiseAsync(IEnumerable<FlowRecord> flows, IReadOnlyList<IAlertSink> sinks, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(sinks);
+        var found = Evaluate(flows);
+        foreach (var sink in sinks)
+        {
+            await sink.DeliverAsync(found, cancel).ConfigureAwait(false);
+        }
+
+        return found.Count;
+    }
+
     /// <summary>Whether every condition of <paramref name="rule"/> holds for <paramref name="flow"/>.</summary>
     public static bool Matches(FlowAlertRuleSpec rule, FlowRecord flow)
     {
