@@ -48,15 +48,19 @@ internal static class FlowScaleReport
 
         var hours = (int)(count / options.FlowsPerSecond / 3600);
         var random = new Random(7);
-        await Measure("one hour's flows, first 1,000", async () => await Drain(store, new FlowQuery { SinceNanos = HourStart(), UntilNanos = HourStart() + Hour, Limit = 1_000 }));
-        await Measure("one hour's flows, counted", async () => await store.CountAsync(new FlowQuery { SinceNanos = HourStart(), UntilNanos = HourStart() + Hour }));
+        await Measure("one hour's flows, first 1,000", async () => await Drain(store, AnHour() with { Limit = 1_000 }));
+        await Measure("one hour's flows, counted", async () => await store.CountAsync(AnHour()));
         await Measure("one namespace's flows, first 1,000", async () => await Drain(store, new FlowQuery { Namespaces = [Namespace()], Limit = 1_000 }));
-        await Measure("one namespace's flows in one hour", async () => await Drain(store, new FlowQuery { Namespaces = [Namespace()], SinceNanos = HourStart(), UntilNanos = HourStart() + Hour }));
+        await Measure("one namespace's flows in one hour, all", async () => await Drain(store, AnHour() with { Namespaces = [Namespace()] }));
         await Measure("one namespace's flows, counted", async () => await store.CountAsync(new FlowQuery { Namespaces = [Namespace()] }));
-        await Measure("service map of one hour", async () => (await store.AggregateAsync(new FlowQuery { SinceNanos = HourStart(), UntilNanos = HourStart() + Hour }, FlowAggregate.ServiceMap, 1_000)).Count);
+        await Measure("service map of one hour", async () => (await store.AggregateAsync(AnHour(), FlowAggregate.ServiceMap, 1_000)).Count);
         return 0;
 
-        long HourStart() => options.StartNanos + (random.Next(Math.Max(1, hours)) * Hour);
+        FlowQuery AnHour()
+        {
+            var start = options.StartNanos + (random.Next(Math.Max(1, hours)) * Hour);
+            return new FlowQuery { SinceNanos = start, UntilNanos = start + Hour };
+        }
 
         string Namespace() => $"project-{random.Next(3, options.Namespaces):D3}";
 
