@@ -502,8 +502,6 @@ public sealed class DuckDbFlowStore : IFlowStore
     private sealed class DuckDbDialect : FlowSqlDialect
     {
         public override string Parameter(string name) => "$" + name;
-
-        public override string ListContains(string column, string parameter) => $"list_contains({column}, {parameter})";
     }
 }
 

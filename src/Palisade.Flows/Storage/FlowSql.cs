@@ -4,14 +4,11 @@ using Palisade.Sets;
 
 namespace Palisade.Flows.Storage;
 
-/// <summary>What differs between the SQL of the flow stores: placeholders and list functions.</summary>
+/// <summary>What differs between the SQL of the flow stores: how a parameter is written.</summary>
 public abstract class FlowSqlDialect
 {
     /// <summary>The placeholder of the parameter named <paramref name="name"/>.</summary>
     public abstract string Parameter(string name);
-
-    /// <summary>A condition: the list column holds the value of the parameter.</summary>
-    public abstract string ListContains(string column, string parameter);
 }
 
 /// <summary>A WHERE clause built from a <see cref="FlowQuery"/>, with its parameters, for either store.</summary>

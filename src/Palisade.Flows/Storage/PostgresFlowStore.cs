@@ -619,7 +619,5 @@ public sealed class PostgresFlowStore : IFlowStore
     private sealed class PostgresDialect : FlowSqlDialect
     {
         public override string Parameter(string name) => "@" + name;
-
-        public override string ListContains(string column, string parameter) => $"{parameter} = ANY({column})";
     }
 }
