@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Palisade.Flows.Reading;
@@ -17,18 +18,20 @@ public sealed record IngestResult(FlowReadReport Read, FlowWriteResult Stored, T
 }
 
 /// <summary>
-/// Reads Hubble flow files or streams and stores their flows, batch by batch: reading and parsing on
-/// one thread, storing on another, with at most two batches between them. A batch is stored in one
-/// transaction, so a crash loses at most the batch being stored, the two waiting and the one being
-/// read (by default 4 × 8,192 flows); reading the same files again stores only what is missing. The
-/// store's retention rules are applied at the start, every <see cref="RetentionInterval"/> and at the end.
+/// Reads Hubble flow files or streams and stores their flows, batch by batch: reading on one thread,
+/// parsing and attributing chunks of lines on pool threads (as many chunks at a time as there are
+/// cores, at least two), storing them in reading order on another. A batch is stored in one
+/// transaction, so a crash loses at most the batch being stored, the ones being parsed and the one
+/// being read (on two cores, 4 × 8,192 flows); reading the same files again stores only what is
+/// missing. The store's retention rules are applied at the start, every <see cref="RetentionInterval"/>
+/// and at the end.
 /// </summary>
 public sealed class FlowIngestor(IFlowStore store)
 {
     /// <summary>Flows per stored batch.</summary>
     public int BatchSize { get; init; } = 8192;
 
-    /// <summary>Something to change each flow before it is stored (attribution), or null.</summary>
+    /// <summary>Something to change each flow before it is stored (attribution), or null. It is called on several threads at once.</summary>
     public Func<FlowRecord[], FlowRecord[]>? Enrich { get; init; }
 
     /// <summary>
@@ -50,7 +53,10 @@ public sealed class FlowIngestor(IFlowStore store)
         var files = sources.SelectMany(FlowFileReader.Expand).ToList();
         var report = new FlowReadReport();
         var stopwatch = Stopwatch.StartNew();
-        var channel = Channel.CreateBounded<(string Source, FlowRecord[] Batch)>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
+        // Chunks of lines are parsed (and attributed) on pool threads, as many at a time as there are
+        // cores; the storing side takes their results in reading order.
+        var channel = Channel.CreateBounded<(string Source, Task<FlowRecord[]> Batch)>(new BoundedChannelOptions(Math.Max(2, Environment.ProcessorCount)) { SingleReader = true, SingleWriter = true });
+        var parsers = new ConcurrentBag<HubbleFlowParser>();
         var reading = Task.Run(
             () =>
             {
@@ -71,15 +77,15 @@ public sealed class FlowIngestor(IFlowStore store)
 
                         using (stream)
                         {
-                            foreach (var batch in FlowFileReader.ReadBatches(stream, file, report, BatchSize, cancel))
+                            foreach (var chunk in FlowFileReader.ReadChunks(stream, file, report, BatchSize, cancel))
                             {
-                                var enriched = Enrich is null ? batch : Enrich(batch);
                                 if (!channel.Writer.WaitToWriteAsync(cancel).AsTask().GetAwaiter().GetResult())
                                 {
+                                    chunk.Dispose();
                                     return;
                                 }
 
-                                channel.Writer.TryWrite((file, enriched));
+                                channel.Writer.TryWrite((file, Task.Run(() => ParseAndEnrich(chunk, parsers, report), cancel)));
                             }
                         }
                     }
@@ -98,8 +104,9 @@ public sealed class FlowIngestor(IFlowStore store)
         var stored = default(FlowWriteResult);
         try
         {
-            await foreach (var (source, batch) in channel.Reader.ReadAllAsync(cancel).ConfigureAwait(false))
+            await foreach (var (source, parsing) in channel.Reader.ReadAllAsync(cancel).ConfigureAwait(false))
             {
+                var batch = await parsing.ConfigureAwait(false);
                 if (OnNew is null)
                 {
                     stored += await store.WriteAsync(batch, cancel).ConfigureAwait(false);
@@ -142,6 +149,21 @@ public sealed class FlowIngestor(IFlowStore store)
         }
 
         return new IngestResult(report, stored, stopwatch.Elapsed, files) { Expired = expired };
+    }
+
+    private FlowRecord[] ParseAndEnrich(FlowLineChunk chunk, ConcurrentBag<HubbleFlowParser> parsers, FlowReadReport report)
+    {
+        var parser = parsers.TryTake(out var idle) ? idle : new HubbleFlowParser();
+        try
+        {
+            var flows = FlowFileReader.Parse(chunk, parser, report);
+            return Enrich is null ? flows : Enrich(flows);
+        }
+        finally
+        {
+            parsers.Add(parser);
+            chunk.Dispose();
+        }
     }
 
     /// <summary>Applies the store's retention rules now and at each interval until stopped; the flows it deleted.</summary>

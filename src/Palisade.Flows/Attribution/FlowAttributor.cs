@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Palisade.Compilation;
 using Palisade.Flows.Records;
 using Palisade.Model;
@@ -30,7 +31,7 @@ public sealed record AttributionOptions
 /// disagreement when the destination's ingress policy denies it. A drop disagrees only when Hubble says
 /// policy dropped it (<c>POLICY_DENIED</c>, <c>POLICY_DENY</c>).
 /// </para>
-/// <para>Not thread-safe: it keeps a cache of verdicts by connection. Use one per thread.</para>
+/// <para>Thread-safe: several threads may attribute at once, each with its own cache of verdicts by connection.</para>
 /// </remarks>
 public sealed class FlowAttributor
 {
@@ -38,7 +39,8 @@ public sealed class FlowAttributor
     private readonly PolicySnapshot _snapshot;
     private readonly AttributionOptions _options;
     private readonly Dictionary<string, string?> _projects = new(StringComparer.Ordinal);
-    private readonly Dictionary<Key, Decision> _cache = [];
+    // Plain maps lent to one caller at a time: a concurrent map costs three times as much per look-up here.
+    private readonly ConcurrentBag<Dictionary<Key, Decision>> _caches = [];
     private readonly Dictionary<string, int> _podsByLabels = new(StringComparer.Ordinal);
 
     /// <summary>Creates an attributor for one snapshot.</summary>
@@ -68,9 +70,17 @@ public sealed class FlowAttributor
     {
         ArgumentNullException.ThrowIfNull(flows);
         var result = new FlowRecord[flows.Length];
-        for (var i = 0; i < flows.Length; i++)
+        var cache = Borrow();
+        try
         {
-            result[i] = Attribute(flows[i]);
+            for (var i = 0; i < flows.Length; i++)
+            {
+                result[i] = Attribute(flows[i], cache);
+            }
+        }
+        finally
+        {
+            _caches.Add(cache);
         }
 
         return result;
@@ -78,6 +88,21 @@ public sealed class FlowAttributor
 
     /// <summary>The flow with <see cref="FlowRecord.Attribution"/> set.</summary>
     public FlowRecord Attribute(FlowRecord flow)
+    {
+        var cache = Borrow();
+        try
+        {
+            return Attribute(flow, cache);
+        }
+        finally
+        {
+            _caches.Add(cache);
+        }
+    }
+
+    private Dictionary<Key, Decision> Borrow() => _caches.TryTake(out var cache) ? cache : [];
+
+    private FlowRecord Attribute(FlowRecord flow, Dictionary<Key, Decision> cache)
     {
         ArgumentNullException.ThrowIfNull(flow);
         var project = Project(flow.Source.Namespace) ?? Project(flow.Destination.Namespace);
@@ -98,15 +123,15 @@ public sealed class FlowAttributor
 
         var request = Request(flow, reply);
         var key = new Key(from.Kind, from.PodIndex, from.Address, from.DnsName, to.Kind, to.PodIndex, to.Address, to.DnsName, protocol, port, request?.Method, request?.Path, request?.DnsQuery);
-        if (!_cache.TryGetValue(key, out var decision))
+        if (!cache.TryGetValue(key, out var decision))
         {
             decision = Decide(from, to, protocol, port, request);
-            if (_cache.Count >= CacheLimit)
+            if (cache.Count >= CacheLimit)
             {
-                _cache.Clear();
+                cache.Clear();
             }
 
-            _cache[key] = decision;
+            cache[key] = decision;
         }
 
         // The side Hubble observed: for a reply, the observing side's role in the original connection flips.

@@ -24,6 +24,7 @@ public sealed class FlowReadReport
     public const int MaxProblems = 100;
 
     private readonly List<FlowReadProblem> _problems = [];
+    private readonly List<string> _sources = [];
     private long _lines;
     private long _flows;
     private long _notFlows;
@@ -45,14 +46,25 @@ public sealed class FlowReadReport
     /// <summary>Bytes read (after decompression).</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    /// <summary>The first <see cref="MaxProblems"/> problems, in the order found.</summary>
+    /// <summary>The first <see cref="MaxProblems"/> problems, by source in the order read, then by line (lines may be parsed on several threads).</summary>
     public IReadOnlyList<FlowReadProblem> Problems
     {
         get
         {
             lock (_problems)
             {
-                return [.. _problems];
+                return [.. _problems.OrderBy(p => _sources.IndexOf(p.Source)).ThenBy(static p => p.Line)];
+            }
+        }
+    }
+
+    internal void Begin(string source)
+    {
+        lock (_problems)
+        {
+            if (!_sources.Contains(source))
+            {
+                _sources.Add(source);
             }
         }
     }
@@ -128,22 +140,44 @@ public static class FlowFileReader
     }
 
     /// <summary>
-    /// Reads flows from <paramref name="stream"/>, gzip or plain, in batches of up to
-    /// <paramref name="batchSize"/>. <paramref name="source"/> names the stream in problems (a file
+    /// Reads flows from <paramref name="stream"/>, gzip or plain, in batches of the flows of up to
+    /// <paramref name="batchSize"/> lines. <paramref name="source"/> names the stream in problems (a file
     /// name, or <c>-</c> for standard input). A stream that breaks off (a truncated gzip file) ends the
     /// batches with a problem; what was read before it is kept.
     /// </summary>
     public static IEnumerable<FlowRecord[]> ReadBatches(Stream stream, string source, FlowReadReport report, int batchSize = 8192, CancellationToken cancel = default)
     {
+        var parser = new HubbleFlowParser();
+        foreach (var chunk in ReadChunks(stream, source, report, batchSize, cancel))
+        {
+            using (chunk)
+            {
+                var flows = Parse(chunk, parser, report);
+                if (flows.Length > 0)
+                {
+                    yield return flows;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Splits <paramref name="stream"/> into chunks of up to <paramref name="lines"/> lines, copied out of
+    /// the reader's buffer so that they can be parsed on other threads (<see cref="Parse"/>). Lines too
+    /// long to be flows are reported here and left out. Dispose each chunk when parsed.
+    /// </summary>
+    public static IEnumerable<FlowLineChunk> ReadChunks(Stream stream, string source, FlowReadReport report, int lines = 8192, CancellationToken cancel = default)
+    {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(report);
-        var parser = new HubbleFlowParser();
-        var batch = new List<FlowRecord>(Math.Min(batchSize, 65_536));
-        using var lines = new LineSplitter(stream, source, report);
+        ArgumentOutOfRangeException.ThrowIfLessThan(lines, 1);
+        report.Begin(source);
+        using var splitter = new LineSplitter(stream, source, report);
+        var chunk = new FlowLineChunk(source, Math.Min(lines, 65_536));
         while (true)
         {
             cancel.ThrowIfCancellationRequested();
-            if (!lines.TryNext(out var line, out var number))
+            if (!splitter.TryNext(out var line, out var number))
             {
                 break;
             }
@@ -155,32 +189,50 @@ public static class FlowFileReader
                 continue;
             }
 
-            switch (parser.TryParse(line.Span, out var flow, out var error))
+            chunk.Add(line.Span, number, splitter.Unterminated);
+            if (chunk.Count >= lines)
+            {
+                yield return chunk;
+                chunk = new FlowLineChunk(source, Math.Min(lines, 65_536));
+            }
+        }
+
+        if (chunk.Count > 0)
+        {
+            yield return chunk;
+        }
+        else
+        {
+            chunk.Dispose();
+        }
+    }
+
+    /// <summary>Parses a chunk's lines with <paramref name="parser"/> (one per thread), counting and reporting into <paramref name="report"/>.</summary>
+    public static FlowRecord[] Parse(FlowLineChunk chunk, HubbleFlowParser parser, FlowReadReport report)
+    {
+        ArgumentNullException.ThrowIfNull(chunk);
+        ArgumentNullException.ThrowIfNull(parser);
+        ArgumentNullException.ThrowIfNull(report);
+        var flows = new List<FlowRecord>(chunk.Count);
+        for (var i = 0; i < chunk.Count; i++)
+        {
+            switch (parser.TryParse(chunk.Line(i), out var flow, out var error))
             {
                 case FlowLineKind.Flow:
                     report.Flow();
-                    batch.Add(flow!);
-                    if (batch.Count >= batchSize)
-                    {
-                        yield return [.. batch];
-                        batch.Clear();
-                    }
-
+                    flows.Add(flow!);
                     break;
                 case FlowLineKind.NotAFlow:
                     report.NotFlow();
                     break;
                 case FlowLineKind.Malformed:
-                    var message = lines.Unterminated ? error.Message + " (the stream ends in the middle of this line: a file still being written, or cut short)" : error.Message;
-                    report.Problem(new FlowReadProblem(source, number, error.Column, DiagnosticCodes.MalformedFlow, message));
+                    var message = chunk.EndsStream(i) ? error.Message + " (the stream ends in the middle of this line: a file still being written, or cut short)" : error.Message;
+                    report.Problem(new FlowReadProblem(chunk.Source, chunk.LineNumber(i), error.Column, DiagnosticCodes.MalformedFlow, message));
                     break;
             }
         }
 
-        if (batch.Count > 0)
-        {
-            yield return [.. batch];
-        }
+        return [.. flows];
     }
 
     /// <summary>Opens a flow file for <see cref="ReadBatches"/>; <c>-</c> is standard input.</summary>
@@ -369,6 +421,62 @@ public static class FlowFileReader
             }
 
             base.Dispose(disposing);
+        }
+    }
+}
+
+/// <summary>A run of lines of one source, copied into a pooled buffer: the unit parsed on one thread.</summary>
+public sealed class FlowLineChunk : IDisposable
+{
+    private byte[] _data = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+    private readonly List<(int Start, int Length, long Number)> _lines;
+    private int _used;
+    private bool _endsStream;
+
+    internal FlowLineChunk(string source, int capacity)
+    {
+        Source = source;
+        _lines = new(capacity);
+    }
+
+    /// <summary>The file or stream the lines came from.</summary>
+    public string Source { get; }
+
+    /// <summary>How many lines the chunk holds.</summary>
+    public int Count => _lines.Count;
+
+    internal void Add(ReadOnlySpan<byte> line, long number, bool endsStream)
+    {
+        if (_used + line.Length > _data.Length)
+        {
+            var larger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(_data.Length * 2, _used + line.Length));
+            _data.AsSpan(0, _used).CopyTo(larger);
+            System.Buffers.ArrayPool<byte>.Shared.Return(_data);
+            _data = larger;
+        }
+
+        line.CopyTo(_data.AsSpan(_used));
+        _lines.Add((_used, line.Length, number));
+        _used += line.Length;
+        _endsStream = endsStream;
+    }
+
+    /// <summary>The text of line <paramref name="index"/> of the chunk.</summary>
+    public ReadOnlySpan<byte> Line(int index) => _data.AsSpan(_lines[index].Start, _lines[index].Length);
+
+    /// <summary>The line's number in its source, from 1.</summary>
+    public long LineNumber(int index) => _lines[index].Number;
+
+    /// <summary>Whether the line is the last of its stream and had no line break after it.</summary>
+    public bool EndsStream(int index) => _endsStream && index == _lines.Count - 1;
+
+    /// <summary>Gives the buffer back to the pool.</summary>
+    public void Dispose()
+    {
+        if (_data.Length > 0)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(_data);
+            _data = [];
         }
     }
 }

@@ -169,4 +169,20 @@ public sealed class FlowAttributorTests
         Assert.Equal(flows.Length, attributed.Length);
         Assert.All(attributed, f => Assert.NotNull(f.Attribution));
     }
+
+    [Fact]
+    public void Attribute_ManyThreadsAtOnce_GiveWhatOneThreadGives()
+    {
+        var flows = Reading.HubbleCaptureTests.ReadAll().Flows.ToArray();
+        var alone = new FlowAttributor(Sample.Value).Attribute(flows);
+        var shared = new FlowAttributor(Sample.Value);
+        var together = new FlowRecord[flows.Length][];
+
+        Parallel.For(0, 8, i => together[i] = shared.Attribute(flows));
+
+        foreach (var run in together.Take(8))
+        {
+            Assert.Equal(alone.Select(f => f.Attribution), run.Select(f => f.Attribution));
+        }
+    }
 }
