@@ -233,6 +233,11 @@ internal static class FlowsCommand
                 return ExitCodes.Success;
             }
 
+            if (flows is DuckDbFlowStore)
+            {
+                error.WriteLine($"palisade: warning: following {flows.Description}: a DuckDB file has one process at a time, so an ingest elsewhere waits until this stops; follow a postgres: store to watch another process ingest");
+            }
+
             // Follow: ask again for flows at or after the newest one seen, leaving out those already printed.
             var next = query with { Limit = null, Newest = false };
             while (!cancel.IsCancellationRequested)
