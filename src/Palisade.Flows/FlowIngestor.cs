@@ -57,7 +57,8 @@ public sealed class FlowIngestor(IFlowStore store)
         // cores; the storing side takes their results in reading order.
         var channel = Channel.CreateBounded<(string Source, Task<FlowRecord[]> Batch)>(new BoundedChannelOptions(Math.Max(2, Environment.ProcessorCount)) { SingleReader = true, SingleWriter = true });
         var parsers = new ConcurrentBag<HubbleFlowParser>();
-        var reading = Task.Run(
+        // Reading blocks (on files, on standard input), so it has a thread of its own, which may also wait for room.
+        var reading = Task.Factory.StartNew(
             () =>
             {
                 try
@@ -97,7 +98,9 @@ public sealed class FlowIngestor(IFlowStore store)
                     channel.Writer.TryComplete(failure);
                 }
             },
-            cancel);
+            cancel,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
 
         using var stopRetention = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var retention = RetentionInterval is { } interval ? Task.Run(() => EnforceRetentionAsync(interval, stopRetention.Token), CancellationToken.None) : Task.FromResult(0L);
@@ -145,7 +148,7 @@ public sealed class FlowIngestor(IFlowStore store)
         if (RetentionInterval is not null)
         {
             // Once more at the end, so that old flows this ingest stored do not wait for the next round.
-            expired += (await store.ApplyRetentionAsync((Clock.GetUtcNow().UtcTicks - DateTime.UnixEpoch.Ticks) * 100, dryRun: false, cancel).ConfigureAwait(false)).Deleted;
+            expired += (await store.ApplyRetentionAsync(FlowTimes.ToNanos(Clock.GetUtcNow()), dryRun: false, cancel).ConfigureAwait(false)).Deleted;
         }
 
         return new IngestResult(report, stored, stopwatch.Elapsed, files) { Expired = expired };
@@ -175,7 +178,7 @@ public sealed class FlowIngestor(IFlowStore store)
             while (true)
             {
                 var now = Clock.GetUtcNow();
-                var result = await store.ApplyRetentionAsync((now.UtcTicks - DateTime.UnixEpoch.Ticks) * 100, dryRun: false, stop).ConfigureAwait(false);
+                var result = await store.ApplyRetentionAsync(FlowTimes.ToNanos(now), dryRun: false, stop).ConfigureAwait(false);
                 deleted += result.Deleted;
                 await Task.Delay(interval, Clock, stop).ConfigureAwait(false);
             }

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Palisade.Flows.Output;
+using Palisade.Flows.Reading;
 using Palisade.Flows.Records;
 using Palisade.Flows.Storage;
 

@@ -6,6 +6,7 @@ using Palisade.Flows;
 using Palisade.Flows.Alerts;
 using Palisade.Flows.Attribution;
 using Palisade.Flows.Output;
+using Palisade.Flows.Reading;
 using Palisade.Flows.Records;
 using Palisade.Flows.Storage;
 
@@ -541,25 +542,19 @@ internal static class FlowsCommand
                 return ExitCodes.BadInput;
             }
 
-            var rules = (await flows.GetRetentionRulesAsync(cancel).ConfigureAwait(false)).ToDictionary(static r => r.Target, StringComparer.Ordinal);
+            IReadOnlyList<RetentionRule> rules = await flows.GetRetentionRulesAsync(cancel).ConfigureAwait(false);
             var removed = parse.GetValue(unset) ?? [];
             if (changes.Count > 0 || removed.Length > 0)
             {
-                foreach (var target in removed)
+                var changed = RetentionRule.Change(rules, changes, removed, out var problem);
+                if (changed is null)
                 {
-                    if (!rules.Remove(target))
-                    {
-                        error.WriteLine($"palisade: --unset: there is no rule for '{target}'");
-                        return ExitCodes.BadInput;
-                    }
+                    error.WriteLine($"palisade: --unset: {problem}");
+                    return ExitCodes.BadInput;
                 }
 
-                foreach (var rule in changes)
-                {
-                    rules[rule.Target] = rule;
-                }
-
-                await flows.SetRetentionRulesAsync([.. rules.Values], cancel).ConfigureAwait(false);
+                await flows.SetRetentionRulesAsync(changed, cancel).ConfigureAwait(false);
+                rules = changed;
             }
 
             if (rules.Count == 0)
@@ -569,17 +564,16 @@ internal static class FlowsCommand
             else
             {
                 output.WriteLine($"retention rules in {flows.Description}:");
-                foreach (var rule in rules.Values.OrderBy(static r => r.Target == RetentionRule.Everything).ThenBy(static r => r.Target, StringComparer.Ordinal))
+                foreach (var rule in RetentionRule.InOrder(rules))
                 {
-                    var what = rule.Target == RetentionRule.Everything ? "every other flow" : rule.Target.StartsWith(RetentionRule.ProjectPrefix, StringComparison.Ordinal) ? $"project {rule.Target[RetentionRule.ProjectPrefix.Length..]}" : $"namespace {rule.Target}";
-                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what}: {rule.Days} days"));
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {rule.Describe()}: {rule.Days} days"));
                 }
             }
 
             if (parse.GetValue(apply))
             {
                 var now = clock.GetUtcNow();
-                var result = await flows.ApplyRetentionAsync((now.UtcTicks - DateTime.UnixEpoch.Ticks) * 100, parse.GetValue(dryRun), cancel).ConfigureAwait(false);
+                var result = await flows.ApplyRetentionAsync(FlowTimes.ToNanos(now), parse.GetValue(dryRun), cancel).ConfigureAwait(false);
                 var partitions = result.DroppedPartitions.Count == 0 ? string.Empty : $" ({result.DroppedPartitions.Count} whole day partitions)";
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(result.DryRun ? "would delete" : "deleted")} {result.Deleted:N0} expired flows{partitions}"));
             }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Palisade.Flows.Reading;
 using Palisade.Flows.Records;
 
 namespace Palisade.Flows.Output;
@@ -93,29 +92,4 @@ public static class FlowTable
             { } other => other.ToString(CultureInfo.InvariantCulture),
         };
     }
-}
-
-/// <summary><c>--since</c> and <c>--until</c> values: RFC 3339 times, or durations before now (<c>2h</c>, <c>7d</c>, <c>1h30m</c>).</summary>
-public static class FlowTimes
-{
-    /// <summary>Reads a time or a duration before <paramref name="now"/> into nanoseconds since the epoch.</summary>
-    public static bool TryParse(string text, DateTimeOffset now, out long nanos)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        if (Rfc3339.TryParseNanos(text, out nanos))
-        {
-            return true;
-        }
-
-        if (!TryParseDuration(text, out var duration))
-        {
-            return false;
-        }
-
-        nanos = ((now.UtcTicks - DateTime.UnixEpoch.Ticks) * 100) - duration;
-        return true;
-    }
-
-    /// <summary>Reads a duration as Go writes them, with days and weeks too (<c>90s</c>, <c>1h30m</c>, <c>7d</c>, <c>2w</c>), in nanoseconds.</summary>
-    public static bool TryParseDuration(string text, out long nanos) => Palisade.Model.Durations.TryParseNanos(text, out nanos);
 }

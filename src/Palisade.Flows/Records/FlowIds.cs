@@ -5,16 +5,13 @@ namespace Palisade.Flows.Records;
 /// <summary>Flow identities: a 128-bit number as the uuid stores keep, and back.</summary>
 public static class FlowIds
 {
-    /// <summary>The 16 bytes of an identity, most significant first (a uuid's byte order).</summary>
-    public static byte[] ToGuidBytes(UInt128 id)
-    {
-        var bytes = new byte[16];
-        BinaryPrimitives.WriteUInt128BigEndian(bytes, id);
-        return bytes;
-    }
-
     /// <summary>The identity as a <see cref="Guid"/> with the uuid's byte order, as stores keep it.</summary>
-    public static Guid ToGuid(UInt128 id) => new(ToGuidBytes(id), bigEndian: true);
+    public static Guid ToGuid(UInt128 id)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(bytes, id);
+        return new Guid(bytes, bigEndian: true);
+    }
 
     /// <summary>The identity a <see cref="Guid"/> read from a store stands for.</summary>
     public static UInt128 FromGuid(Guid guid)

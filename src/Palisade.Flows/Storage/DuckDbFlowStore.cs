@@ -86,7 +86,7 @@ public sealed class DuckDbFlowStore : IFlowStore
 
         try
         {
-            var version = await MigrateAsync(connection, path, cancel).ConfigureAwait(false);
+            var version = await FlowSchema.MigrateAsync(connection, Migrations, "duckdb:" + path, Dialect, lockStatement: null, cancel).ConfigureAwait(false);
             var store = new DuckDbFlowStore(connection, "duckdb:" + path, version);
             await store.LoadDictionaryAsync(cancel).ConfigureAwait(false);
             return store;
@@ -109,37 +109,6 @@ public sealed class DuckDbFlowStore : IFlowStore
         ]),
         ("retention rules", ["CREATE TABLE retention_rules (target VARCHAR PRIMARY KEY, days INTEGER NOT NULL)"]),
     ];
-
-    private static async Task<int> MigrateAsync(DuckDBConnection connection, string path, CancellationToken cancel)
-    {
-        await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS palisade_schema (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL, description VARCHAR NOT NULL)", cancel).ConfigureAwait(false);
-        using var read = connection.CreateCommand();
-        read.CommandText = "SELECT coalesce(max(version), 0) FROM palisade_schema";
-        var current = Convert.ToInt32(await read.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture);
-        if (current > Migrations.Count)
-        {
-            throw new FlowStoreException($"the flow store duckdb:{path} has schema version {current}, newer than this Palisade knows ({Migrations.Count}); use a newer Palisade");
-        }
-
-        for (var version = current + 1; version <= Migrations.Count; version++)
-        {
-            var (description, statements) = Migrations[version - 1];
-            using var transaction = connection.BeginTransaction();
-            foreach (var statement in statements)
-            {
-                await ExecuteAsync(connection, statement, cancel).ConfigureAwait(false);
-            }
-
-            using var record = connection.CreateCommand();
-            record.CommandText = "INSERT INTO palisade_schema VALUES ($version, now(), $description)";
-            record.Parameters.Add(new DuckDBParameter("version", version));
-            record.Parameters.Add(new DuckDBParameter("description", description));
-            await record.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
-            transaction.Commit();
-        }
-
-        return Migrations.Count;
-    }
 
     /// <inheritdoc />
     public async Task<FlowWriteResult> WriteAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default) =>

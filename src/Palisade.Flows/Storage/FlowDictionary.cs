@@ -69,12 +69,6 @@ public sealed class FlowDictionary
     /// <summary>The highest string number known.</summary>
     public int MaxString { get; private set; }
 
-    /// <summary>Every end known, by number.</summary>
-    public IEnumerable<KeyValuePair<int, FlowEnd>> Ends => _ends;
-
-    /// <summary>Every string known, by number.</summary>
-    public IEnumerable<KeyValuePair<int, string>> Strings => _strings;
-
     /// <summary>The digest a string is kept under.</summary>
     public static long HashOf(string text) => (long)XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(text ?? throw new ArgumentNullException(nameof(text))));
 

@@ -77,7 +77,12 @@ public sealed class PostgresFlowStore : IFlowStore
         var description = "postgres:" + Redact(connectionString);
         try
         {
-            var version = await MigrateAsync(source, description, cancel).ConfigureAwait(false);
+            int version;
+            await using (var connection = await source.OpenConnectionAsync(cancel).ConfigureAwait(false))
+            {
+                version = await FlowSchema.MigrateAsync(connection, Migrations, description, Dialect, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancel).ConfigureAwait(false);
+            }
+
             return new PostgresFlowStore(source, description, version);
         }
         catch (Exception failure) when (failure is NpgsqlException or TimeoutException)
@@ -105,37 +110,6 @@ public sealed class PostgresFlowStore : IFlowStore
         ]),
         ("retention rules", ["CREATE TABLE retention_rules (target text PRIMARY KEY, days integer NOT NULL)"]),
     ];
-
-    private static async Task<int> MigrateAsync(NpgsqlDataSource source, string description, CancellationToken cancel)
-    {
-        await using var connection = await source.OpenConnectionAsync(cancel).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false);
-        await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancel).ConfigureAwait(false);
-        await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS palisade_schema (version integer NOT NULL, applied_at timestamptz NOT NULL, description text NOT NULL)", cancel).ConfigureAwait(false);
-        await using var read = new NpgsqlCommand("SELECT coalesce(max(version), 0) FROM palisade_schema", connection);
-        var current = System.Convert.ToInt32(await read.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture);
-        if (current > Migrations.Count)
-        {
-            throw new FlowStoreException($"the flow store {description} has schema version {current}, newer than this Palisade knows ({Migrations.Count}); use a newer Palisade");
-        }
-
-        for (var version = current + 1; version <= Migrations.Count; version++)
-        {
-            var (what, statements) = Migrations[version - 1];
-            foreach (var statement in statements)
-            {
-                await ExecuteAsync(connection, statement, cancel).ConfigureAwait(false);
-            }
-
-            await using var record = new NpgsqlCommand("INSERT INTO palisade_schema VALUES ($1, now(), $2)", connection);
-            record.Parameters.AddWithValue(version);
-            record.Parameters.AddWithValue(what);
-            await record.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancel).ConfigureAwait(false);
-        return Migrations.Count;
-    }
 
     /// <summary>The name of the partition that holds a day (<c>flows_20261128</c>).</summary>
     public static string PartitionName(long dayStartNanos) =>

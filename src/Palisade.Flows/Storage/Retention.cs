@@ -49,6 +49,40 @@ public sealed record RetentionRule(string Target, int Days)
 
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Target}={Days}d");
+
+    /// <summary>
+    /// The rules after removing <paramref name="unset"/> targets and setting <paramref name="set"/> rules
+    /// (a rule for a target replaces the one there); null, with the reason, when a target to remove has no rule.
+    /// </summary>
+    public static IReadOnlyList<RetentionRule>? Change(IReadOnlyList<RetentionRule> rules, IEnumerable<RetentionRule> set, IEnumerable<string> unset, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        var byTarget = rules.ToDictionary(static r => r.Target, StringComparer.Ordinal);
+        foreach (var target in unset)
+        {
+            if (!byTarget.Remove(target))
+            {
+                error = $"there is no rule for '{target}'";
+                return null;
+            }
+        }
+
+        foreach (var rule in set)
+        {
+            byTarget[rule.Target] = rule;
+        }
+
+        error = null;
+        return InOrder(byTarget.Values);
+    }
+
+    /// <summary>Rules as people read them: by target, with <c>*</c> last.</summary>
+    public static IReadOnlyList<RetentionRule> InOrder(IEnumerable<RetentionRule> rules) =>
+        [.. rules.OrderBy(static r => r.Target == Everything).ThenBy(static r => r.Target, StringComparer.Ordinal)];
+
+    /// <summary>What the rule covers, for people: <c>namespace project-alpha</c>, <c>project alpha</c>, <c>every other flow</c>.</summary>
+    public string Describe() =>
+        Target == Everything ? "every other flow" : Target.StartsWith(ProjectPrefix, StringComparison.Ordinal) ? $"project {Target[ProjectPrefix.Length..]}" : $"namespace {Target}";
 }
 
 /// <summary>What applying retention did (or, in a dry run, would do).</summary>
