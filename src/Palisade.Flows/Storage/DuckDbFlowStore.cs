@@ -30,8 +30,11 @@ public sealed class FlowStoreException : Exception
 /// <summary>
 /// The embedded flow store: one DuckDB file (Palisade's default, under the data folder). One process
 /// opens a file at a time (DuckDB locks it); within the process, calls are serialised on one
-/// connection. A write looks up the keys already stored in the batch's time range, then appends the
-/// rest straight into <c>flows</c> with DuckDB's appender, whose flush stores them as one transaction.
+/// connection. A flow is stored as nine numbers: time, identity, ends, ports, L7 latency, and the
+/// numbers of its shape and detail, which <c>flow_shapes</c> and <c>flow_details</c> keep once each
+/// (DuckDB's cost of storing a row grows with its columns). A write looks up the keys already stored
+/// in the batch's time range, saves the shapes and details not seen before, then appends the rest
+/// straight into <c>flows</c> with DuckDB's appender, whose flush stores them as one transaction.
 /// </summary>
 public sealed class DuckDbFlowStore : IFlowStore
 {
@@ -39,6 +42,8 @@ public sealed class DuckDbFlowStore : IFlowStore
     private readonly DuckDBConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly FlowDictionary _dictionary = new();
+    private readonly FlowNumbering<FlowShape> _shapes = new();
+    private readonly FlowNumbering<FlowDetail> _details = new();
 
     private DuckDbFlowStore(DuckDBConnection connection, string description, int version)
     {
@@ -108,7 +113,36 @@ public sealed class DuckDbFlowStore : IFlowStore
             "CREATE TABLE flow_strings (id INTEGER PRIMARY KEY, hash BIGINT NOT NULL UNIQUE, text VARCHAR NOT NULL)",
         ]),
         ("retention rules", ["CREATE TABLE retention_rules (target VARCHAR PRIMARY KEY, days INTEGER NOT NULL)"]),
+        ("flows as nine columns: shapes and details kept once", NarrowFlows()),
     ];
+
+    /// <summary>The columns of <c>flows</c> from schema version 3 on, in the order the appender writes them.</summary>
+    internal const string NarrowColumns = "time_ns, flow_id, src, dst, src_port, dst_port, l7_latency_ns, shape, detail";
+
+    /// <summary>
+    /// Schema version 3: each distinct shape and detail of the flows stored so far gets a number in
+    /// <c>flow_shapes</c> and <c>flow_details</c>, and <c>flows</c> is rewritten to refer to them.
+    /// </summary>
+    private static string[] NarrowFlows()
+    {
+        static string Typed(IReadOnlyList<string> names) => string.Join(", ", names.Select(static n => $"{n} {FlowColumns.All.First(c => c.Name == n).DuckDb}"));
+        static string Same(IReadOnlyList<string> names, string table) => string.Join(" AND ", names.Select(n => $"f.{n} IS NOT DISTINCT FROM {table}.{n}"));
+        var shapes = string.Join(", ", FlowShape.Columns);
+        var details = string.Join(", ", FlowDetail.Columns);
+        return
+        [
+            $"CREATE TABLE flow_shapes (id INTEGER PRIMARY KEY, {Typed(FlowShape.Columns)})",
+            $"INSERT INTO flow_shapes SELECT CAST(row_number() OVER () AS INTEGER), * FROM (SELECT DISTINCT {shapes} FROM flows)",
+            $"CREATE TABLE flow_details (id INTEGER PRIMARY KEY, {Typed(FlowDetail.Columns)})",
+            $"INSERT INTO flow_details SELECT CAST(row_number() OVER () AS INTEGER), * FROM (SELECT DISTINCT {details} FROM flows)",
+            "CREATE TABLE flows_narrow (time_ns BIGINT NOT NULL, flow_id UUID NOT NULL, src INTEGER NOT NULL, dst INTEGER NOT NULL, " +
+                "src_port INTEGER NOT NULL, dst_port INTEGER NOT NULL, l7_latency_ns BIGINT NOT NULL, shape INTEGER NOT NULL, detail INTEGER NOT NULL)",
+            $"INSERT INTO flows_narrow SELECT f.time_ns, f.flow_id, f.src, f.dst, f.src_port, f.dst_port, f.l7_latency_ns, s.id, d.id FROM flows f " +
+                $"JOIN flow_shapes s ON {Same(FlowShape.Columns, "s")} JOIN flow_details d ON {Same(FlowDetail.Columns, "d")} ORDER BY f.time_ns",
+            "DROP TABLE flows",
+            "ALTER TABLE flows_narrow RENAME TO flows",
+        ];
+    }
 
     /// <inheritdoc />
     public async Task<FlowWriteResult> WriteAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default) =>
@@ -152,18 +186,29 @@ public sealed class DuckDbFlowStore : IFlowStore
                 }
             }
 
-            // Appended straight into the table; the appender's flush at its end stores the rows as one transaction.
+            // Rows first, numbering the shapes and details not seen before; those are saved before the
+            // flows that use them, so a crash in between leaves numbers no flow uses, never the reverse.
             var fresh = new List<FlowRecord>(flows.Count);
+            var rows = new List<(FlowRow Row, int Shape, int Detail)>(flows.Count);
+            foreach (var flow in flows)
+            {
+                var row = FlowColumns.Row(flow, _dictionary);
+                if (stored.Add((row.TimeNanos, row.Id)))
+                {
+                    rows.Add((row, _shapes.IdOf(FlowShape.Of(row)), _details.IdOf(FlowDetail.Of(row))));
+                    fresh.Add(flow);
+                }
+            }
+
+            StoreShapes(cancel);
+
+            // Appended straight into the table; the appender's flush at its end stores the rows as one transaction.
             using (var appender = _connection.CreateAppender("flows"))
             {
-                foreach (var flow in flows)
+                foreach (var (r, shape, detail) in rows)
                 {
-                    var row = FlowColumns.Row(flow, _dictionary);
-                    if (stored.Add((row.TimeNanos, row.Id)))
-                    {
-                        Append(appender.CreateRow(), row);
-                        fresh.Add(flow);
-                    }
+                    appender.CreateRow().AppendValue(r.TimeNanos).AppendValue(r.Id).AppendValue(r.Source).AppendValue(r.Destination).AppendValue(r.SourcePort)
+                        .AppendValue(r.DestinationPort).AppendValue(r.L7LatencyNanos).AppendValue(shape).AppendValue(detail).EndRow();
                 }
             }
 
@@ -190,15 +235,51 @@ public sealed class DuckDbFlowStore : IFlowStore
         return fresh;
     }
 
-    /// <summary>Appends one row, column by column in <see cref="FlowColumns.All"/> order, without boxing.</summary>
-    private static void Append(IDuckDBAppenderRow row, in FlowRow r) =>
-        row.AppendValue(r.TimeNanos).AppendValue(r.Id).AppendValue(r.IdFromUuid).AppendValue(r.Verdict).AppendValue(r.DropReason).AppendValue(r.Node)
-            .AppendValue(r.IpVersion).AppendValue(r.Protocol).AppendValue(r.Source).AppendValue(r.Destination).AppendValue(r.SourcePort).AppendValue(r.DestinationPort)
-            .AppendValue(r.TcpFlags).AppendValue(r.IcmpType).AppendValue(r.IcmpCode).AppendValue(r.Direction).AppendValue(r.IsReply).AppendValue(r.EventType)
-            .AppendValue(r.EventSubType).AppendValue(r.FlowType).AppendValue(r.TracePoint).AppendValue(r.PolicyMatchType).AppendValue(r.L7Type).AppendValue(r.L7LatencyNanos)
-            .AppendValue(r.HttpCode).AppendValue(r.HttpMethod).AppendValue(r.HttpUrl).AppendValue(r.HttpProtocol).AppendValue(r.HttpHeaders).AppendValue(r.DnsQuery)
-            .AppendValue(r.DnsRcode).AppendValue(r.DnsTtl).AppendValue(r.DnsAnswer).AppendValue(r.Policies).AppendValue(r.Summary).AppendValue(r.EngineVerdict)
-            .AppendValue(r.Tier).AppendValue(r.Policy).AppendValue(r.Rule).AppendValue(r.Disagreement).AppendValue(r.Project).EndRow();
+    /// <summary>Saves the shapes and details numbered since the last call, in one transaction; forgets them when that fails.</summary>
+    private void StoreShapes(CancellationToken cancel)
+    {
+        var shapes = _shapes.TakeAdded();
+        var details = _details.TakeAdded();
+        if (shapes.Count == 0 && details.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            using var transaction = _connection.BeginTransaction();
+            using (var appender = _connection.CreateAppender("flow_shapes"))
+            {
+                foreach (var (id, v) in shapes)
+                {
+                    appender.CreateRow().AppendValue(id).AppendValue(v.IdFromUuid).AppendValue(v.Verdict).AppendValue(v.DropReason).AppendValue(v.Node)
+                        .AppendValue(v.IpVersion).AppendValue(v.Protocol).AppendValue(v.TcpFlags).AppendValue(v.IcmpType).AppendValue(v.IcmpCode)
+                        .AppendValue(v.Direction).AppendValue(v.IsReply).AppendValue(v.EventType).AppendValue(v.EventSubType).AppendValue(v.FlowType)
+                        .AppendValue(v.TracePoint).AppendValue(v.PolicyMatchType).AppendValue(v.L7Type).AppendValue(v.HttpCode).AppendValue(v.HttpMethod)
+                        .AppendValue(v.HttpProtocol).AppendValue(v.DnsRcode).AppendValue(v.Policies).AppendValue(v.EngineVerdict).AppendValue(v.Tier)
+                        .AppendValue(v.Policy).AppendValue(v.Rule).AppendValue(v.Disagreement).AppendValue(v.Project).EndRow();
+                }
+            }
+
+            using (var appender = _connection.CreateAppender("flow_details"))
+            {
+                foreach (var (id, v) in details)
+                {
+                    appender.CreateRow().AppendValue(id).AppendValue(v.HttpUrl).AppendValue(v.HttpHeaders).AppendValue(v.DnsQuery).AppendValue(v.DnsTtl)
+                        .AppendValue(v.DnsAnswer).AppendValue(v.Summary).EndRow();
+                }
+            }
+
+            cancel.ThrowIfCancellationRequested();
+            transaction.Commit();
+        }
+        catch
+        {
+            _shapes.Forget(shapes);
+            _details.Forget(details);
+            throw;
+        }
+    }
 
     /// <summary>Stores the ends and strings of a batch that the store lacks, numbered after the highest, in their own transaction.</summary>
     private async Task StoreDictionaryAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel)
@@ -262,6 +343,27 @@ public sealed class DuckDbFlowStore : IFlowStore
 
         using (var command = _connection.CreateCommand())
         {
+            command.CommandText = $"SELECT id, {string.Join(", ", FlowShape.Columns)} FROM flow_shapes";
+            using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                _shapes.Load(reader.GetInt32(0), ReadShape(reader));
+            }
+        }
+
+        using (var command = _connection.CreateCommand())
+        {
+            command.CommandText = $"SELECT id, {string.Join(", ", FlowDetail.Columns)} FROM flow_details";
+            using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                int? Number(int i) => reader.IsDBNull(i) ? null : reader.GetInt32(i);
+                _details.Load(reader.GetInt32(0), new FlowDetail(Number(1), Number(2), Number(3), reader.IsDBNull(4) ? null : reader.GetInt64(4), Number(5), Number(6)));
+            }
+        }
+
+        using (var command = _connection.CreateCommand())
+        {
             command.CommandText = "SELECT id, text FROM flow_strings";
             using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             while (await reader.ReadAsync(cancel).ConfigureAwait(false))
@@ -271,6 +373,24 @@ public sealed class DuckDbFlowStore : IFlowStore
         }
     }
 
+
+    /// <summary>Reads a shape from a row of <c>id</c> and <see cref="FlowShape.Columns"/>.</summary>
+    private static FlowShape ReadShape(DbDataReader r)
+    {
+        int Int(int i) => Convert.ToInt32(r.GetValue(i), CultureInfo.InvariantCulture);
+        int? Number(int i) => r.IsDBNull(i) ? null : Int(i);
+        short? Short(int i) => r.IsDBNull(i) ? null : (short)Int(i);
+        return new FlowShape(
+            r.GetBoolean(1), (byte)Int(2), Number(3), Number(4), (byte)Int(5), (byte)Int(6), (ushort)Int(7), (short)Int(8), (short)Int(9),
+            (byte)Int(10), r.IsDBNull(11) ? null : r.GetBoolean(11), Short(12), Short(13), (byte)Int(14), Number(15), (byte)Int(16), (byte)Int(17),
+            Short(18), Number(19), Number(20), Short(21), Number(22), (byte)Int(23), Number(24), Number(25), Number(26), (byte)Int(27), Number(28));
+    }
+
+    /// <summary>The flow a row of <see cref="NarrowColumns"/> holds.</summary>
+    private FlowRecord ReadFlow(DbDataReader r) =>
+        FlowColumns.ToRecord(
+            _shapes[r.GetInt32(7)].Row(r.GetInt64(0), r.GetGuid(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), r.GetInt64(6), _details[r.GetInt32(8)]),
+            _dictionary);
 
     /// <inheritdoc />
     public async IAsyncEnumerable<FlowRecord> QueryAsync(FlowQuery query, [EnumeratorCancellation] CancellationToken cancel = default)
@@ -286,7 +406,7 @@ public sealed class DuckDbFlowStore : IFlowStore
             using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             while (await reader.ReadAsync(cancel).ConfigureAwait(false))
             {
-                yield return FlowColumns.Read(reader, _dictionary);
+                yield return ReadFlow(reader);
             }
         }
         finally
@@ -402,7 +522,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     {
         var rules = await GetRetentionRulesAsync(cancel).ConfigureAwait(false);
         var parameters = new List<DuckDBParameter>();
-        var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, value =>
+        var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, value =>
         {
             var name = "r" + parameters.Count.ToString(CultureInfo.InvariantCulture);
             parameters.Add(new DuckDBParameter(name, value));
@@ -468,9 +588,22 @@ public sealed class DuckDbFlowStore : IFlowStore
         _gate.Dispose();
     }
 
+    /// <summary>DuckDB's SQL over flows whose shapes and details are kept apart.</summary>
     private sealed class DuckDbDialect : FlowSqlDialect
     {
+        private static readonly HashSet<string> ShapeColumns = [.. FlowShape.Columns];
+        private static readonly HashSet<string> DetailColumns = [.. FlowDetail.Columns];
+
         public override string Parameter(string name) => "$" + name;
+
+        public override string On(string column, string condition) =>
+            ShapeColumns.Contains(column) ? $"shape IN (SELECT id FROM flow_shapes WHERE {condition})"
+            : DetailColumns.Contains(column) ? $"detail IN (SELECT id FROM flow_details WHERE {condition})"
+            : condition;
+
+        public override string Grouped => "flows JOIN flow_shapes ON flow_shapes.id = flows.shape";
+
+        public override string Selected => NarrowColumns;
     }
 }
 
@@ -479,6 +612,7 @@ internal static class FlowCountColumns
 {
     public static string Select(FlowCountField field, FlowFilterSql filter)
     {
+        ArgumentNullException.ThrowIfNull(filter);
         var column = field switch
         {
             FlowCountField.Verdict => "verdict",
@@ -491,7 +625,8 @@ internal static class FlowCountColumns
             FlowCountField.DropReason => "drop_reason",
             _ => throw new ArgumentOutOfRangeException(nameof(field)),
         };
-        return $"SELECT {column} AS k, count(*) AS n FROM flows{filter.Where} GROUP BY k";
+        var from = column is "src" or "dst" ? "flows" : filter.Dialect.Grouped;
+        return $"SELECT {column} AS k, count(*) AS n FROM {from}{filter.Where} GROUP BY k";
     }
 
     public static async Task<IReadOnlyList<KeyValuePair<string?, long>>> ReadAsync(DbDataReader reader, FlowCountField field, FlowDictionary dictionary, CancellationToken cancel)

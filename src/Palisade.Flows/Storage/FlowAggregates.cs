@@ -82,7 +82,7 @@ public static partial class FlowAggregateSql
         var groups = string.Join(", ", GroupColumns(aggregate));
         return $"SELECT {groups}, count(*) AS n, CAST(sum(CASE WHEN verdict IN (1, 5) THEN 1 ELSE 0 END) AS BIGINT) AS forwarded, " +
             $"CAST(sum(CASE WHEN verdict = 2 THEN 1 ELSE 0 END) AS BIGINT) AS dropped, min(time_ns) AS first_ns, max(time_ns) AS last_ns " +
-            $"FROM flows{where} GROUP BY {groups}";
+            $"FROM {filter.Dialect.Grouped}{where} GROUP BY {groups}";
     }
 
     /// <summary>Reads the groups of <see cref="Select"/>, names and merges them, and keeps the <paramref name="limit"/> with the most flows.</summary>

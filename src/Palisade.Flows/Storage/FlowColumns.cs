@@ -149,38 +149,54 @@ public static class FlowColumns
     }
 
     /// <summary>Reads the row the reader is on (selected with <see cref="List"/>) back into a flow.</summary>
-    public static FlowRecord Read(DbDataReader row, FlowDictionary dictionary)
+    public static FlowRecord Read(DbDataReader row, FlowDictionary dictionary) => ToRecord(ReadRow(row), dictionary);
+
+    /// <summary>Reads the row the reader is on, selected with <see cref="List"/>.</summary>
+    public static FlowRow ReadRow(DbDataReader row)
     {
         ArgumentNullException.ThrowIfNull(row);
-        ArgumentNullException.ThrowIfNull(dictionary);
-        string? Text(int i) => row.IsDBNull(i) ? null : dictionary.StringOf(Int(row, i));
         int? Nullable(int i) => row.IsDBNull(i) ? null : Int(row, i);
-        var source = dictionary.EndOf(Int(row, 8));
-        var destination = dictionary.EndOf(Int(row, 9));
-        var httpCode = Nullable(24);
-        var method = Text(25);
-        var url = Text(26);
-        var dnsQuery = Text(29);
-        var rcode = Nullable(30);
-        var answer = Text(32);
-        var policies = Text(33);
-        var engine = (EngineVerdict)Int(row, 35);
-        var tier = Text(36);
-        var policy = Text(37);
-        var rule = Text(38);
-        var disagreement = (Disagreement)Int(row, 39);
-        var project = Text(40);
+        short? Short(int i) => row.IsDBNull(i) ? null : (short)Int(row, i);
+        return new FlowRow(
+            row.GetInt64(0), row.GetGuid(1), row.GetBoolean(2), (byte)Int(row, 3), Nullable(4), Nullable(5), (byte)Int(row, 6), (byte)Int(row, 7),
+            Int(row, 8), Int(row, 9), Int(row, 10), Int(row, 11), (ushort)Int(row, 12), (short)Int(row, 13), (short)Int(row, 14),
+            (byte)Int(row, 15), row.IsDBNull(16) ? null : row.GetBoolean(16), Short(17), Short(18), (byte)Int(row, 19), Nullable(20), (byte)Int(row, 21),
+            (byte)Int(row, 22), row.GetInt64(23), Short(24), Nullable(25), Nullable(26), Nullable(27), Nullable(28),
+            Nullable(29), Short(30), row.IsDBNull(31) ? null : row.GetInt64(31), Nullable(32), Nullable(33), Nullable(34),
+            (byte)Int(row, 35), Nullable(36), Nullable(37), Nullable(38), (byte)Int(row, 39), Nullable(40));
+    }
+
+    /// <summary>The flow a row holds, its ends and strings named through <paramref name="dictionary"/>.</summary>
+    public static FlowRecord ToRecord(in FlowRow r, FlowDictionary dictionary)
+    {
+        ArgumentNullException.ThrowIfNull(dictionary);
+        string? Text(int? id) => dictionary.StringOf(id);
+        var source = dictionary.EndOf(r.Source);
+        var destination = dictionary.EndOf(r.Destination);
+        var httpCode = r.HttpCode;
+        var method = Text(r.HttpMethod);
+        var url = Text(r.HttpUrl);
+        var dnsQuery = Text(r.DnsQuery);
+        var rcode = r.DnsRcode;
+        var answer = Text(r.DnsAnswer);
+        var policies = Text(r.Policies);
+        var engine = (EngineVerdict)r.EngineVerdict;
+        var tier = Text(r.Tier);
+        var policy = Text(r.Policy);
+        var rule = Text(r.Rule);
+        var disagreement = (Disagreement)r.Disagreement;
+        var project = Text(r.Project);
         var (egressAllowed, ingressAllowed, egressDenied, ingressDenied) = ParsePolicies(policies);
         return new FlowRecord
         {
-            TimeUnixNanos = row.GetInt64(0),
-            Id = FlowIds.FromGuid(row.GetGuid(1)),
-            IdFromUuid = row.GetBoolean(2),
-            Verdict = (FlowVerdict)Int(row, 3),
-            DropReason = Text(4),
-            NodeName = Text(5),
-            IpVersion = (byte)Int(row, 6),
-            Protocol = (FlowProtocol)Int(row, 7),
+            TimeUnixNanos = r.TimeNanos,
+            Id = FlowIds.FromGuid(r.Id),
+            IdFromUuid = r.IdFromUuid,
+            Verdict = (FlowVerdict)r.Verdict,
+            DropReason = Text(r.DropReason),
+            NodeName = Text(r.Node),
+            IpVersion = r.IpVersion,
+            Protocol = (FlowProtocol)r.Protocol,
             Source = source.Endpoint,
             SourceIp = source.Ip,
             SourceNames = source.Names,
@@ -189,29 +205,29 @@ public static class FlowColumns
             DestinationIp = destination.Ip,
             DestinationNames = destination.Names,
             DestinationService = destination.Service,
-            SourcePort = Int(row, 10),
-            DestinationPort = Int(row, 11),
-            TcpFlags = (TcpFlags)Int(row, 12),
-            IcmpType = Int(row, 13),
-            IcmpCode = Int(row, 14),
-            Direction = (FlowDirection)Int(row, 15),
-            IsReply = row.IsDBNull(16) ? null : row.GetBoolean(16),
-            EventType = Nullable(17),
-            EventSubType = Nullable(18),
-            Type = (FlowType)Int(row, 19),
-            TraceObservationPoint = Text(20),
-            PolicyMatchType = Int(row, 21),
-            L7Type = (L7Type)Int(row, 22),
-            L7LatencyNanos = row.GetInt64(23),
+            SourcePort = r.SourcePort,
+            DestinationPort = r.DestinationPort,
+            TcpFlags = (TcpFlags)r.TcpFlags,
+            IcmpType = r.IcmpType,
+            IcmpCode = r.IcmpCode,
+            Direction = (FlowDirection)r.Direction,
+            IsReply = r.IsReply,
+            EventType = r.EventType,
+            EventSubType = r.EventSubType,
+            Type = (FlowType)r.FlowType,
+            TraceObservationPoint = Text(r.TracePoint),
+            PolicyMatchType = r.PolicyMatchType,
+            L7Type = (L7Type)r.L7Type,
+            L7LatencyNanos = r.L7LatencyNanos,
             Http = httpCode is not null || method is not null || url is not null
-                ? new HttpInfo { Code = httpCode ?? 0, Method = method, Url = url, Protocol = Text(27), Headers = ParseHeaders(Text(28)) }
+                ? new HttpInfo { Code = httpCode ?? 0, Method = method, Url = url, Protocol = Text(r.HttpProtocol), Headers = ParseHeaders(Text(r.HttpHeaders)) }
                 : null,
-            Dns = dnsQuery is not null || rcode is not null || answer is not null ? ParseDns(dnsQuery, rcode ?? 0, row.IsDBNull(31) ? 0 : row.GetInt64(31), answer) : null,
+            Dns = dnsQuery is not null || rcode is not null || answer is not null ? ParseDns(dnsQuery, rcode ?? 0, r.DnsTtl ?? 0, answer) : null,
             EgressAllowedBy = egressAllowed,
             IngressAllowedBy = ingressAllowed,
             EgressDeniedBy = egressDenied,
             IngressDeniedBy = ingressDenied,
-            Summary = Text(34),
+            Summary = Text(r.Summary),
             Attribution = engine == EngineVerdict.Unknown && tier is null && policy is null && project is null && disagreement == Disagreement.None
                 ? null
                 : new FlowAttribution { Verdict = engine, Tier = tier, Policy = policy, Rule = rule, Disagreement = disagreement, Project = project },

@@ -4,11 +4,28 @@ using Palisade.Sets;
 
 namespace Palisade.Flows.Storage;
 
-/// <summary>What differs between the SQL of the flow stores: how a parameter is written.</summary>
+/// <summary>
+/// What differs between the SQL of the flow stores: how a parameter is written, and where the columns
+/// of the flow row (<see cref="FlowColumns.All"/>) live, since a store may keep some apart (the
+/// embedded store keeps each flow's shape and detail in tables of their own).
+/// </summary>
 public abstract class FlowSqlDialect
 {
     /// <summary>The placeholder of the parameter named <paramref name="name"/>.</summary>
     public abstract string Parameter(string name);
+
+    /// <summary>
+    /// <paramref name="condition"/>, a condition on <paramref name="column"/> (a column of
+    /// <see cref="FlowColumns.All"/>, and any others the condition names kept beside it), as a condition
+    /// on the <c>flows</c> table.
+    /// </summary>
+    public virtual string On(string column, string condition) => condition;
+
+    /// <summary>What a query that groups or counts by any column of <see cref="FlowColumns.All"/> reads from.</summary>
+    public virtual string Grouped => "flows";
+
+    /// <summary>The columns a query for whole flows selects from <c>flows</c>.</summary>
+    public virtual string Selected => FlowColumns.List;
 }
 
 /// <summary>A WHERE clause built from a <see cref="FlowQuery"/>, with its parameters, for either store.</summary>
@@ -43,12 +60,12 @@ public sealed class FlowFilterSql
         Ends(query.Pods, query.FromPods, query.ToPods, dictionary, static (v, e) => PodMatches(v, e.Endpoint));
         EndsAll(query.Labels, query.FromLabels, query.ToLabels, dictionary);
         Ends(query.Ips, query.FromIps, query.ToIps, dictionary, static (v, e) => e.IpText == v || (e.Ip is { } ip && IpNumbers.TryParse(v, out var wanted) && ip == wanted));
-        AnyOf(query.Verdicts, v => $"verdict = {(int)v}");
-        AnyOf(query.Protocols, v => $"protocol = {(int)v}");
+        AnyOf(query.Verdicts, v => On("verdict", $"verdict = {(int)v}"));
+        AnyOf(query.Protocols, v => On("protocol", $"protocol = {(int)v}"));
         Either(query.Ports, v => $"src_port = {v}", v => $"dst_port = {v}");
         AnyOf(query.FromPorts, v => $"src_port = {v}");
         AnyOf(query.ToPorts, v => $"dst_port = {v}");
-        AnyOf(query.HttpStatus, v => v.From == v.To ? $"http_code = {v.From}" : $"(http_code >= {v.From} AND http_code <= {v.To})");
+        AnyOf(query.HttpStatus, v => On("http_code", v.From == v.To ? $"http_code = {v.From}" : $"(http_code >= {v.From} AND http_code <= {v.To})"));
         Strings("http_method", query.HttpMethods, dictionary, static (v, t) => string.Equals(t, v, StringComparison.OrdinalIgnoreCase));
         Strings("dns_query", query.DnsQueries, dictionary, static (v, t) => DnsMatches(v, t));
         Strings("node", query.Nodes, dictionary, static (v, t) => t == v);
@@ -56,13 +73,13 @@ public sealed class FlowFilterSql
         Strings("project", query.Projects, dictionary, static (v, t) => t == v);
         AnyOf(query.L7Protocols, v => v.ToUpperInvariant() switch
         {
-            "HTTP" => "http_method IS NOT NULL OR http_code IS NOT NULL",
-            "DNS" => "dns_query IS NOT NULL",
+            "HTTP" => On("http_method", "http_method IS NOT NULL OR http_code IS NOT NULL"),
+            "DNS" => On("dns_query", "dns_query IS NOT NULL"),
             _ => "FALSE",
         });
         if (query.DisagreementOnly)
         {
-            _conditions.Add("disagreement <> 0");
+            _conditions.Add(On("disagreement", "disagreement <> 0"));
         }
     }
 
@@ -113,7 +130,7 @@ public sealed class FlowFilterSql
     {
         if (values.Count > 0)
         {
-            _conditions.Add(In(column, dictionary.StringsWhere(t => values.Any(v => matches(v, t)))));
+            _conditions.Add(On(column, In(column, dictionary.StringsWhere(t => values.Any(v => matches(v, t))))));
         }
     }
 
@@ -173,7 +190,7 @@ public sealed class FlowFilterSql
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(filter);
-        var sql = $"SELECT {FlowColumns.List} FROM flows{filter.Where} ORDER BY time_ns {(query.Newest ? "DESC" : "ASC")}, flow_id";
+        var sql = $"SELECT {filter._dialect.Selected} FROM flows{filter.Where} ORDER BY time_ns {(query.Newest ? "DESC" : "ASC")}, flow_id";
         if (query.Limit is { } limit)
         {
             sql += " LIMIT " + limit.ToString(CultureInfo.InvariantCulture);
@@ -187,6 +204,11 @@ public sealed class FlowFilterSql
 
     /// <summary>The parameters the clause names, by name.</summary>
     public IReadOnlyList<KeyValuePair<string, object>> Parameters => _parameters;
+
+    /// <summary>The dialect the clause is written in.</summary>
+    public FlowSqlDialect Dialect => _dialect;
+
+    private string On(string column, string condition) => _dialect.On(column, condition);
 
     private string Add(object value)
     {

@@ -486,7 +486,7 @@ public sealed class PostgresFlowStore : IFlowStore
         await using var connection = await OpenAsync(cancel).ConfigureAwait(false);
         var rules = await RulesAsync(connection, cancel).ConfigureAwait(false);
         var parameters = new List<NpgsqlParameter>();
-        var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, value =>
+        var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, value =>
         {
             var name = "r" + parameters.Count.ToString(CultureInfo.InvariantCulture);
             parameters.Add(new NpgsqlParameter(name, value));

@@ -98,10 +98,11 @@ public static class RetentionSql
     /// rules are tried longest first, so a flow gets the longest retention of the rules that match it.
     /// Null when no flow can be old enough (no rules).
     /// </summary>
-    public static string? Expired(IReadOnlyList<RetentionRule> rules, long nowNanos, FlowDictionary dictionary, Func<object, string> parameter)
+    public static string? Expired(IReadOnlyList<RetentionRule> rules, long nowNanos, FlowDictionary dictionary, FlowSqlDialect dialect, Func<object, string> parameter)
     {
         ArgumentNullException.ThrowIfNull(rules);
         ArgumentNullException.ThrowIfNull(dictionary);
+        ArgumentNullException.ThrowIfNull(dialect);
         if (rules.Count == 0)
         {
             return null;
@@ -122,7 +123,7 @@ public static class RetentionSql
             string condition;
             if (rule.Target.StartsWith(RetentionRule.ProjectPrefix, StringComparison.Ordinal))
             {
-                condition = dictionary.KnownString(rule.Target[RetentionRule.ProjectPrefix.Length..]) is { } project ? $"project = {project.ToString(CultureInfo.InvariantCulture)}" : "FALSE";
+                condition = dictionary.KnownString(rule.Target[RetentionRule.ProjectPrefix.Length..]) is { } project ? dialect.On("project", $"project = {project.ToString(CultureInfo.InvariantCulture)}") : "FALSE";
             }
             else
             {

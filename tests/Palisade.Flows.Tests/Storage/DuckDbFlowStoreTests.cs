@@ -28,6 +28,86 @@ public sealed class DuckDbFlowStoreTests : FlowStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task Open_StoreOfSchemaVersion2_MigratesItAndReadsBackEveryFlow()
+    {
+        // A store as Palisade wrote it before flows were split into shapes and details: forty-one columns a flow.
+        var path = Path.Combine(_folder, "version2.duckdb");
+        var flows = Reading.HubbleCaptureTests.ReadAll().Flows.Distinct().ToList();
+        using (var connection = new DuckDB.NET.Data.DuckDBConnection($"DataSource={path}"))
+        {
+            connection.Open();
+            await FlowSchema.MigrateAsync(connection, DuckDbFlowStore.Migrations.Take(2).ToList(), "duckdb:" + path, new DollarDialect(), null, default);
+            var dictionary = new FlowDictionary();
+            var (ends, strings) = dictionary.Missing(flows);
+            using (var appender = connection.CreateAppender("flow_ends"))
+            {
+                var id = 0;
+                foreach (var (hash, end) in ends)
+                {
+                    var v = FlowColumns.EndValues(end);
+                    appender.CreateRow().AppendValue(++id).AppendValue(hash).AppendValue((int)v[0]!).AppendValue((long)v[1]!).AppendValue((string?)v[2])
+                        .AppendValue((string?)v[3]).AppendValue((string?)v[4]).AppendValue((string[])v[5]!).AppendValue((string[])v[6]!).AppendValue((string?)v[7])
+                        .AppendValue((string[])v[8]!).AppendValue((string?)v[9]).EndRow();
+                    dictionary.LoadEnd(id, hash, end);
+                }
+            }
+
+            using (var appender = connection.CreateAppender("flow_strings"))
+            {
+                var id = 0;
+                foreach (var (hash, text) in strings)
+                {
+                    appender.CreateRow().AppendValue(++id).AppendValue(hash).AppendValue(text).EndRow();
+                    dictionary.LoadString(id, text);
+                }
+            }
+
+            using var insert = connection.CreateCommand();
+            insert.CommandText = $"INSERT INTO flows VALUES ({string.Join(", ", Enumerable.Range(1, FlowColumns.All.Count).Select(i => "$" + i))})";
+            var fields = typeof(FlowRow).GetProperties();
+            Assert.Equal(FlowColumns.All.Count, fields.Length);
+            foreach (var flow in flows)
+            {
+                var row = FlowColumns.Row(flow, dictionary);
+                insert.Parameters.Clear();
+                foreach (var field in fields)
+                {
+                    insert.Parameters.Add(new DuckDB.NET.Data.DuckDBParameter(field.GetValue(row) ?? DBNull.Value));
+                }
+
+                insert.ExecuteNonQuery();
+            }
+        }
+
+        await using var store = await DuckDbFlowStore.OpenAsync(path);
+        var stored = new List<Records.FlowRecord>();
+        await foreach (var flow in store.QueryAsync(FlowQuery.All))
+        {
+            stored.Add(flow);
+        }
+
+        Assert.Equal(DuckDbFlowStore.Migrations.Count, store.SchemaVersion);
+        Assert.Equal(flows.Count, stored.Count);
+        var byKey = flows.ToDictionary(f => (f.Id, f.TimeUnixNanos));
+        foreach (var flow in stored)
+        {
+            var original = byKey[(flow.Id, flow.TimeUnixNanos)];
+            Assert.Equal(FlowStoreContract.Describe(original), FlowStoreContract.Describe(flow));
+        }
+
+        // The migrated store takes new flows beside the old, numbering shapes after the migrated ones.
+        var again = await store.WriteAsync(flows);
+        Assert.Equal(0, again.Written);
+        Assert.Equal(flows.Count, await store.CountAsync(FlowQuery.All));
+        Assert.Equal(flows.Count(f => f.Verdict == Records.FlowVerdict.Dropped), await store.CountAsync(new FlowQuery { Verdicts = [Records.FlowVerdict.Dropped] }));
+    }
+
+    private sealed class DollarDialect : FlowSqlDialect
+    {
+        public override string Parameter(string name) => "$" + name;
+    }
+
+    [Fact]
     public async Task Open_SchemaNewerThanPalisade_RefusesWithTheVersions()
     {
         var path = Path.Combine(_folder, "newer.duckdb");

@@ -96,7 +96,7 @@ public abstract class FlowStoreContract
         Assert.True(stored.Zip(stored.Skip(1)).All(p => p.First.TimeUnixNanos <= p.Second.TimeUnixNanos));
     }
 
-    private static string Describe(FlowRecord f) =>
+    internal static string Describe(FlowRecord f) =>
         string.Join('|', f.Verdict, f.DropReason, f.NodeName, f.IpVersion, f.SourceIpText, f.DestinationIpText, f.Protocol, f.SourcePort, f.DestinationPort, f.TcpFlags,
             f.IcmpType, f.IcmpCode, f.Source.Display, f.Source.Identity, f.Source.EndpointId, string.Join(',', f.Source.Labels), f.Destination.Display,
             string.Join(',', f.Destination.Labels), f.Direction, f.IsReply, f.EventType, f.EventSubType, f.Type, f.TraceObservationPoint, f.PolicyMatchType,
