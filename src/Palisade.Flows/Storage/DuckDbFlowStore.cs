@@ -41,7 +41,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     private static readonly DuckDbDialect Dialect = new();
     private readonly DuckDBConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly FlowDictionary _dictionary = new();
+    private readonly FlowDictionary _dictionary = new() { NumbersNew = true };
     private readonly FlowNumbering<FlowShape> _shapes = new();
     private readonly FlowNumbering<FlowDetail> _details = new();
 
@@ -163,7 +163,6 @@ public sealed class DuckDbFlowStore : IFlowStore
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            await StoreDictionaryAsync(flows, cancel).ConfigureAwait(false);
             long min = long.MaxValue, max = long.MinValue;
             foreach (var flow in flows)
             {
@@ -186,8 +185,8 @@ public sealed class DuckDbFlowStore : IFlowStore
                 }
             }
 
-            // Rows first, numbering the shapes and details not seen before; those are saved before the
-            // flows that use them, so a crash in between leaves numbers no flow uses, never the reverse.
+            // Rows first, numbering the ends, strings, shapes and details not seen before; those are saved
+            // before the flows that use them, so a crash in between leaves numbers no flow uses, never the reverse.
             var fresh = new List<FlowRecord>(flows.Count);
             var rows = new List<(FlowRow Row, int Shape, int Detail)>(flows.Count);
             foreach (var flow in flows)
@@ -200,7 +199,7 @@ public sealed class DuckDbFlowStore : IFlowStore
                 }
             }
 
-            StoreShapes(cancel);
+            StoreNumbered(cancel);
 
             // Appended straight into the table; the appender's flush at its end stores the rows as one transaction.
             using (var appender = _connection.CreateAppender("flows"))
@@ -235,12 +234,16 @@ public sealed class DuckDbFlowStore : IFlowStore
         return fresh;
     }
 
-    /// <summary>Saves the shapes and details numbered since the last call, in one transaction; forgets them when that fails.</summary>
-    private void StoreShapes(CancellationToken cancel)
+    /// <summary>
+    /// Saves the ends, strings, shapes and details numbered since the last call, in one transaction;
+    /// forgets them when that fails, so that they are numbered again.
+    /// </summary>
+    private void StoreNumbered(CancellationToken cancel)
     {
+        var (ends, strings) = _dictionary.TakeAdded();
         var shapes = _shapes.TakeAdded();
         var details = _details.TakeAdded();
-        if (shapes.Count == 0 && details.Count == 0)
+        if (ends.Count == 0 && strings.Count == 0 && shapes.Count == 0 && details.Count == 0)
         {
             return;
         }
@@ -248,6 +251,25 @@ public sealed class DuckDbFlowStore : IFlowStore
         try
         {
             using var transaction = _connection.BeginTransaction();
+            using (var appender = _connection.CreateAppender("flow_ends"))
+            {
+                foreach (var (id, hash, end) in ends)
+                {
+                    var v = FlowColumns.EndValues(end);
+                    appender.CreateRow().AppendValue(id).AppendValue(hash).AppendValue((int)v[0]!).AppendValue((long)v[1]!).AppendValue((string?)v[2])
+                        .AppendValue((string?)v[3]).AppendValue((string?)v[4]).AppendValue((string[])v[5]!).AppendValue((string[])v[6]!).AppendValue((string?)v[7])
+                        .AppendValue((string[])v[8]!).AppendValue((string?)v[9]).EndRow();
+                }
+            }
+
+            using (var appender = _connection.CreateAppender("flow_strings"))
+            {
+                foreach (var (id, hash, text) in strings)
+                {
+                    appender.CreateRow().AppendValue(id).AppendValue(hash).AppendValue(text).EndRow();
+                }
+            }
+
             using (var appender = _connection.CreateAppender("flow_shapes"))
             {
                 foreach (var (id, v) in shapes)
@@ -275,57 +297,10 @@ public sealed class DuckDbFlowStore : IFlowStore
         }
         catch
         {
+            _dictionary.Forget(ends, strings);
             _shapes.Forget(shapes);
             _details.Forget(details);
             throw;
-        }
-    }
-
-    /// <summary>Stores the ends and strings of a batch that the store lacks, numbered after the highest, in their own transaction.</summary>
-    private async Task StoreDictionaryAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel)
-    {
-        var (ends, strings) = _dictionary.Missing(flows);
-        if (ends.Count == 0 && strings.Count == 0)
-        {
-            return;
-        }
-
-        var nextEnd = _dictionary.MaxEnd;
-        var nextString = _dictionary.MaxString;
-        using (var transaction = _connection.BeginTransaction())
-        {
-            using (var appender = _connection.CreateAppender("flow_ends"))
-            {
-                foreach (var (hash, end) in ends)
-                {
-                    var v = FlowColumns.EndValues(end);
-                    appender.CreateRow().AppendValue(++nextEnd).AppendValue(hash).AppendValue((int)v[0]!).AppendValue((long)v[1]!).AppendValue((string?)v[2])
-                        .AppendValue((string?)v[3]).AppendValue((string?)v[4]).AppendValue((string[])v[5]!).AppendValue((string[])v[6]!).AppendValue((string?)v[7])
-                        .AppendValue((string[])v[8]!).AppendValue((string?)v[9]).EndRow();
-                }
-            }
-
-            using (var appender = _connection.CreateAppender("flow_strings"))
-            {
-                foreach (var (hash, text) in strings)
-                {
-                    appender.CreateRow().AppendValue(++nextString).AppendValue(hash).AppendValue(text).EndRow();
-                }
-            }
-
-            transaction.Commit();
-        }
-
-        nextEnd = _dictionary.MaxEnd;
-        foreach (var (hash, end) in ends)
-        {
-            _dictionary.LoadEnd(++nextEnd, hash, end);
-        }
-
-        nextString = _dictionary.MaxString;
-        foreach (var (_, text) in strings)
-        {
-            _dictionary.LoadString(++nextString, text);
         }
     }
 

@@ -63,6 +63,52 @@ public sealed class FlowDictionary
     private readonly ConcurrentDictionary<string, int> _stringIds = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, string> _strings = [];
 
+    private readonly List<(int Id, long Hash, FlowEnd End)> _addedEnds = [];
+    private readonly List<(int Id, long Hash, string Text)> _addedStrings = [];
+
+    /// <summary>
+    /// For a store that is the only writer of its tables (the embedded one): <see cref="EndId"/> and
+    /// <see cref="StringId"/> number what they have not seen on the spot, and <see cref="TakeAdded"/>
+    /// gives what they numbered, to save before the flows that use it. Without it, a store asks
+    /// <see cref="Missing"/> first and numbers what it gives itself.
+    /// </summary>
+    public bool NumbersNew { get; init; }
+
+    /// <summary>The ends and strings numbered since the last call (with <see cref="NumbersNew"/>); clears them.</summary>
+    public (List<(int Id, long Hash, FlowEnd End)> Ends, List<(int Id, long Hash, string Text)> Strings) TakeAdded()
+    {
+        var taken = (new List<(int, long, FlowEnd)>(_addedEnds), new List<(int, long, string)>(_addedStrings));
+        _addedEnds.Clear();
+        _addedStrings.Clear();
+        return taken;
+    }
+
+    /// <summary>Forgets ends and strings numbered but never saved (the store failed to save them).</summary>
+    public void Forget(IReadOnlyList<(int Id, long Hash, FlowEnd End)> ends, IReadOnlyList<(int Id, long Hash, string Text)> strings)
+    {
+        ArgumentNullException.ThrowIfNull(ends);
+        ArgumentNullException.ThrowIfNull(strings);
+        foreach (var (id, hash, _) in ends)
+        {
+            _ends.TryRemove(id, out _);
+            _endIds.TryRemove(hash, out _);
+        }
+
+        foreach (var (id, _, text) in strings)
+        {
+            _strings.TryRemove(id, out _);
+            _stringIds.TryRemove(text, out _);
+        }
+
+        _endsByValue.Clear();
+        _endsByReference.Clear();
+        _stringsByReference.Clear();
+        _addedEnds.Clear();
+        _addedStrings.Clear();
+        MaxEnd = _ends.IsEmpty ? 0 : _ends.Keys.Max();
+        MaxString = _strings.IsEmpty ? 0 : _strings.Keys.Max();
+    }
+
     /// <summary>The highest end number known: where a refresh from a shared store starts.</summary>
     public int MaxEnd { get; private set; }
 
@@ -140,7 +186,22 @@ public sealed class FlowDictionary
     {
         ArgumentNullException.ThrowIfNull(flow);
         var key = Key(flow, source);
-        return TryKnown(key, out var id) ? id : throw new InvalidOperationException("the end was not stored first: call Missing and store what it gives");
+        if (TryKnown(key, out var id))
+        {
+            return id;
+        }
+
+        if (!NumbersNew)
+        {
+            throw new InvalidOperationException("the end was not stored first: call Missing and store what it gives");
+        }
+
+        var end = new FlowEnd(key.Endpoint, key.Ip, key.Names, key.Service);
+        var hash = end.Hash();
+        id = MaxEnd + 1;
+        LoadEnd(id, hash, end);
+        _addedEnds.Add((id, hash, end));
+        return TryKnown(key, out id) ? id : throw new InvalidOperationException("an end just numbered was not found");
     }
 
     /// <summary>
@@ -192,7 +253,18 @@ public sealed class FlowDictionary
             return id;
         }
 
-        id = _stringIds[text];
+        if (!_stringIds.TryGetValue(text, out id))
+        {
+            if (!NumbersNew)
+            {
+                throw new InvalidOperationException("the string was not stored first: call Missing and store what it gives");
+            }
+
+            id = MaxString + 1;
+            LoadString(id, text);
+            _addedStrings.Add((id, HashOf(text), text));
+        }
+
         if (_stringsByReference.Count > 200_000)
         {
             _stringsByReference.Clear();
