@@ -40,7 +40,7 @@ public sealed class FlowAttributor
     private readonly AttributionOptions _options;
     private readonly Dictionary<string, string?> _projects = new(StringComparer.Ordinal);
     // Plain maps lent to one caller at a time: a concurrent map costs three times as much per look-up here.
-    private readonly ConcurrentBag<Dictionary<Key, Decision>> _caches = [];
+    private readonly ConcurrentBag<Caches> _caches = [];
     private readonly Dictionary<string, int> _podsByLabels = new(StringComparer.Ordinal);
 
     /// <summary>Creates an attributor for one snapshot.</summary>
@@ -100,15 +100,15 @@ public sealed class FlowAttributor
         }
     }
 
-    private Dictionary<Key, Decision> Borrow() => _caches.TryTake(out var cache) ? cache : [];
+    private Caches Borrow() => _caches.TryTake(out var cache) ? cache : new Caches();
 
-    private FlowRecord Attribute(FlowRecord flow, Dictionary<Key, Decision> cache)
+    private FlowRecord Attribute(FlowRecord flow, Caches cache)
     {
         ArgumentNullException.ThrowIfNull(flow);
         var project = Project(flow.Source.Namespace) ?? Project(flow.Destination.Namespace);
         if (!TryProtocol(flow.Protocol, out var protocol))
         {
-            return flow with { Attribution = new FlowAttribution { Project = project } };
+            return flow with { Attribution = cache.Attribution(new FlowAttribution { Project = project }) };
         }
 
         var reply = flow.IsReply == true;
@@ -116,22 +116,23 @@ public sealed class FlowAttributor
         var (fromIp, toIp) = reply ? (flow.DestinationIp, flow.SourceIp) : (flow.SourceIp, flow.DestinationIp);
         var port = reply ? flow.SourcePort : flow.DestinationPort;
         var names = reply ? flow.SourceNames : flow.DestinationNames;
-        if (!TryResolve(fromFlow, fromIp, [], out var from) || !TryResolve(toFlow, toIp, names, out var to))
+        if (!TryResolve(fromFlow, fromIp, [], cache, out var from) || !TryResolve(toFlow, toIp, names, cache, out var to))
         {
-            return flow with { Attribution = new FlowAttribution { Project = project } };
+            return flow with { Attribution = cache.Attribution(new FlowAttribution { Project = project }) };
         }
 
         var request = Request(flow, reply);
         var key = new Key(from.Kind, from.PodIndex, from.Address, from.DnsName, to.Kind, to.PodIndex, to.Address, to.DnsName, protocol, port, request?.Method, request?.Path, request?.DnsQuery);
-        if (!cache.TryGetValue(key, out var decision))
+        var decisions = cache.Decisions;
+        if (!decisions.TryGetValue(key, out var decision))
         {
             decision = Decide(from, to, protocol, port, request);
-            if (cache.Count >= CacheLimit)
+            if (decisions.Count >= CacheLimit)
             {
-                cache.Clear();
+                decisions.Clear();
             }
 
-            cache[key] = decision;
+            decisions[key] = decision;
         }
 
         // The side Hubble observed: for a reply, the observing side's role in the original connection flips.
@@ -156,7 +157,7 @@ public sealed class FlowAttributor
 
         return flow with
         {
-            Attribution = new FlowAttribution
+            Attribution = cache.Attribution(new FlowAttribution
             {
                 Verdict = engineAllows ? EngineVerdict.Allowed : EngineVerdict.Denied,
                 Tier = side.Tier,
@@ -164,7 +165,7 @@ public sealed class FlowAttributor
                 Rule = side.Rule,
                 Disagreement = Compare(flow, engineAllows),
                 Project = project,
-            },
+            }),
         };
     }
 
@@ -200,6 +201,30 @@ public sealed class FlowAttributor
                 protocol = default;
                 return false;
         }
+    }
+
+    /// <summary>
+    /// <see cref="TryResolve(FlowEndpoint, UInt128?, IReadOnlyList{string}, out Endpoint)"/>, remembered by
+    /// the end's endpoint instance, address and first DNS name: parsers hand out one instance for each
+    /// distinct endpoint they read, so most flows resolve without building a name.
+    /// </summary>
+    private bool TryResolve(FlowEndpoint end, UInt128? ip, IReadOnlyList<string> names, Caches cache, out Endpoint endpoint)
+    {
+        var key = new EndKey(end, ip, names.Count > 0 ? names[0] : null);
+        if (cache.Ends.TryGetValue(key, out var known))
+        {
+            endpoint = known.Endpoint;
+            return known.Found;
+        }
+
+        var found = TryResolve(end, ip, names, out endpoint);
+        if (cache.Ends.Count >= CacheLimit)
+        {
+            cache.Ends.Clear();
+        }
+
+        cache.Ends[key] = (found, endpoint);
+        return found;
     }
 
     /// <summary>
@@ -377,6 +402,41 @@ public sealed class FlowAttributor
         Protocol Protocol, int Port, string? Method, string? Path, string? Dns);
 
     private sealed record Side(string? Tier, string? Policy, string? Rule);
+
+    /// <summary>An end of a flow by the identity of its endpoint instance, its address and first DNS name.</summary>
+    private readonly record struct EndKey(FlowEndpoint End, UInt128? Ip, string? Name)
+    {
+        public bool Equals(EndKey other) => ReferenceEquals(End, other.End) && Ip == other.Ip && Name == other.Name;
+
+        public override int GetHashCode() => HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(End), Ip);
+    }
+
+    /// <summary>What one caller at a time remembers: verdicts by connection, resolved ends, and attributions (shared: they are immutable and few).</summary>
+    private sealed class Caches
+    {
+        public Dictionary<Key, Decision> Decisions { get; } = [];
+
+        public Dictionary<EndKey, (bool Found, Endpoint Endpoint)> Ends { get; } = [];
+
+        private readonly Dictionary<FlowAttribution, FlowAttribution> _attributions = [];
+
+        /// <summary>The one instance equal to <paramref name="attribution"/>.</summary>
+        public FlowAttribution Attribution(FlowAttribution attribution)
+        {
+            if (_attributions.TryGetValue(attribution, out var known))
+            {
+                return known;
+            }
+
+            if (_attributions.Count >= CacheLimit)
+            {
+                _attributions.Clear();
+            }
+
+            _attributions[attribution] = attribution;
+            return attribution;
+        }
+    }
 
     private sealed record Decision(bool EgressAllowed, bool IngressAllowed, Side Egress, Side Ingress, Side Deciding);
 }
