@@ -1,6 +1,4 @@
 using System.Globalization;
-using Palisade.Flows.Records;
-using Palisade.Sets;
 
 namespace Palisade.Flows.Storage;
 
@@ -57,9 +55,9 @@ public sealed class FlowFilterSql
         }
 
         Ends(query.Namespaces, query.FromNamespaces, query.ToNamespaces, dictionary, static (v, e) => e.Endpoint.Namespace == v);
-        Ends(query.Pods, query.FromPods, query.ToPods, dictionary, static (v, e) => PodMatches(v, e.Endpoint));
+        Ends(query.Pods, query.FromPods, query.ToPods, dictionary, static (v, e) => FlowMatching.PodMatches(v, e.Endpoint));
         EndsAll(query.Labels, query.FromLabels, query.ToLabels, dictionary);
-        Ends(query.Ips, query.FromIps, query.ToIps, dictionary, static (v, e) => e.IpText == v || (e.Ip is { } ip && IpNumbers.TryParse(v, out var wanted) && ip == wanted));
+        Ends(query.Ips, query.FromIps, query.ToIps, dictionary, static (v, e) => FlowMatching.IpMatches(v, e.Ip));
         AnyOf(query.Verdicts, v => On("verdict", $"verdict = {(int)v}"));
         AnyOf(query.Protocols, v => On("protocol", $"protocol = {(int)v}"));
         Either(query.Ports, v => $"src_port = {v}", v => $"dst_port = {v}");
@@ -67,9 +65,9 @@ public sealed class FlowFilterSql
         AnyOf(query.ToPorts, v => $"dst_port = {v}");
         AnyOf(query.HttpStatus, v => On("http_code", v.From == v.To ? $"http_code = {v.From}" : $"(http_code >= {v.From} AND http_code <= {v.To})"));
         Strings("http_method", query.HttpMethods, dictionary, static (v, t) => string.Equals(t, v, StringComparison.OrdinalIgnoreCase));
-        Strings("dns_query", query.DnsQueries, dictionary, static (v, t) => DnsMatches(v, t));
+        Strings("dns_query", query.DnsQueries, dictionary, static (v, t) => FlowMatching.DnsMatches(v, t));
         Strings("node", query.Nodes, dictionary, static (v, t) => t == v);
-        Strings("decided_policy", query.Policies, dictionary, static (v, t) => t.EndsWith(" " + v, StringComparison.Ordinal) || (!v.Contains('/', StringComparison.Ordinal) && t.EndsWith("/" + v, StringComparison.Ordinal)));
+        Strings("decided_policy", query.Policies, dictionary, static (v, t) => FlowMatching.PolicyMatches(v, t));
         Strings("project", query.Projects, dictionary, static (v, t) => t == v);
         AnyOf(query.L7Protocols, v => v.ToUpperInvariant() switch
         {
@@ -108,7 +106,7 @@ public sealed class FlowFilterSql
 
     private void EndsAll(IReadOnlyList<string> either, IReadOnlyList<string> from, IReadOnlyList<string> to, FlowDictionary dictionary)
     {
-        bool All(IReadOnlyList<string> labels, FlowEnd end) => labels.All(l => HasLabel(end.Endpoint, l));
+        bool All(IReadOnlyList<string> labels, FlowEnd end) => labels.All(l => FlowMatching.HasLabel(end.Endpoint, l));
         if (either.Count > 0)
         {
             var ids = dictionary.EndsWhere(e => All(either, e));
@@ -132,54 +130,6 @@ public sealed class FlowFilterSql
         {
             _conditions.Add(On(column, In(column, dictionary.StringsWhere(t => values.Any(v => matches(v, t))))));
         }
-    }
-
-    /// <summary>
-    /// Cilium writes labels as <c>SOURCE:key=value</c>; a label given with a source must be carried as
-    /// given, one given without one (<c>app=web</c>) with any source.
-    /// </summary>
-    private static bool HasLabel(FlowEndpoint endpoint, string label)
-    {
-        var equals = label.IndexOf('=', StringComparison.Ordinal);
-        var colon = label.IndexOf(':', StringComparison.Ordinal);
-        var hasSource = colon >= 0 && (equals < 0 || colon < equals);
-        foreach (var carried in endpoint.Labels)
-        {
-            if (hasSource ? carried == label : carried == label || (carried.EndsWith(label, StringComparison.Ordinal) && carried.Length > label.Length && carried[carried.Length - label.Length - 1] == ':'))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary><c>[namespace/]pod</c>, with a trailing <c>*</c> for a prefix of the pod name.</summary>
-    private static bool PodMatches(string value, FlowEndpoint endpoint)
-    {
-        if (endpoint.PodName is null)
-        {
-            return false;
-        }
-
-        var slash = value.IndexOf('/', StringComparison.Ordinal);
-        if (slash >= 0 && endpoint.Namespace != value[..slash])
-        {
-            return false;
-        }
-
-        var pod = slash < 0 ? value : value[(slash + 1)..];
-        return pod.EndsWith('*') ? endpoint.PodName.StartsWith(pod[..^1], StringComparison.Ordinal) : endpoint.PodName == pod;
-    }
-
-    /// <summary>A DNS name, with or without its trailing dot; <c>*.example.com</c> matches the names under it.</summary>
-    private static bool DnsMatches(string wanted, string query)
-    {
-        var bare = wanted.TrimEnd('.');
-        var name = query.TrimEnd('.');
-        return bare.StartsWith("*.", StringComparison.Ordinal)
-            ? name.EndsWith(bare[1..], StringComparison.OrdinalIgnoreCase)
-            : string.Equals(name, bare, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>

@@ -115,6 +115,8 @@ public abstract class FlowStoreContract
             var want = distinct.Count(expected);
             Assert.True(want > 0, "a filter test must select something");
             Assert.Equal(want, await store.CountAsync(query));
+            // Followers of a live ingest filter in memory: the same filter must pick the same flows.
+            Assert.Equal(want, distinct.Count(query.Matches));
         }
 
         await Check(new FlowQuery { Namespaces = ["jaeger"] }, f => f.Source.Namespace == "jaeger" || f.Destination.Namespace == "jaeger");
@@ -176,6 +178,44 @@ public abstract class FlowStoreContract
 
     private static string End(FlowEndpoint end, UInt128? ip, IReadOnlyList<string> names) =>
         end.PodName is not null ? $"{end.Namespace}/{end.Workloads[0].Name}[{end.Workloads[0].Kind}]" : names.Count > 0 ? names[0] : Palisade.Sets.IpNumbers.Format(ip!.Value);
+
+    private static List<FlowRecord>? _attributedWeek;
+
+    /// <summary>The week attributed to the sample TRE's policies, as <c>ingest --policies samples/k8tre</c> stores it.</summary>
+    private static List<FlowRecord> AttributedWeek => _attributedWeek ??= AttributeWeek();
+
+    private static List<FlowRecord> AttributeWeek()
+    {
+        var loaded = Palisade.Manifests.ManifestLoader.Load([Palisade.Tests.TestPaths.InRoot(Path.Combine("samples", "k8tre"))]);
+        Assert.False(loaded.HasErrors);
+        var attributor = new Palisade.Flows.Attribution.FlowAttributor(Palisade.Compilation.SnapshotCompiler.Compile(loaded.Cluster));
+        return [.. attributor.Attribute([.. Week])];
+    }
+
+    [SkippableFact]
+    public async Task Query_PalisadesOwnFilters_SelectWhatTheySay_InTheStoreAndInMemory()
+    {
+        await using var store = await OpenEmptyAsync();
+        var flows = AttributedWeek;
+        await store.WriteAsync(flows);
+
+        async Task Check(FlowQuery query, Func<FlowRecord, bool> expected)
+        {
+            var want = flows.Count(expected);
+            Assert.True(want > 0, "a filter test must select something");
+            Assert.Equal(want, await store.CountAsync(query));
+            Assert.Equal(want, flows.Count(query.Matches));
+        }
+
+        var policy = flows.First(f => f.Attribution?.Policy is not null).Attribution!.Policy!;
+        var name = policy[(policy.LastIndexOf('/') + 1)..];
+        await Check(new FlowQuery { Policies = [name] }, f => f.Attribution?.Policy == policy || f.Attribution?.Policy?.EndsWith("/" + name, StringComparison.Ordinal) == true);
+        await Check(new FlowQuery { Projects = ["alpha"] }, f => f.Attribution?.Project == "alpha");
+        await Check(new FlowQuery { DisagreementOnly = true }, f => f.Attribution?.Disagreement is not null and not Disagreement.None);
+        await Check(new FlowQuery { Ips = ["151.101.0.223"] }, f => f.SourceIpText == "151.101.0.223" || f.DestinationIpText == "151.101.0.223");
+        await Check(new FlowQuery { L7Protocols = ["dns"], FromNamespaces = ["project-alpha"] }, f => f.Dns?.Query is not null && f.Source.Namespace == "project-alpha");
+        await Check(new FlowQuery { Projects = ["alpha"], Verdicts = [FlowVerdict.Dropped], ToPorts = [443] }, f => f.Attribution?.Project == "alpha" && f.Verdict == FlowVerdict.Dropped && f.DestinationPort == 443);
+    }
 
     [SkippableFact]
     public async Task Aggregate_ServiceMap_CountsEachConnectionFromTheSideThatOpenedIt()
