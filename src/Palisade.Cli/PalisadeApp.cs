@@ -25,8 +25,12 @@ public static class ExitCodes
 /// </summary>
 public static class PalisadeApp
 {
-    /// <summary>Runs the command line <paramref name="args"/>, writing results to <paramref name="output"/> and diagnostics to <paramref name="error"/>.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error, TimeProvider? clock = null)
+    /// <summary>
+    /// Runs the command line <paramref name="args"/>, writing results to <paramref name="output"/> and
+    /// diagnostics to <paramref name="error"/>; <paramref name="cancel"/> stops a command that runs until
+    /// interrupted (<c>flows observe --follow</c>) as Ctrl+C does.
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, TimeProvider? clock = null, CancellationToken cancel = default)
     {
         var root = new RootCommand("Palisade: network policy analysis, verdicts with explanations, connectivity tests and flow history for Kubernetes trusted research environments.")
         {
@@ -51,7 +55,8 @@ public static class PalisadeApp
 
         try
         {
-            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+            return cancel.CanBeCanceled ? parse.InvokeAsync(configuration, cancel).GetAwaiter().GetResult() : parse.Invoke(configuration);
         }
         catch (Exception failure) when (failure is not OutOfMemoryException)
         {

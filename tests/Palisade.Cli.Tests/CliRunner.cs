@@ -22,6 +22,50 @@ internal static class CliRunner
         return new CliResult(exit, output.ToString(), error.ToString());
     }
 
+    /// <summary>
+    /// Runs a command that runs until interrupted, on its own thread, until <paramref name="cancel"/> is
+    /// cancelled; its output is readable while it runs.
+    /// </summary>
+    public static (Task<int> Exit, Func<string> Output, Func<string> Error) Start(CancellationToken cancel, params string[] args)
+    {
+        var output = new SharedWriter();
+        var error = new SharedWriter();
+        var exit = Task.Factory.StartNew(() => PalisadeApp.Run(args, output, error, null, cancel), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return (exit, output.Text, error.Text);
+    }
+
+    /// <summary>A writer that may be read while another thread writes.</summary>
+    private sealed class SharedWriter : TextWriter
+    {
+        private readonly System.Text.StringBuilder _text = new();
+
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+
+        public override void Write(char value)
+        {
+            lock (_text)
+            {
+                _text.Append(value);
+            }
+        }
+
+        public override void Write(string? value)
+        {
+            lock (_text)
+            {
+                _text.Append(value);
+            }
+        }
+
+        public string Text()
+        {
+            lock (_text)
+            {
+                return _text.ToString();
+            }
+        }
+    }
+
     /// <summary>A clock that always says the same time, so that durations such as --since 2h give the same answer every day.</summary>
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
     {

@@ -303,6 +303,54 @@ public sealed class FlowsCommandTests : IDisposable
         Assert.Contains("expected whole days or weeks", bad.Error, StringComparison.Ordinal);
     }
 
+    private static async Task Until(Func<bool> condition, string what)
+    {
+        for (var waited = 0; !condition(); waited += 50)
+        {
+            Assert.True(waited < 20_000, "timed out waiting for " + what);
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task Observe_FollowEmbeddedStore_PrintsTheStoredFlowsThenWhatAnIngestStores()
+    {
+        Assert.Equal(0, CliRunner.Run("flows", "ingest", Captures, "--store", Store).ExitCode);
+        var stored = CliRunner.Run("flows", "observe", "--store", Store, "--namespace", "jaeger", "-o", "json");
+        Assert.Equal(0, stored.ExitCode);
+
+        // An ingest that runs until its input ends, as 'hubble observe --follow | palisade flows ingest -' does: a named pipe.
+        var pipe = Path.Combine(_folder, "hubble.pipe");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", pipe))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        using var stop = new CancellationTokenSource();
+        var follow = CliRunner.Start(stop.Token, "flows", "observe", "--follow", "--store", Store, "--namespace", "jaeger", "--namespace", "project-alpha", "-o", "json");
+        await Until(() => follow.Error().Contains("waiting for an ingest", StringComparison.Ordinal), "the follower to wait for an ingest");
+        Assert.Equal(stored.Output, follow.Output());
+
+        var ingest = CliRunner.Start(CancellationToken.None, "flows", "ingest", pipe, "--store", Store, "--policies", SamplePolicies);
+        await Until(() => follow.Error().Contains("following the ingest", StringComparison.Ordinal), "the follower to connect");
+        await File.WriteAllLinesAsync(pipe, File.ReadAllLines(SampleFlows));
+        Assert.Equal(0, await ingest.Exit);
+        Assert.Contains("stored 2,785 new flows", ingest.Output(), StringComparison.Ordinal);
+
+        // What the follower printed after the stored flows: the new flows of project-alpha, attributed, as the store now has them.
+        var alpha = CliRunner.Run("flows", "observe", "--store", Store, "--namespace", "project-alpha", "-o", "json");
+        var expected = alpha.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(expected.Length > 100);
+        await Until(() => follow.Output().Length >= stored.Output.Length + alpha.Output.Length, "the follower to print the new flows");
+        await Until(() => follow.Error().Contains("the ingest stopped", StringComparison.Ordinal), "the follower to see the ingest end");
+        await stop.CancelAsync();
+        Assert.Equal(0, await follow.Exit);
+        var printed = follow.Output()[stored.Output.Length..].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(expected.Order(StringComparer.Ordinal), printed.Order(StringComparer.Ordinal));
+        Assert.All(printed, line => Assert.Contains("\"engine_verdict\"", line, StringComparison.Ordinal));
+    }
+
     private static string SampleAlerts => TestPaths.InRoot(Path.Combine("samples", "alerts", "k8tre-alerts.yaml"));
 
     [Fact]

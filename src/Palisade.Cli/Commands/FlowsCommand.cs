@@ -5,6 +5,7 @@ using Palisade.Compilation;
 using Palisade.Flows;
 using Palisade.Flows.Alerts;
 using Palisade.Flows.Attribution;
+using Palisade.Flows.Feed;
 using Palisade.Flows.Output;
 using Palisade.Flows.Reading;
 using Palisade.Flows.Records;
@@ -55,6 +56,25 @@ internal static class FlowsCommand
         catch (FlowStoreException failure)
         {
             error.WriteLine($"{location}: error PAL0102: {failure.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>The feed of an ingest into a DuckDB file, or null (another store, or a feed that cannot be served: warned).</summary>
+    private static FlowFeedServer? StartFeed(IFlowStore store, TextWriter error)
+    {
+        if (store is not DuckDbFlowStore { Location: not ":memory:" } duck || OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        try
+        {
+            return FlowFeedServer.Start(FlowFeed.PathFor(duck.Location));
+        }
+        catch (FlowFeedException failure)
+        {
+            error.WriteLine($"palisade: warning: 'flows observe --follow' cannot follow this ingest: {failure.Message}");
             return null;
         }
     }
@@ -124,10 +144,22 @@ internal static class FlowsCommand
                 return ExitCodes.BadInput;
             }
 
+            // An embedded store is one process's: others follow this ingest through its feed.
+            await using var feed = StartFeed(flows, error);
             long raised = 0;
-            Func<IReadOnlyList<FlowRecord>, CancellationToken, Task>? onNew = alerting is { Evaluator: { } evaluator }
-                ? async (fresh, token) => raised += await evaluator.RaiseAsync(fresh, alerting.Sinks, token).ConfigureAwait(false)
-                : null;
+            Func<IReadOnlyList<FlowRecord>, CancellationToken, Task>? onNew = null;
+            if (alerting is { Evaluator: { } evaluator } || feed is not null)
+            {
+                onNew = async (fresh, token) =>
+                {
+                    feed?.Publish(fresh);
+                    if (alerting is { Evaluator: { } rules })
+                    {
+                        raised += await rules.RaiseAsync(fresh, alerting.Sinks, token).ConfigureAwait(false);
+                    }
+                };
+            }
+
             var ingestor = new FlowIngestor(flows) { BatchSize = size, Enrich = attributor is null ? null : attributor.Attribute, Clock = clock, OnNew = onNew };
             var result = await ingestor.IngestAsync(
                 sources,
@@ -207,13 +239,19 @@ internal static class FlowsCommand
             }
 
             query = query with { Limit = parse.GetValue(last), Newest = parse.GetValue(last) is not null };
+            var form = parse.GetRequiredValue(format);
+            if (parse.GetValue(follow) && !OperatingSystem.IsWindows() &&
+                FlowStoreLocation.Parse(parse.GetValue(store), out _) is { Kind: FlowStoreKind.DuckDb, Target: not ":memory:" } embedded)
+            {
+                return await FollowEmbedded(embedded, query, new FlowPrinter(output, form), error, cancel).ConfigureAwait(false);
+            }
+
             await using var flows = await OpenStore(parse.GetValue(store), error, cancel).ConfigureAwait(false);
             if (flows is null)
             {
                 return ExitCodes.BadInput;
             }
 
-            var form = parse.GetRequiredValue(format);
             var printer = new FlowPrinter(output, form);
             long lastTime = long.MinValue;
             var lastIds = new HashSet<UInt128>();
@@ -232,11 +270,6 @@ internal static class FlowsCommand
                 }
 
                 return ExitCodes.Success;
-            }
-
-            if (flows is DuckDbFlowStore)
-            {
-                error.WriteLine($"palisade: warning: following {flows.Description}: a DuckDB file has one process at a time, so an ingest elsewhere waits until this stops; follow a postgres: store to watch another process ingest");
             }
 
             // Follow: ask again for flows at or after the newest one seen, leaving out those already printed.
@@ -270,6 +303,56 @@ internal static class FlowsCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// <c>observe --follow</c> on a DuckDB file: the stored flows when the file is free (it is closed again
+    /// at once, so that an ingest can open it), then the flows an ingest stores, from its feed, waiting
+    /// for one when none runs. Stored flows cannot be read while an ingest holds the file; that is said.
+    /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static async Task<int> FollowEmbedded(FlowStoreLocation location, FlowQuery query, FlowPrinter printer, TextWriter error, CancellationToken cancel)
+    {
+        try
+        {
+            await using var flows = await FlowStores.OpenAsync(location, cancel).ConfigureAwait(false);
+            await foreach (var flow in flows.QueryAsync(query, cancel).ConfigureAwait(false))
+            {
+                printer.Add(flow);
+            }
+
+            printer.Flush();
+        }
+        catch (FlowStoreException failure) when (failure.HeldByAnotherProcess)
+        {
+            error.WriteLine($"palisade: {location} is open in another process (an ingest): following its feed; the stored flows can be read when it stops");
+        }
+        catch (FlowStoreException failure)
+        {
+            error.WriteLine($"{location}: error PAL0102: {failure.Message}");
+            return ExitCodes.BadInput;
+        }
+
+        var feed = FlowFeed.PathFor(location.Target);
+        var next = query with { Limit = null, Newest = false };
+        void Status(FlowFeedClient.State state) => error.WriteLine(state switch
+        {
+            FlowFeedClient.State.Waiting => $"palisade: waiting for an ingest into {location} (none is running)",
+            FlowFeedClient.State.Following => $"palisade: following the ingest into {location}",
+            _ => "palisade: the ingest stopped; waiting for the next",
+        });
+
+        // The feed carries only flows stored after this follower connected: none was printed above.
+        await foreach (var flow in FlowFeedClient.FollowAsync(feed, Status, cancel).ConfigureAwait(false))
+        {
+            if (next.Matches(flow))
+            {
+                printer.Add(flow);
+                printer.Flush();
+            }
+        }
+
+        return ExitCodes.Success;
     }
 
     private static Option<string?> AlertsOption() => new("--alerts")

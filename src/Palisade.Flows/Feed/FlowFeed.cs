@@ -127,6 +127,8 @@ public sealed class FlowFeedServer : IAsyncDisposable
     private readonly Socket _listener;
     private readonly string _path;
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly List<Task> _pumps = [];
     private readonly Lock _gate = new();
     private readonly List<Follower> _followers = [];
     private readonly Task _accepting;
@@ -265,9 +267,8 @@ public sealed class FlowFeedServer : IAsyncDisposable
             lock (_gate)
             {
                 _followers.Add(follower);
+                _pumps.Add(Task.Run(() => PumpAsync(follower)));
             }
-
-            _ = Task.Run(() => PumpAsync(follower));
         }
     }
 
@@ -276,9 +277,9 @@ public sealed class FlowFeedServer : IAsyncDisposable
         try
         {
             using var stream = new NetworkStream(follower.Socket, ownsSocket: true);
-            await foreach (var bytes in follower.Queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+            await foreach (var bytes in follower.Queue.Reader.ReadAllAsync(_abort.Token).ConfigureAwait(false))
             {
-                await stream.WriteAsync(bytes, _stop.Token).ConfigureAwait(false);
+                await stream.WriteAsync(bytes, _abort.Token).ConfigureAwait(false);
             }
         }
         catch (Exception failure) when (failure is IOException or SocketException or OperationCanceledException or ObjectDisposedException or FlowFeedException)
@@ -300,24 +301,33 @@ public sealed class FlowFeedServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops serving: followers see the feed end, and the socket file is removed.</summary>
+    /// <summary>
+    /// Stops serving: followers get what was published to them (for up to five seconds) and then see the
+    /// feed end, and the socket file is removed.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
-        Follower[] followers;
+        await _accepting.ConfigureAwait(false);
+        Task[] pumps;
         lock (_gate)
         {
-            followers = [.. _followers];
+            foreach (var follower in _followers)
+            {
+                follower.Queue.Writer.TryComplete();
+            }
+
+            pumps = [.. _pumps];
         }
 
-        foreach (var follower in followers)
+        var drained = Task.WhenAll(pumps);
+        if (await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false) != drained)
         {
-            follower.Queue.Writer.TryComplete();
-            follower.Socket.Dispose();
+            await _abort.CancelAsync().ConfigureAwait(false);
         }
 
-        await _accepting.ConfigureAwait(false);
+        await drained.ConfigureAwait(false);
         try
         {
             File.Delete(_path);
@@ -328,6 +338,7 @@ public sealed class FlowFeedServer : IAsyncDisposable
         }
 
         _stop.Dispose();
+        _abort.Dispose();
     }
 
     private sealed record Follower(Socket Socket, Channel<byte[]> Queue);

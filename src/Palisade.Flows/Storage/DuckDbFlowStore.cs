@@ -25,6 +25,9 @@ public sealed class FlowStoreException : Exception
     public FlowStoreException()
     {
     }
+
+    /// <summary>True when the store is a file another process has open (DuckDB allows one at a time).</summary>
+    public bool HeldByAnotherProcess { get; init; }
 }
 
 /// <summary>
@@ -55,6 +58,9 @@ public sealed class DuckDbFlowStore : IFlowStore
     /// <inheritdoc />
     public string Description { get; }
 
+    /// <summary>The file the store is in, or <c>:memory:</c>.</summary>
+    public string Location => Description["duckdb:".Length..];
+
     /// <inheritdoc />
     public int SchemaVersion { get; }
 
@@ -83,10 +89,9 @@ public sealed class DuckDbFlowStore : IFlowStore
         catch (Exception failure) when (failure is DuckDBException or IOException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            var held = failure.Message.Contains("lock", StringComparison.OrdinalIgnoreCase)
-                ? " (another Palisade process has it open; stop it, or use that process)"
-                : string.Empty;
-            throw new FlowStoreException($"cannot open the flow store duckdb:{path}{held}: {FirstLine(failure.Message)}", failure);
+            var locked = failure.Message.Contains("lock", StringComparison.OrdinalIgnoreCase);
+            var held = locked ? " (another Palisade process has it open; stop it, or use that process)" : string.Empty;
+            throw new FlowStoreException($"cannot open the flow store duckdb:{path}{held}: {FirstLine(failure.Message)}", failure) { HeldByAnotherProcess = locked };
         }
 
         try
