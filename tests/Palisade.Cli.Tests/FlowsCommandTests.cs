@@ -343,7 +343,7 @@ public sealed class FlowsCommandTests : IDisposable
         var expected = alpha.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(expected.Length > 100);
         await Until(() => follow.Output().Length >= stored.Output.Length + alpha.Output.Length, "the follower to print the new flows");
-        await Until(() => follow.Error().Contains("the ingest stopped", StringComparison.Ordinal), "the follower to see the ingest end");
+        await Until(() => follow.Error().Contains("the feed ended", StringComparison.Ordinal), "the follower to see the ingest end");
         await stop.CancelAsync();
         Assert.Equal(0, await follow.Exit);
         var printed = follow.Output()[stored.Output.Length..].Split('\n', StringSplitOptions.RemoveEmptyEntries);

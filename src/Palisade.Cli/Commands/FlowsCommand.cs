@@ -339,7 +339,7 @@ internal static class FlowsCommand
         {
             FlowFeedClient.State.Waiting => $"palisade: waiting for an ingest into {location} (none is running)",
             FlowFeedClient.State.Following => $"palisade: following the ingest into {location}",
-            _ => "palisade: the ingest stopped; waiting for the next",
+            _ => "palisade: the feed ended (the ingest stopped, or this follower fell too far behind); waiting for an ingest",
         });
 
         // The feed carries only flows stored after this follower connected: none was printed above.
