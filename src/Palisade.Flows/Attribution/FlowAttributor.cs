@@ -121,12 +121,14 @@ public sealed class FlowAttributor
             return flow with { Attribution = cache.Attribution(new FlowAttribution { Project = project }) };
         }
 
-        var request = Request(flow, reply);
-        var key = new Key(from.Kind, from.PodIndex, from.Address, from.DnsName, to.Kind, to.PodIndex, to.Address, to.DnsName, protocol, port, request?.Method, request?.Path, request?.DnsQuery);
+        // The verdict depends on everything layer-7 rules may match (method, path, host, headers, DNS
+        // name); the request itself is built only when the verdict is not known yet.
+        var l7 = RequestKey(flow, reply, cache);
+        var key = new Key(from.Kind, from.PodIndex, from.Address, from.DnsName, to.Kind, to.PodIndex, to.Address, to.DnsName, protocol, port, l7.Method, l7.Path, l7.Host, l7.Headers, l7.Dns);
         var decisions = cache.Decisions;
         if (!decisions.TryGetValue(key, out var decision))
         {
-            decision = Decide(from, to, protocol, port, request);
+            decision = Decide(from, to, protocol, port, Request(flow, reply));
             if (decisions.Count >= CacheLimit)
             {
                 decisions.Clear();
@@ -327,6 +329,40 @@ public sealed class FlowAttributor
         return end.Display ?? (ip is { } address ? IpNumbers.Format(address) : "?");
     }
 
+    /// <summary>What of a flow's layer-7 record a verdict depends on, from strings the caches keep, without building the request.</summary>
+    private static RequestParts RequestKey(FlowRecord flow, bool reply, Caches cache)
+    {
+        if (reply || flow.L7Type == L7Type.Response)
+        {
+            return default;
+        }
+
+        if (flow.Http is { Method: not null } http)
+        {
+            string? path = http.Url, host = null;
+            if (http.Url is not null)
+            {
+                if (!cache.Urls.TryGetValue(http.Url, out var parts))
+                {
+                    parts = Uri.TryCreate(http.Url, UriKind.Absolute, out var url) ? (url.PathAndQuery, url.IsDefaultPort ? url.Host : $"{url.Host}:{url.Port}") : (http.Url, null);
+                    if (cache.Urls.Count >= CacheLimit)
+                    {
+                        cache.Urls.Clear();
+                    }
+
+                    cache.Urls[http.Url] = parts;
+                }
+
+                (path, host) = parts;
+            }
+
+            var headers = http.Headers.Count == 0 ? null : string.Join('\n', http.Headers.Select(static h => h.Key.ToUpperInvariant() + ":" + h.Value));
+            return new RequestParts(http.Method, path, host, headers, null);
+        }
+
+        return flow.Dns is { Query: { } query } ? new RequestParts(null, null, null, null, query) : default;
+    }
+
     private static L7Request? Request(FlowRecord flow, bool reply)
     {
         if (reply || flow.L7Type == L7Type.Response)
@@ -399,7 +435,10 @@ public sealed class FlowAttributor
     private readonly record struct Key(
         EndpointKind FromKind, int FromPod, UInt128 FromAddress, string? FromName,
         EndpointKind ToKind, int ToPod, UInt128 ToAddress, string? ToName,
-        Protocol Protocol, int Port, string? Method, string? Path, string? Dns);
+        Protocol Protocol, int Port, string? Method, string? Path, string? Host, string? Headers, string? Dns);
+
+    /// <summary>The parts of a layer-7 record verdicts depend on; headers as one string, names upper-cased (they match case-insensitively).</summary>
+    private readonly record struct RequestParts(string? Method, string? Path, string? Host, string? Headers, string? Dns);
 
     private sealed record Side(string? Tier, string? Policy, string? Rule);
 
@@ -417,6 +456,9 @@ public sealed class FlowAttributor
         public Dictionary<Key, Decision> Decisions { get; } = [];
 
         public Dictionary<EndKey, (bool Found, Endpoint Endpoint)> Ends { get; } = [];
+
+        /// <summary>URLs split into the path and host HTTP rules match.</summary>
+        public Dictionary<string, (string? Path, string? Host)> Urls { get; } = new(StringComparer.Ordinal);
 
         private readonly Dictionary<FlowAttribution, FlowAttribution> _attributions = [];
 

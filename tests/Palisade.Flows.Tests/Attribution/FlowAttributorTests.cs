@@ -147,6 +147,65 @@ public sealed class FlowAttributorTests
         Assert.Equal("CiliumNetworkPolicy project-alpha/workspace-mirror-read-only", allowed.Policy);
     }
 
+    private const string HeaderRuleCluster = """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: project-alpha}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: jupyter, namespace: project-alpha}
+        spec:
+          selector: {matchLabels: {app: jupyter}}
+          template:
+            metadata: {labels: {app: jupyter}}
+            spec: {containers: [{name: c, image: i}]}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: api, namespace: project-alpha}
+        spec:
+          selector: {matchLabels: {app: api}}
+          template:
+            metadata: {labels: {app: api}}
+            spec: {containers: [{name: c, image: i, ports: [{containerPort: 8080}]}]}
+        ---
+        apiVersion: cilium.io/v2
+        kind: CiliumNetworkPolicy
+        metadata: {name: api-needs-a-token, namespace: project-alpha}
+        spec:
+          endpointSelector: {matchLabels: {app: api}}
+          ingress:
+          - fromEndpoints: [{matchLabels: {app: jupyter}}]
+            toPorts:
+            - ports: [{port: "8080", protocol: TCP}]
+              rules:
+                http: [{method: GET, path: "/data", host: "api(:8080)?", headers: ["X-Token: secret"]}]
+        """;
+
+    [Fact]
+    public void Attribute_SamePathWithAndWithoutTheHeaderOrHostARuleNeeds_GetTheirOwnVerdicts()
+    {
+        var loaded = ManifestLoader.LoadText(HeaderRuleCluster.ReplaceLineEndings("\n"), "cluster.yaml");
+        Assert.False(loaded.HasErrors);
+        var attributor = new FlowAttributor(SnapshotCompiler.Compile(loaded.Cluster));
+        var client = ("project-alpha", "jupyter-7d9f8c6b5-xk2lp", new[] { "k8s:app=jupyter" });
+        var server = ("project-alpha", "api-5c4d8f7b6-abcde", new[] { "k8s:app=api" });
+        static string Http(string host, string headers) =>
+            ",\"Type\":\"L7\",\"l7\":{\"type\":\"REQUEST\",\"http\":{\"method\":\"GET\",\"url\":\"http://" + host + ":8080/data\"" + headers + "}}";
+        var token = ",\"headers\":[{\"key\":\"X-Token\",\"value\":\"secret\"}]";
+
+        // One batch, so that the second and third flows would find the first one's verdict in the cache.
+        var flows = attributor.Attribute([
+            Flow("FORWARDED", "INGRESS", client, server, 40000, 8080, extra: Http("api", token)),
+            Flow("DROPPED", "INGRESS", client, server, 40001, 8080, extra: Http("api", string.Empty)),
+            Flow("DROPPED", "INGRESS", client, server, 40002, 8080, extra: Http("other", token)),
+        ]);
+
+        Assert.Equal([EngineVerdict.Allowed, EngineVerdict.Denied, EngineVerdict.Denied], flows.Select(f => f.Attribution!.Verdict));
+        Assert.All(flows, f => Assert.Equal(Disagreement.None, f.Attribution!.Disagreement));
+    }
+
     [Fact]
     public void Attribute_PodsUnknownToTheSnapshot_GetNoVerdict()
     {
