@@ -303,15 +303,6 @@ public sealed class FlowsCommandTests : IDisposable
         Assert.Contains("expected whole days or weeks", bad.Error, StringComparison.Ordinal);
     }
 
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        for (var waited = 0; !condition(); waited += 50)
-        {
-            Assert.True(waited < 20_000, "timed out waiting for " + what);
-            await Task.Delay(50);
-        }
-    }
-
     [Fact]
     public async Task Observe_FollowEmbeddedStore_PrintsTheStoredFlowsThenWhatAnIngestStores()
     {
@@ -329,11 +320,11 @@ public sealed class FlowsCommandTests : IDisposable
 
         using var stop = new CancellationTokenSource();
         var follow = CliRunner.Start(stop.Token, "flows", "observe", "--follow", "--store", Store, "--namespace", "jaeger", "--namespace", "project-alpha", "-o", "json");
-        await Until(() => follow.Error().Contains("waiting for an ingest", StringComparison.Ordinal), "the follower to wait for an ingest");
+        await Eventually.Until(() => follow.Error().Contains("waiting for an ingest", StringComparison.Ordinal), "the follower to wait for an ingest");
         Assert.Equal(stored.Output, follow.Output());
 
         var ingest = CliRunner.Start(CancellationToken.None, "flows", "ingest", pipe, "--store", Store, "--policies", SamplePolicies);
-        await Until(() => follow.Error().Contains("following the ingest", StringComparison.Ordinal), "the follower to connect");
+        await Eventually.Until(() => follow.Error().Contains("following the ingest", StringComparison.Ordinal), "the follower to connect");
         await File.WriteAllLinesAsync(pipe, File.ReadAllLines(SampleFlows));
         Assert.Equal(0, await ingest.Exit);
         Assert.Contains("stored 2,785 new flows", ingest.Output(), StringComparison.Ordinal);
@@ -342,8 +333,8 @@ public sealed class FlowsCommandTests : IDisposable
         var alpha = CliRunner.Run("flows", "observe", "--store", Store, "--namespace", "project-alpha", "-o", "json");
         var expected = alpha.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(expected.Length > 100);
-        await Until(() => follow.Output().Length >= stored.Output.Length + alpha.Output.Length, "the follower to print the new flows");
-        await Until(() => follow.Error().Contains("the feed ended", StringComparison.Ordinal), "the follower to see the ingest end");
+        await Eventually.Until(() => follow.Output().Length >= stored.Output.Length + alpha.Output.Length, "the follower to print the new flows");
+        await Eventually.Until(() => follow.Error().Contains("the feed ended", StringComparison.Ordinal), "the follower to see the ingest end");
         await stop.CancelAsync();
         Assert.Equal(0, await follow.Exit);
         var printed = follow.Output()[stored.Output.Length..].Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -3,6 +3,7 @@ using Palisade.Flows.Feed;
 using Palisade.Flows.Records;
 using Palisade.Flows.Tests.Reading;
 using Palisade.Flows.Tests.Storage;
+using Palisade.Tests;
 
 namespace Palisade.Flows.Tests.Feed;
 
@@ -31,15 +32,6 @@ public sealed class FlowFeedTests : IDisposable
         return flows;
     }
 
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        for (var waited = 0; !condition(); waited += 20)
-        {
-            Assert.True(waited < 10_000, "timed out waiting for " + what);
-            await Task.Delay(20);
-        }
-    }
-
     [Fact]
     public async Task Publish_ToAFollower_DeliversEveryFlowWithItsAttribution()
     {
@@ -53,13 +45,13 @@ public sealed class FlowFeedTests : IDisposable
                 received.Enqueue(flow);
             }
         });
-        await Until(() => server.Followers == 1, "the follower to connect");
+        await Eventually.Until(() => server.Followers == 1, "the follower to connect");
         var flows = Flows();
 
         server.Publish(flows[..25]);
         server.Publish(flows[25..]);
 
-        await Until(() => received.Count == flows.Count, "every flow");
+        await Eventually.Until(() => received.Count == flows.Count, "every flow");
         await stop.CancelAsync();
         await following;
         Assert.Equal(flows.Select(FlowStoreContract.Describe), received.Select(FlowStoreContract.Describe));
@@ -80,16 +72,16 @@ public sealed class FlowFeedTests : IDisposable
                 received.Enqueue(flow);
             }
         });
-        await Until(() => states.Contains(FlowFeedClient.State.Waiting), "the follower to wait");
+        await Eventually.Until(() => states.Contains(FlowFeedClient.State.Waiting), "the follower to wait");
 
         await using (var server = FlowFeedServer.Start(SocketPath))
         {
-            await Until(() => server.Followers == 1, "the follower to connect");
+            await Eventually.Until(() => server.Followers == 1, "the follower to connect");
             server.Publish(Flows()[..5]);
-            await Until(() => received.Count == 5, "the flows");
+            await Eventually.Until(() => received.Count == 5, "the flows");
         }
 
-        await Until(() => states.Contains(FlowFeedClient.State.Ended), "the follower to see the ingest end");
+        await Eventually.Until(() => states.Contains(FlowFeedClient.State.Ended), "the follower to see the ingest end");
         Assert.False(File.Exists(SocketPath));
         await stop.CancelAsync();
         await following;
