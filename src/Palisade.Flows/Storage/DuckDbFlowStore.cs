@@ -44,9 +44,10 @@ public sealed class DuckDbFlowStore : IFlowStore
     private static readonly DuckDbDialect Dialect = new();
     private readonly DuckDBConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly FlowDictionary _dictionary = new() { NumbersNew = true };
-    private readonly FlowNumbering<FlowShape> _shapes = new();
-    private readonly FlowNumbering<FlowDetail> _details = new();
+    // Replaced when retention sweeps out what no stored flow uses any more.
+    private FlowDictionary _dictionary = new() { NumbersNew = true };
+    private FlowNumbering<FlowShape> _shapes = new();
+    private FlowNumbering<FlowDetail> _details = new();
 
     private DuckDbFlowStore(DuckDBConnection connection, string description, int version)
     {
@@ -524,6 +525,8 @@ public sealed class DuckDbFlowStore : IFlowStore
                 : await command.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
             if (!dryRun && deleted > 0)
             {
+                await SweepAsync(cancel).ConfigureAwait(false);
+
                 // Give the space of deleted rows back to the file.
                 await ExecuteAsync(_connection, "CHECKPOINT", cancel).ConfigureAwait(false);
             }
@@ -534,6 +537,32 @@ public sealed class DuckDbFlowStore : IFlowStore
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// After retention: deletes the ends, strings, shapes and details no stored flow uses any more (so
+    /// that the URLs and names of expired flows go with them, and memory stays bounded by what is
+    /// kept), and reads the rest back in. Numbers are never reused while a flow uses them.
+    /// </summary>
+    private async Task SweepAsync(CancellationToken cancel)
+    {
+        static string Used(string table, IEnumerable<string> columns) =>
+            string.Join(" UNION ", columns.Select(c => $"SELECT {c} FROM {table} WHERE {c} IS NOT NULL"));
+        string[] shapeStrings = ["drop_reason", "node", "trace_point", "http_method", "http_protocol", "policies", "decided_tier", "decided_policy", "decided_rule", "project"];
+        string[] detailStrings = ["http_url", "http_headers", "dns_query", "dns_answer", "summary"];
+        using (var transaction = _connection.BeginTransaction())
+        {
+            await ExecuteAsync(_connection, "DELETE FROM flow_shapes WHERE id NOT IN (SELECT DISTINCT shape FROM flows)", cancel).ConfigureAwait(false);
+            await ExecuteAsync(_connection, "DELETE FROM flow_details WHERE id NOT IN (SELECT DISTINCT detail FROM flows)", cancel).ConfigureAwait(false);
+            await ExecuteAsync(_connection, "DELETE FROM flow_ends WHERE id NOT IN (SELECT src FROM flows UNION SELECT dst FROM flows)", cancel).ConfigureAwait(false);
+            await ExecuteAsync(_connection, $"DELETE FROM flow_strings WHERE id NOT IN ({Used("flow_shapes", shapeStrings)} UNION {Used("flow_details", detailStrings)})", cancel).ConfigureAwait(false);
+            transaction.Commit();
+        }
+
+        _dictionary = new FlowDictionary { NumbersNew = true };
+        _shapes = new FlowNumbering<FlowShape>();
+        _details = new FlowNumbering<FlowDetail>();
+        await LoadDictionaryAsync(cancel).ConfigureAwait(false);
     }
 
     private DuckDBCommand Command(string sql, FlowFilterSql filter)

@@ -102,6 +102,54 @@ public sealed class DuckDbFlowStoreTests : FlowStoreContract, IDisposable
         Assert.Equal(flows.Count(f => f.Verdict == Records.FlowVerdict.Dropped), await store.CountAsync(new FlowQuery { Verdicts = [Records.FlowVerdict.Dropped] }));
     }
 
+    [Fact]
+    public async Task ApplyRetention_SweepsOutTheUrlsAndEndsOnlyExpiredFlowsUsed_AndKeepsWorking()
+    {
+        var path = Path.Combine(_folder, "swept.duckdb");
+        var flows = Reading.HubbleCaptureTests.ReadAll().Flows.Distinct().OrderBy(f => f.TimeUnixNanos).ToList();
+        var middle = flows[flows.Count / 2].TimeUnixNanos;
+        // Every old flow gets a URL of its own, as requests with query strings do.
+        var old = flows.Where(f => f.TimeUnixNanos < middle).Select((f, i) => f with
+        {
+            Http = new Records.HttpInfo { Code = 200, Method = "GET", Url = $"http://api.example/search?q={i}" },
+        }).ToList();
+        var kept = flows.Where(f => f.TimeUnixNanos >= middle).ToList();
+        long Rows(DuckDB.NET.Data.DuckDBConnection c, string table)
+        {
+            using var command = c.CreateCommand();
+            command.CommandText = $"SELECT count(*) FROM {table}";
+            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await using (var store = await DuckDbFlowStore.OpenAsync(path))
+        {
+            await store.WriteAsync([.. old, .. kept]);
+            await store.SetRetentionRulesAsync([new RetentionRule("*", 1)]);
+            var now = middle + (86_400L * 1_000_000_000L);
+
+            var result = await store.ApplyRetentionAsync(now);
+
+            Assert.Equal(old.Count, result.Deleted);
+            var read = new List<Records.FlowRecord>();
+            await foreach (var flow in store.QueryAsync(FlowQuery.All))
+            {
+                read.Add(flow);
+            }
+
+            Assert.Equal(kept.Select(FlowStoreContract.Describe).Order(), read.Select(FlowStoreContract.Describe).Order());
+            var again = await store.WriteAsync(old.Take(5).ToList());
+            Assert.Equal(5, again.Written);
+            Assert.Equal(5, await store.CountAsync(new FlowQuery { HttpMethods = ["GET"], UntilNanos = middle }));
+        }
+
+        using var connection = new DuckDB.NET.Data.DuckDBConnection($"DataSource={path}");
+        connection.Open();
+        using var urls = connection.CreateCommand();
+        urls.CommandText = "SELECT count(*) FROM flow_strings WHERE text LIKE 'http://api.example/search?q=%'";
+        Assert.Equal(5L, Convert.ToInt64(urls.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(Rows(connection, "flow_details") < old.Count);
+    }
+
     private sealed class DollarDialect : FlowSqlDialect
     {
         public override string Parameter(string name) => "$" + name;
