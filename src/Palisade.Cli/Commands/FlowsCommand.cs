@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Net.Sockets;
 using Palisade.Cli.Logging;
 using Palisade.Compilation;
 using Palisade.Flows;
@@ -150,9 +151,23 @@ internal static class FlowsCommand
             Func<IReadOnlyList<FlowRecord>, CancellationToken, Task>? onNew = null;
             if (alerting is { Evaluator: { } evaluator } || feed is not null)
             {
+                var feedFailed = false;
                 onNew = async (fresh, token) =>
                 {
-                    feed?.Publish(fresh);
+                    if (feed is not null && !feedFailed)
+                    {
+                        try
+                        {
+                            feed.Publish(fresh);
+                        }
+                        catch (Exception failure) when (failure is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+                        {
+                            // Storing matters more than following: say so once, and go on storing.
+                            feedFailed = true;
+                            error.WriteLine($"palisade: warning: the feed for 'flows observe --follow' stopped: {failure.Message}");
+                        }
+                    }
+
                     if (alerting is { Evaluator: { } rules })
                     {
                         raised += await rules.RaiseAsync(fresh, alerting.Sinks, token).ConfigureAwait(false);
@@ -339,17 +354,25 @@ internal static class FlowsCommand
         {
             FlowFeedClient.State.Waiting => $"palisade: waiting for an ingest into {location} (none is running)",
             FlowFeedClient.State.Following => $"palisade: following the ingest into {location}",
-            _ => "palisade: the feed ended (the ingest stopped, or this follower fell too far behind); waiting for an ingest",
+            _ => "palisade: the feed ended (the ingest stopped, or this follower fell too far behind); waiting for an ingest (flows stored meanwhile are in the store, not printed here)",
         });
 
-        // The feed carries only flows stored after this follower connected: none was printed above.
-        await foreach (var flow in FlowFeedClient.FollowAsync(feed, Status, cancel).ConfigureAwait(false))
+        // The feed carries only flows stored while this follower is connected: none was printed above.
+        try
         {
-            if (next.Matches(flow))
+            await foreach (var flow in FlowFeedClient.FollowAsync(feed, Status, cancel).ConfigureAwait(false))
             {
-                printer.Add(flow);
-                printer.Flush();
+                if (next.Matches(flow))
+                {
+                    printer.Add(flow);
+                    printer.Flush();
+                }
             }
+        }
+        catch (FlowFeedException failure)
+        {
+            error.WriteLine($"{location}: error PAL0102: cannot follow: {failure.Message}");
+            return ExitCodes.BadInput;
         }
 
         return ExitCodes.Success;

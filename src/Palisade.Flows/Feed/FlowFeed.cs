@@ -22,6 +22,51 @@ public static class FlowFeed
     /// <summary>The longest path a Unix domain socket may have on Linux, less its terminating zero.</summary>
     public const int MaxPathLength = 107;
 
+    /// <summary>
+    /// Whether the process at the other end of <paramref name="socket"/> runs as this process's user
+    /// (Linux's <c>SO_PEERCRED</c>): followers take flows only from an ingest of their own user, and
+    /// ingests serve only their own user, whoever can reach the socket's folder.
+    /// </summary>
+    public static bool SameUser(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        if (!OperatingSystem.IsLinux())
+        {
+            return true;
+        }
+
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+        Span<byte> credentials = stackalloc byte[12];
+        try
+        {
+            const int SolSocket = 1, SoPeerCred = 17;
+            if (socket.GetRawSocketOption(SolSocket, SoPeerCred, credentials) < 12)
+            {
+                return false;
+            }
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+
+        return BitConverter.ToUInt32(credentials[4..8]) == OwnUid.Value;
+    }
+
+    private static readonly Lazy<uint> OwnUid = new(static () =>
+    {
+        // The real uid, from the kernel's own account of this process: "Uid:\treal\teffective\t...".
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("Uid:", StringComparison.Ordinal))
+            {
+                return uint.Parse(line.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new FlowFeedException("cannot tell this process's user from /proc/self/status");
+    });
+
     /// <summary>The socket of the feed of the DuckDB store at <paramref name="storePath"/>.</summary>
     public static string PathFor(string storePath) => Path.GetFullPath(storePath ?? throw new ArgumentNullException(nameof(storePath))) + ".feed";
 
@@ -117,13 +162,15 @@ public sealed class FlowFeedException : Exception
 }
 
 /// <summary>
-/// Serves an ingest's new flows to followers. Each follower has a queue of 256 batches; one that falls
-/// further behind is disconnected (it says so, and may connect again) rather than slowing the ingest.
-/// Flows are written out only while someone follows.
+/// Serves an ingest's new flows to followers. Each follower may have up to 64 MiB of flows waiting to be
+/// sent; one that falls further behind (a paused terminal, a slow pipe) is disconnected rather than
+/// slowing the ingest or filling its memory, and may connect again. Flows are written out only while
+/// someone follows. Only processes of the user running the ingest may follow it.
 /// </summary>
 public sealed class FlowFeedServer : IAsyncDisposable
 {
-    private const int QueuedBatches = 256;
+    /// <summary>How many bytes of flows may wait for one follower.</summary>
+    public const long QueueLimitBytes = 64L * 1024 * 1024;
     private readonly Socket _listener;
     private readonly string _path;
     private readonly CancellationTokenSource _stop = new();
@@ -173,6 +220,11 @@ public sealed class FlowFeedServer : IAsyncDisposable
 
         if (File.Exists(path))
         {
+            if (new FileInfo(path).LinkTarget is not null)
+            {
+                throw new FlowFeedException($"{path} is a symbolic link; a feed socket is never one: remove it");
+            }
+
             if (Answers(path))
             {
                 throw new FlowFeedException($"another ingest serves the feed at {path}");
@@ -239,12 +291,14 @@ public sealed class FlowFeedServer : IAsyncDisposable
         var bytes = Encoding.UTF8.GetBytes(text.ToString());
         foreach (var follower in followers)
         {
-            if (!follower.Queue.Writer.TryWrite(bytes))
+            if (Interlocked.Add(ref follower.Queued, bytes.Length) > QueueLimitBytes || !follower.Queue.Writer.TryWrite(bytes))
             {
-                // Too far behind: better a follower that reconnects than an ingest that waits.
+                // Too far behind: better a follower that reconnects than an ingest that waits or runs out
+                // of memory. Closing its socket ends its pump, which lets the queue go.
                 Dropped++;
-                follower.Queue.Writer.TryComplete(new FlowFeedException("fell behind"));
                 Remove(follower);
+                follower.Queue.Writer.TryComplete();
+                follower.Socket.Dispose();
             }
         }
     }
@@ -263,9 +317,16 @@ public sealed class FlowFeedServer : IAsyncDisposable
                 return;
             }
 
-            var follower = new Follower(client, Channel.CreateBounded<byte[]>(new BoundedChannelOptions(QueuedBatches) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait }));
+            if (!FlowFeed.SameUser(client))
+            {
+                client.Dispose();
+                continue;
+            }
+
+            var follower = new Follower(client, Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true }));
             lock (_gate)
             {
+                _pumps.RemoveAll(static p => p.IsCompleted);
                 _followers.Add(follower);
                 _pumps.Add(Task.Run(() => PumpAsync(follower)));
             }
@@ -280,6 +341,7 @@ public sealed class FlowFeedServer : IAsyncDisposable
             await foreach (var bytes in follower.Queue.Reader.ReadAllAsync(_abort.Token).ConfigureAwait(false))
             {
                 await stream.WriteAsync(bytes, _abort.Token).ConfigureAwait(false);
+                Interlocked.Add(ref follower.Queued, -bytes.Length);
             }
         }
         catch (Exception failure) when (failure is IOException or SocketException or OperationCanceledException or ObjectDisposedException or FlowFeedException)
@@ -341,7 +403,15 @@ public sealed class FlowFeedServer : IAsyncDisposable
         _abort.Dispose();
     }
 
-    private sealed record Follower(Socket Socket, Channel<byte[]> Queue);
+    private sealed class Follower(Socket socket, Channel<byte[]> queue)
+    {
+        /// <summary>Bytes queued and not yet sent.</summary>
+        public long Queued;
+
+        public Socket Socket { get; } = socket;
+
+        public Channel<byte[]> Queue { get; } = queue;
+    }
 }
 
 /// <summary>Reads an ingest's feed: its flows as they are stored, waiting for an ingest when none serves the feed.</summary>
@@ -367,6 +437,11 @@ public static class FlowFeedClient
     public static async IAsyncEnumerable<FlowRecord> FollowAsync(string path, Action<State>? status = null, [EnumeratorCancellation] CancellationToken cancel = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Encoding.UTF8.GetByteCount(path) > FlowFeed.MaxPathLength)
+        {
+            throw new FlowFeedException($"the feed socket path {path} is longer than a socket path may be ({FlowFeed.MaxPathLength} bytes); keep the store in a shorter folder");
+        }
+
         var parser = new HubbleFlowParser();
         var waiting = false;
         while (!cancel.IsCancellationRequested)
@@ -396,6 +471,12 @@ public static class FlowFeedClient
                 }
 
                 continue;
+            }
+
+            if (!FlowFeed.SameUser(socket))
+            {
+                socket.Dispose();
+                throw new FlowFeedException($"the process serving {path} runs as another user; not following it");
             }
 
             waiting = false;

@@ -98,6 +98,13 @@ public sealed class DuckDbFlowStore : IFlowStore
         try
         {
             var version = await FlowSchema.MigrateAsync(connection, Migrations, "duckdb:" + path, Dialect, lockStatement: null, cancel).ConfigureAwait(false);
+            if (!memory)
+            {
+                // After a migration that rewrote tables, write the result out now, so the file does not
+                // keep the old and new copies until some later checkpoint; on a current file it is quick.
+                await ExecuteAsync(connection, "CHECKPOINT", cancel).ConfigureAwait(false);
+            }
+
             var store = new DuckDbFlowStore(connection, "duckdb:" + path, version);
             await store.LoadDictionaryAsync(cancel).ConfigureAwait(false);
             return store;
@@ -377,13 +384,13 @@ public sealed class DuckDbFlowStore : IFlowStore
     public async IAsyncEnumerable<FlowRecord> QueryAsync(FlowQuery query, [EnumeratorCancellation] CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var filter = new FlowFilterSql(query, Dialect, _dictionary);
-        var sql = FlowFilterSql.SelectFlows(query, filter);
 
+        // Filters are resolved under the gate, so that they never name numbers a failing write withdraws.
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            using var command = Command(sql, filter);
+            var filter = new FlowFilterSql(query, Dialect, _dictionary);
+            using var command = Command(FlowFilterSql.SelectFlows(query, filter), filter);
             using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             while (await reader.ReadAsync(cancel).ConfigureAwait(false))
             {
@@ -400,10 +407,10 @@ public sealed class DuckDbFlowStore : IFlowStore
     public async Task<long> CountAsync(FlowQuery query, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var filter = new FlowFilterSql(query, Dialect, _dictionary);
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
+            var filter = new FlowFilterSql(query, Dialect, _dictionary);
             using var command = Command($"SELECT count(*) FROM flows{filter.Where}", filter);
             return Convert.ToInt64(await command.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture);
         }
@@ -502,21 +509,21 @@ public sealed class DuckDbFlowStore : IFlowStore
     public async Task<RetentionResult> ApplyRetentionAsync(long nowNanos, bool dryRun = false, CancellationToken cancel = default)
     {
         var rules = await GetRetentionRulesAsync(cancel).ConfigureAwait(false);
-        var parameters = new List<DuckDBParameter>();
-        var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, value =>
-        {
-            var name = "r" + parameters.Count.ToString(CultureInfo.InvariantCulture);
-            parameters.Add(new DuckDBParameter(name, value));
-            return "$" + name;
-        });
-        if (expired is null)
-        {
-            return new RetentionResult(0, [], dryRun);
-        }
-
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
+            var parameters = new List<DuckDBParameter>();
+            var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, value =>
+            {
+                var name = "r" + parameters.Count.ToString(CultureInfo.InvariantCulture);
+                parameters.Add(new DuckDBParameter(name, value));
+                return "$" + name;
+            });
+            if (expired is null)
+            {
+                return new RetentionResult(0, [], dryRun);
+            }
+
             using var command = _connection.CreateCommand();
             command.CommandText = dryRun ? $"SELECT count(*) FROM flows WHERE {expired}" : $"DELETE FROM flows WHERE {expired}";
             command.Parameters.AddRange(parameters);

@@ -106,6 +106,26 @@ public sealed class FlowFeedTests : IDisposable
     }
 
     [Fact]
+    public async Task Publish_ToAFollowerThatStoppedReading_DropsItOnceItsQueueIsFull()
+    {
+        await using var server = FlowFeedServer.Start(SocketPath);
+        using var stalled = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        await stalled.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(SocketPath));
+        await Eventually.Until(() => server.Followers == 1, "the follower to connect");
+        var flows = Flows();
+        var bytesPerRound = flows.Sum(f => FlowFeed.Line(f).Length + 1);
+
+        // Never read: the socket's buffers fill, then the queue, until the follower is let go.
+        for (var sent = 0L; sent < 2 * FlowFeedServer.QueueLimitBytes && server.Followers == 1; sent += bytesPerRound)
+        {
+            server.Publish(flows);
+        }
+
+        Assert.Equal(0, server.Followers);
+        Assert.Equal(1, server.Dropped);
+    }
+
+    [Fact]
     public void Start_PathTooLongForASocket_SaysWhatToDo()
     {
         var failure = Assert.Throws<FlowFeedException>(() => FlowFeedServer.Start(Path.Combine(_folder, new string('a', 120) + ".feed")));
