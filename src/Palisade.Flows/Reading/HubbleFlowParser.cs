@@ -640,9 +640,11 @@ public sealed class HubbleFlowParser
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var flag = TcpFlags.None;
+            var text = reader.ValueIsEscaped || reader.HasValueSequence ? Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan;
             foreach (var (name, value) in FlagNames)
             {
-                if (reader.ValueTextEquals(name) || (name.Length > 0 && EqualsIgnoreCase(ref reader, name)))
+                // Bytes against bytes, either case: no string made for a flag name.
+                if (Ascii.EqualsIgnoreCase(text, name))
                 {
                     flag = value;
                     break;
@@ -659,29 +661,11 @@ public sealed class HubbleFlowParser
         return flags;
     }
 
-    private static bool EqualsIgnoreCase(ref Utf8JsonReader reader, string name)
-    {
-        var span = reader.ValueSpan;
-        if (span.Length != name.Length)
-        {
-            return false;
-        }
-
-        for (var i = 0; i < span.Length; i++)
-        {
-            if (char.ToUpperInvariant((char)span[i]) != name[i])
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static readonly (string Name, TcpFlags Flag)[] FlagNames =
+    private static readonly (byte[] Name, TcpFlags Flag)[] FlagNames =
     [
-        ("FIN", TcpFlags.Fin), ("SYN", TcpFlags.Syn), ("RST", TcpFlags.Rst), ("PSH", TcpFlags.Psh), ("ACK", TcpFlags.Ack),
-        ("URG", TcpFlags.Urg), ("ECE", TcpFlags.Ece), ("CWR", TcpFlags.Cwr), ("NS", TcpFlags.Ns),
+        ("FIN"u8.ToArray(), TcpFlags.Fin), ("SYN"u8.ToArray(), TcpFlags.Syn), ("RST"u8.ToArray(), TcpFlags.Rst), ("PSH"u8.ToArray(), TcpFlags.Psh),
+        ("ACK"u8.ToArray(), TcpFlags.Ack), ("URG"u8.ToArray(), TcpFlags.Urg), ("ECE"u8.ToArray(), TcpFlags.Ece), ("CWR"u8.ToArray(), TcpFlags.Cwr),
+        ("NS"u8.ToArray(), TcpFlags.Ns),
     ];
 
     /// <summary>
@@ -1147,7 +1131,7 @@ public sealed class HubbleFlowParser
     }
 
     /// <summary>An enum given by name (as protojson writes it) or by number.</summary>
-    private static int ReadEnum(ref Utf8JsonReader reader, ReadOnlySpan<string> names)
+    private static int ReadEnum(ref Utf8JsonReader reader, byte[][] names)
     {
         if (reader.TokenType == JsonTokenType.Number)
         {
@@ -1160,6 +1144,7 @@ public sealed class HubbleFlowParser
         }
 
         Expect(ref reader, JsonTokenType.String, "expected an enum name or number");
+        // Names as UTF-8, compared with the token's bytes: comparing with strings would transcode each one.
         for (var i = 0; i < names.Length; i++)
         {
             if (names[i].Length > 0 && reader.ValueTextEquals(names[i]))
@@ -1172,11 +1157,13 @@ public sealed class HubbleFlowParser
         return 0;
     }
 
-    private static readonly string[] VerdictNames = ["VERDICT_UNKNOWN", "FORWARDED", "DROPPED", "ERROR", "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED"];
-    private static readonly string[] DirectionNames = ["TRAFFIC_DIRECTION_UNKNOWN", "INGRESS", "EGRESS"];
-    private static readonly string[] FlowTypeNames = ["UNKNOWN_TYPE", "L3_L4", "L7", "SOCK"];
-    private static readonly string[] L7TypeNames = ["UNKNOWN_L7_TYPE", "REQUEST", "RESPONSE", "SAMPLE"];
-    private static readonly string[] IpVersionNames = ["IP_NOT_USED", "IPv4", "IPv6"];
+    private static byte[][] Utf8(params string[] names) => [.. names.Select(Encoding.UTF8.GetBytes)];
+
+    private static readonly byte[][] VerdictNames = Utf8("VERDICT_UNKNOWN", "FORWARDED", "DROPPED", "ERROR", "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED");
+    private static readonly byte[][] DirectionNames = Utf8("TRAFFIC_DIRECTION_UNKNOWN", "INGRESS", "EGRESS");
+    private static readonly byte[][] FlowTypeNames = Utf8("UNKNOWN_TYPE", "L3_L4", "L7", "SOCK");
+    private static readonly byte[][] L7TypeNames = Utf8("UNKNOWN_L7_TYPE", "REQUEST", "RESPONSE", "SAMPLE");
+    private static readonly byte[][] IpVersionNames = Utf8("IP_NOT_USED", "IPv4", "IPv6");
 
     /// <summary>An RFC 3339 time with up to nine fractional digits, as protojson writes a Timestamp, in nanoseconds since the epoch.</summary>
     private static long ReadTime(ref Utf8JsonReader reader)

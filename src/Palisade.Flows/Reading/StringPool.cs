@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
 
@@ -13,6 +14,10 @@ internal sealed class StringPool
 {
     private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    // The same values by their UTF-8 bytes, found by a 64-bit hash and then compared byte for byte:
+    // most values arrive as UTF-8 and need no conversion to be found.
+    private readonly Dictionary<ulong, (byte[] Utf8, string Value)> _byBytes = [];
 
     public StringPool(int limit = 65_536)
     {
@@ -43,9 +48,22 @@ internal sealed class StringPool
             return Encoding.UTF8.GetString(utf8);
         }
 
+        var hash = XxHash3.HashToUInt64(utf8);
+        if (_byBytes.TryGetValue(hash, out var known) && utf8.SequenceEqual(known.Utf8))
+        {
+            return known.Value;
+        }
+
+        if (_byBytes.Count >= Limit)
+        {
+            _byBytes.Clear();
+        }
+
         Span<char> chars = stackalloc char[256];
         var count = Encoding.UTF8.GetChars(utf8, chars);
-        return Get(chars[..count]);
+        var value = Get(chars[..count]);
+        _byBytes[hash] = (utf8.ToArray(), value);
+        return value;
     }
 
     private string Get(ReadOnlySpan<char> chars)
