@@ -37,7 +37,7 @@ public static class FlowJson
                 json.WriteString("verdict"u8, flow.Verdict.Name());
             }
 
-            if (flow.IpVersion != 0 || flow.SourceIp is not null)
+            if (flow.IpVersion != 0 || flow.SourceIp is not null || flow.DestinationIp is not null)
             {
                 json.WritePropertyName("IP"u8);
                 json.WriteStartObject();

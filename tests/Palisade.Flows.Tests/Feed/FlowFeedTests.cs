@@ -133,6 +133,18 @@ public sealed class FlowFeedTests : IDisposable
     }
 
     [Fact]
+    public void Line_FlowWithOnlyADestinationAddress_KeepsTheAddress()
+    {
+        var flow = Flows()[0] with { IpVersion = 0, SourceIp = null };
+        Assert.NotNull(flow.DestinationIp);
+
+        var back = FlowFeed.Read(FlowFeed.Line(flow), new Palisade.Flows.Reading.HubbleFlowParser());
+
+        Assert.Equal(flow.DestinationIp, back!.DestinationIp);
+        Assert.True(Palisade.Flows.Storage.FlowMatching.Matches(new Palisade.Flows.Storage.FlowQuery { ToIps = [flow.DestinationIpText!] }, back));
+    }
+
+    [Fact]
     public void Read_NotAFeedLine_IsNull()
     {
         var parser = new Palisade.Flows.Reading.HubbleFlowParser();
