@@ -97,11 +97,12 @@ public sealed class DuckDbFlowStore : IFlowStore
 
         try
         {
-            var version = await FlowSchema.MigrateAsync(connection, Migrations, "duckdb:" + path, Dialect, lockStatement: null, cancel).ConfigureAwait(false);
-            if (!memory)
+            var (version, before) = await FlowSchema.MigrateAsync(connection, Migrations, "duckdb:" + path, Dialect, lockStatement: null, cancel).ConfigureAwait(false);
+            if (!memory && before is > 0 and < 3)
             {
-                // After a migration that rewrote tables, write the result out now, so the file does not
-                // keep the old and new copies until some later checkpoint; on a current file it is quick.
+                // Version 3 rewrote the flows of an existing file: write the result out now, so that the
+                // file does not keep the old and new copies until some later checkpoint. (Not on every
+                // open: after a checkpoint of a fresh file, the flows appended took half again as much space.)
                 await ExecuteAsync(connection, "CHECKPOINT", cancel).ConfigureAwait(false);
             }
 

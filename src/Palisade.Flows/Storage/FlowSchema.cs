@@ -11,11 +11,12 @@ namespace Palisade.Flows.Storage;
 public static class FlowSchema
 {
     /// <summary>
-    /// Applies the migrations <paramref name="connection"/> lacks and returns the version it is at.
+    /// Applies the migrations <paramref name="connection"/> lacks and returns the version it is at, and
+    /// the version it was at before (the same when nothing was applied).
     /// <paramref name="lockStatement"/>, when given, runs first in the transaction (PostgreSQL's advisory
     /// lock, so that replicas starting together migrate once).
     /// </summary>
-    public static async Task<int> MigrateAsync(
+    public static async Task<(int Version, int Before)> MigrateAsync(
         DbConnection connection, IReadOnlyList<(string Description, string[] Statements)> migrations, string store, FlowSqlDialect dialect,
         string? lockStatement, CancellationToken cancel)
     {
@@ -53,7 +54,7 @@ public static class FlowSchema
         }
 
         await transaction.CommitAsync(cancel).ConfigureAwait(false);
-        return migrations.Count;
+        return (migrations.Count, current);
     }
 
     private static DbParameter Parameter(DbCommand command, string name, object value)

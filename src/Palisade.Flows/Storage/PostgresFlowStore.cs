@@ -80,7 +80,7 @@ public sealed class PostgresFlowStore : IFlowStore
             int version;
             await using (var connection = await source.OpenConnectionAsync(cancel).ConfigureAwait(false))
             {
-                version = await FlowSchema.MigrateAsync(connection, Migrations, description, Dialect, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancel).ConfigureAwait(false);
+                (version, _) = await FlowSchema.MigrateAsync(connection, Migrations, description, Dialect, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancel).ConfigureAwait(false);
             }
 
             return new PostgresFlowStore(source, description, version);
