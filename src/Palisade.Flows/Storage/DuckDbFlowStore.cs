@@ -513,13 +513,7 @@ public sealed class DuckDbFlowStore : IFlowStore
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            var parameters = new List<DuckDBParameter>();
-            var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, value =>
-            {
-                var name = "r" + parameters.Count.ToString(CultureInfo.InvariantCulture);
-                parameters.Add(new DuckDBParameter(name, value));
-                return "$" + name;
-            });
+            var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, out var parameters);
             if (expired is null)
             {
                 return new RetentionResult(0, [], dryRun);
@@ -527,7 +521,7 @@ public sealed class DuckDbFlowStore : IFlowStore
 
             using var command = _connection.CreateCommand();
             command.CommandText = dryRun ? $"SELECT count(*) FROM flows WHERE {expired}" : $"DELETE FROM flows WHERE {expired}";
-            command.Parameters.AddRange(parameters);
+            command.Parameters.AddRange(parameters.Select(static p => new DuckDBParameter(p.Key, p.Value)));
             var deleted = dryRun
                 ? Convert.ToInt64(await command.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture)
                 : await command.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);

@@ -485,13 +485,8 @@ public sealed class PostgresFlowStore : IFlowStore
     {
         await using var connection = await OpenAsync(cancel).ConfigureAwait(false);
         var rules = await RulesAsync(connection, cancel).ConfigureAwait(false);
-        var parameters = new List<NpgsqlParameter>();
-        var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, value =>
-        {
-            var name = "r" + parameters.Count.ToString(CultureInfo.InvariantCulture);
-            parameters.Add(new NpgsqlParameter(name, value));
-            return "@" + name;
-        });
+        var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, out var named);
+        var parameters = named.Select(static p => new NpgsqlParameter(p.Key, p.Value)).ToList();
         if (expired is null)
         {
             return new RetentionResult(0, [], dryRun);

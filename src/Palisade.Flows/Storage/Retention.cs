@@ -98,11 +98,20 @@ public static class RetentionSql
     /// rules are tried longest first, so a flow gets the longest retention of the rules that match it.
     /// Null when no flow can be old enough (no rules).
     /// </summary>
-    public static string? Expired(IReadOnlyList<RetentionRule> rules, long nowNanos, FlowDictionary dictionary, FlowSqlDialect dialect, Func<object, string> parameter)
+    public static string? Expired(IReadOnlyList<RetentionRule> rules, long nowNanos, FlowDictionary dictionary, FlowSqlDialect dialect, out IReadOnlyList<KeyValuePair<string, object>> parameters)
     {
         ArgumentNullException.ThrowIfNull(rules);
         ArgumentNullException.ThrowIfNull(dictionary);
         ArgumentNullException.ThrowIfNull(dialect);
+        var named = new List<KeyValuePair<string, object>>();
+        parameters = named;
+        string Parameter(object value)
+        {
+            var name = "r" + named.Count.ToString(CultureInfo.InvariantCulture);
+            named.Add(new(name, value));
+            return dialect.Parameter(name);
+        }
+
         if (rules.Count == 0)
         {
             return null;
@@ -113,7 +122,7 @@ public static class RetentionSql
         string? otherwise = null;
         foreach (var rule in rules.OrderByDescending(static r => r.Days))
         {
-            var cutoff = parameter(nowNanos - (rule.Days * NanosPerDay));
+            var cutoff = Parameter(nowNanos - (rule.Days * NanosPerDay));
             if (rule.Target == RetentionRule.Everything)
             {
                 otherwise = cutoff;
