@@ -187,9 +187,6 @@ public sealed class FlowFeedServer : IAsyncDisposable
         _accepting = Task.Run(AcceptAsync);
     }
 
-    /// <summary>The socket's path.</summary>
-    public string SocketPath => _path;
-
     /// <summary>How many followers are connected.</summary>
     public int Followers
     {

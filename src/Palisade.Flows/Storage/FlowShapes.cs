@@ -66,9 +66,6 @@ public sealed class FlowNumbering<T>
     /// <summary>The highest number handed out or loaded.</summary>
     public int Max { get; private set; }
 
-    /// <summary>How many values are known.</summary>
-    public int Count => _ids.Count;
-
     /// <summary>The number of <paramref name="value"/>, handing out the next one when it is new.</summary>
     public int IdOf(in T value)
     {
