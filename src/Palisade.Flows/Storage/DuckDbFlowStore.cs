@@ -48,6 +48,12 @@ public sealed class DuckDbFlowStore : IFlowStore
     private FlowDictionary _dictionary = new() { NumbersNew = true };
     private FlowNumbering<FlowShape> _shapes = new();
     private FlowNumbering<FlowDetail> _details = new();
+    private readonly HashSet<(long, Guid)> _batchKeys = [];
+    private readonly List<NarrowRow> _batchRows = [];
+    private readonly FlowHours _hours = new();
+
+    /// <summary>Whether counts and aggregates read the hourly totals where they can (always, but in tests that compare both ways).</summary>
+    internal bool ReadsHourlyTotals { get; set; } = true;
 
     private DuckDbFlowStore(DuckDBConnection connection, string description, int version)
     {
@@ -108,6 +114,12 @@ public sealed class DuckDbFlowStore : IFlowStore
 
             var store = new DuckDbFlowStore(connection, "duckdb:" + path, version);
             await store.LoadDictionaryAsync(cancel).ConfigureAwait(false);
+            using (var newest = connection.CreateCommand())
+            {
+                newest.CommandText = "SELECT max(hour) FROM flow_hours";
+                store._hours.Open(await newest.ExecuteScalarAsync(cancel).ConfigureAwait(false) is long hour ? hour : null);
+            }
+
             return store;
         }
         catch
@@ -128,6 +140,7 @@ public sealed class DuckDbFlowStore : IFlowStore
         ]),
         ("retention rules", ["CREATE TABLE retention_rules (target VARCHAR PRIMARY KEY, days INTEGER NOT NULL)"]),
         ("flows as nine columns: shapes and details kept once", NarrowFlows()),
+        ("hourly totals", [FlowHours.CreateTable, $"INSERT INTO flow_hours {FlowHours.Totals("TRUE")}"]),
     ];
 
     /// <summary>The columns of <c>flows</c> from schema version 3 on, in the order the appender writes them.</summary>
@@ -186,7 +199,10 @@ public sealed class DuckDbFlowStore : IFlowStore
 
             // The keys already stored in the batch's time range (none, when flows arrive in time order),
             // found through the table's zone maps on time; this process is the file's only writer.
-            var stored = new HashSet<(long, Guid)>();
+            // Kept between batches (writers take turns under the gate): a batch allocates nothing large,
+            // which would otherwise make the collector walk the whole heap once every few batches.
+            var stored = _batchKeys;
+            stored.Clear();
             using (var existing = _connection.CreateCommand())
             {
                 existing.CommandText = "SELECT time_ns, flow_id FROM flows WHERE time_ns BETWEEN $min AND $max";
@@ -201,31 +217,59 @@ public sealed class DuckDbFlowStore : IFlowStore
 
             // Rows first, numbering the ends, strings, shapes and details not seen before; those are saved
             // before the flows that use them, so a crash in between leaves numbers no flow uses, never the reverse.
-            var fresh = new List<FlowRecord>(flows.Count);
-            var rows = new List<(FlowRow Row, int Shape, int Detail)>(flows.Count);
+            var fresh = returnNew ? new List<FlowRecord>(flows.Count) : null;
+            var rows = _batchRows;
+            rows.Clear();
             foreach (var flow in flows)
             {
-                var row = FlowColumns.Row(flow, _dictionary);
-                if (stored.Add((row.TimeNanos, row.Id)))
+                var id = FlowIds.ToGuid(flow.Id);
+                if (stored.Add((flow.TimeUnixNanos, id)))
                 {
-                    rows.Add((row, _shapes.IdOf(FlowShape.Of(row)), _details.IdOf(FlowDetail.Of(row))));
-                    fresh.Add(flow);
+                    rows.Add(new NarrowRow(
+                        flow.TimeUnixNanos, id, _dictionary.EndId(flow, source: true), _dictionary.EndId(flow, source: false), flow.SourcePort, flow.DestinationPort,
+                        flow.L7LatencyNanos, _shapes.IdOf(FlowColumns.Shape(flow, _dictionary)), _details.IdOf(FlowColumns.Detail(flow, _dictionary))));
+                    fresh?.Add(flow);
                 }
             }
 
             StoreNumbered(cancel);
 
-            // Appended straight into the table; the appender's flush at its end stores the rows as one transaction.
-            using (var appender = _connection.CreateAppender("flows"))
+            // The flows and their hourly totals, appended in one transaction.
+            try
             {
-                foreach (var (r, shape, detail) in rows)
+                using var transaction = _connection.BeginTransaction();
+                using (var appender = _connection.CreateAppender("flows"))
                 {
-                    appender.CreateRow().AppendValue(r.TimeNanos).AppendValue(r.Id).AppendValue(r.Source).AppendValue(r.Destination).AppendValue(r.SourcePort)
-                        .AppendValue(r.DestinationPort).AppendValue(r.L7LatencyNanos).AppendValue(shape).AppendValue(detail).EndRow();
+                    foreach (var r in rows)
+                    {
+                        appender.CreateRow().AppendValue(r.TimeNanos).AppendValue(r.Id).AppendValue(r.Source).AppendValue(r.Destination).AppendValue(r.SourcePort)
+                            .AppendValue(r.DestinationPort).AppendValue(r.L7LatencyNanos).AppendValue(r.Shape).AppendValue(r.Detail).EndRow();
+                        _hours.Add(r.TimeNanos, r.Source, r.Destination, _shapes[r.Shape].IsReply == true ? null : r.DestinationPort, r.Shape);
+                    }
                 }
+
+                _hours.Append(_connection);
+                transaction.Commit();
+            }
+            catch
+            {
+                _hours.Discard();
+                throw;
             }
 
-            return (new FlowWriteResult(fresh.Count, flows.Count - fresh.Count), returnNew ? fresh : []);
+            await CompactAsync(_hours.Written(), cancel).ConfigureAwait(false);
+
+            var result = (new FlowWriteResult(rows.Count, flows.Count - rows.Count), (IReadOnlyList<FlowRecord>?)fresh ?? []);
+            if (rows.Capacity > 1 << 20)
+            {
+                // One unusually large batch should not hold its memory for the life of the store.
+                rows.Clear();
+                rows.TrimExcess();
+                stored.Clear();
+                stored.TrimExcess();
+            }
+
+            return result;
         }
         finally
         {
@@ -411,8 +455,10 @@ public sealed class DuckDbFlowStore : IFlowStore
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            var filter = new FlowFilterSql(query, Dialect, _dictionary);
-            using var command = Command($"SELECT count(*) FROM flows{filter.Where}", filter);
+            using var command = Counted(
+                query,
+                static (filter, counting) => $"SELECT {counting.Count} AS n FROM {counting.Table}{filter.Where}",
+                static union => $"SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM ({union}) parts");
             return Convert.ToInt64(await command.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture);
         }
         finally
@@ -428,8 +474,7 @@ public sealed class DuckDbFlowStore : IFlowStore
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            var filter = new FlowFilterSql(query, Dialect, _dictionary);
-            using var command = Command(FlowCountColumns.Select(field, filter), filter);
+            using var command = Counted(query, (filter, counting) => FlowCountColumns.Select(field, filter, counting));
             using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             return await FlowCountColumns.ReadAsync(reader, field, _dictionary, cancel).ConfigureAwait(false);
         }
@@ -446,8 +491,7 @@ public sealed class DuckDbFlowStore : IFlowStore
         await _gate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            var filter = new FlowFilterSql(query, Dialect, _dictionary);
-            using var command = Command(FlowAggregateSql.Select(aggregate, filter, _dictionary), filter);
+            using var command = Counted(query, (filter, counting) => FlowAggregateSql.Select(aggregate, filter, _dictionary, counting));
             using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             return await FlowAggregateSql.ReadAsync(reader, aggregate, _dictionary, limit, cancel).ConfigureAwait(false);
         }
@@ -519,13 +563,60 @@ public sealed class DuckDbFlowStore : IFlowStore
                 return new RetentionResult(0, [], dryRun);
             }
 
-            using var command = _connection.CreateCommand();
-            command.CommandText = dryRun ? $"SELECT count(*) FROM flows WHERE {expired}" : $"DELETE FROM flows WHERE {expired}";
-            command.Parameters.AddRange(parameters.Select(static p => new DuckDBParameter(p.Key, p.Value)));
-            var deleted = dryRun
-                ? Convert.ToInt64(await command.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture)
-                : await command.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
-            if (!dryRun && deleted > 0)
+            DuckDBCommand Expiring(string sql)
+            {
+                var command = _connection.CreateCommand();
+                command.CommandText = sql;
+                command.Parameters.AddRange(parameters.Select(static p => new DuckDBParameter(p.Key, p.Value)));
+                return command;
+            }
+
+            if (dryRun)
+            {
+                using var count = Expiring($"SELECT count(*) FROM flows WHERE {expired}");
+                return new RetentionResult(Convert.ToInt64(await count.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture), [], dryRun);
+            }
+
+            // The flows and their hourly totals together: totals whose flows all expired go, and the hours
+            // with totals of flows some of which expired are summed again from the flows left.
+            long deleted;
+            using (var transaction = _connection.BeginTransaction())
+            {
+                // The same rules at the same time name the same parameters, with the same values, as expired's.
+                var allExpired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, out _, "last_ns");
+                var someExpired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, out _, "first_ns");
+                var partly = new List<long>();
+                using (var hours = Expiring($"SELECT DISTINCT hour FROM flow_hours WHERE ({someExpired}) AND NOT ({allExpired})"))
+                using (var reader = await hours.ExecuteReaderAsync(cancel).ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+                    {
+                        partly.Add(reader.GetInt64(0));
+                    }
+                }
+
+                using (var delete = Expiring($"DELETE FROM flows WHERE {expired}"))
+                {
+                    deleted = await delete.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+                }
+
+                using (var delete = Expiring($"DELETE FROM flow_hours WHERE {allExpired}"))
+                {
+                    await delete.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+                }
+
+                if (partly.Count > 0)
+                {
+                    foreach (var statement in FlowHours.Recount(partly))
+                    {
+                        await ExecuteAsync(_connection, statement, cancel).ConfigureAwait(false);
+                    }
+                }
+
+                transaction.Commit();
+            }
+
+            if (deleted > 0)
             {
                 await SweepAsync(cancel).ConfigureAwait(false);
 
@@ -567,16 +658,86 @@ public sealed class DuckDbFlowStore : IFlowStore
         await LoadDictionaryAsync(cancel).ConfigureAwait(false);
     }
 
-    private DuckDBCommand Command(string sql, FlowFilterSql filter)
+    private DuckDBCommand Command(string sql, params IEnumerable<FlowFilterSql> filters)
     {
         var command = _connection.CreateCommand();
         command.CommandText = sql;
-        foreach (var (name, value) in filter.Parameters)
+        foreach (var filter in filters)
         {
-            command.Parameters.Add(new DuckDBParameter(name, value));
+            foreach (var (name, value) in filter.Parameters)
+            {
+                command.Parameters.Add(new DuckDBParameter(name, value));
+            }
         }
 
         return command;
+    }
+
+    /// <summary>
+    /// Merges the rows of <paramref name="hours"/> to one a key, in one transaction. A failure leaves
+    /// them as they were (still right, only larger) and open, to try again later; it never fails the
+    /// write that stored the flows.
+    /// </summary>
+    private async Task CompactAsync(IReadOnlyList<long> hours, CancellationToken cancel)
+    {
+        if (hours.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            using var transaction = _connection.BeginTransaction();
+            foreach (var statement in FlowHours.Compact(hours))
+            {
+                await ExecuteAsync(_connection, statement, cancel).ConfigureAwait(false);
+            }
+
+            transaction.Commit();
+        }
+        catch (DuckDBException)
+        {
+            _hours.Reopen(hours);
+        }
+    }
+
+    /// <summary>
+    /// A statement over the parts of <paramref name="query"/> (<see cref="FlowHours.Split"/>): each part
+    /// selected by <paramref name="select"/> from the hourly totals or the flows, joined by UNION ALL.
+    /// </summary>
+    private DuckDBCommand Counted(FlowQuery query, Func<FlowFilterSql, FlowCounting, string> select, Func<string, string>? outer = null)
+    {
+        var filters = new List<FlowFilterSql>();
+        var selects = new List<string>();
+        var whole = new FlowFilterSql(query, Dialect, _dictionary);
+        var parts = FlowHours.Split(query);
+        if (!ReadsHourlyTotals || whole.ReadsPortsOrDetail || !parts.Any(static p => p.Totals))
+        {
+            filters.Add(whole);
+            selects.Add(select(whole, FlowCounting.Flows(Dialect)));
+        }
+        else
+        {
+            foreach (var (part, totals, from, to) in parts)
+            {
+                var filter = new FlowFilterSql(part, Dialect, _dictionary, $"p{filters.Count}_");
+                if (totals && from is { } f)
+                {
+                    filter.Require(string.Create(CultureInfo.InvariantCulture, $"hour >= {f}"));
+                }
+
+                if (totals && to is { } t)
+                {
+                    filter.Require(string.Create(CultureInfo.InvariantCulture, $"hour < {t}"));
+                }
+
+                filters.Add(filter);
+                selects.Add(select(filter, totals ? FlowHours.Counting : FlowCounting.Flows(Dialect)));
+            }
+        }
+
+        var union = string.Join(" UNION ALL ", selects);
+        return Command(outer is null ? union : outer(union), filters);
     }
 
     private static async Task ExecuteAsync(DuckDBConnection connection, string sql, CancellationToken cancel)
@@ -595,11 +756,17 @@ public sealed class DuckDbFlowStore : IFlowStore
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // Leave no hour with many rows a key behind (the next open would compact only the newest).
+        await CompactAsync(_hours.Closed(null), CancellationToken.None).ConfigureAwait(false);
         await _connection.DisposeAsync().ConfigureAwait(false);
         _gate.Dispose();
     }
 
     /// <summary>DuckDB's SQL over flows whose shapes and details are kept apart.</summary>
+    /// <summary>A row of the narrow <c>flows</c> table, in column order.</summary>
+    private readonly record struct NarrowRow(
+        long TimeNanos, Guid Id, int Source, int Destination, int SourcePort, int DestinationPort, long L7LatencyNanos, int Shape, int Detail);
+
     private sealed class DuckDbDialect : FlowSqlDialect
     {
         private static readonly HashSet<string> ShapeColumns = [.. FlowShape.Columns];
@@ -621,9 +788,10 @@ public sealed class DuckDbFlowStore : IFlowStore
 /// <summary>Counts by one field, the same for both stores: SQL counts by the stored number, the dictionary names it.</summary>
 internal static class FlowCountColumns
 {
-    public static string Select(FlowCountField field, FlowFilterSql filter)
+    public static string Select(FlowCountField field, FlowFilterSql filter, FlowCounting? counting = null)
     {
         ArgumentNullException.ThrowIfNull(filter);
+        var c = counting ?? FlowCounting.Flows(filter.Dialect);
         var column = field switch
         {
             FlowCountField.Verdict => "verdict",
@@ -636,8 +804,8 @@ internal static class FlowCountColumns
             FlowCountField.DropReason => "drop_reason",
             _ => throw new ArgumentOutOfRangeException(nameof(field)),
         };
-        var from = column is "src" or "dst" ? "flows" : filter.Dialect.Grouped;
-        return $"SELECT {column} AS k, count(*) AS n FROM {from}{filter.Where} GROUP BY k";
+        var from = column is "src" or "dst" ? c.Table : c.Grouped;
+        return $"SELECT {column} AS k, {c.Count} AS n FROM {from}{filter.Where} GROUP BY k";
     }
 
     public static async Task<IReadOnlyList<KeyValuePair<string?, long>>> ReadAsync(DbDataReader reader, FlowCountField field, FlowDictionary dictionary, CancellationToken cancel)

@@ -59,11 +59,15 @@ public static partial class FlowAggregateSql
         _ => throw new ArgumentOutOfRangeException(nameof(aggregate)),
     };
 
-    /// <summary>The SELECT that groups the flows a filter selects by the numbers an aggregate needs.</summary>
-    public static string Select(FlowAggregate aggregate, FlowFilterSql filter, FlowDictionary dictionary)
+    /// <summary>
+    /// The SELECT that groups the flows a filter selects by the numbers an aggregate needs, reading
+    /// <paramref name="counting"/> (by default the flows themselves).
+    /// </summary>
+    public static string Select(FlowAggregate aggregate, FlowFilterSql filter, FlowDictionary dictionary, FlowCounting? counting = null)
     {
         ArgumentNullException.ThrowIfNull(filter);
         ArgumentNullException.ThrowIfNull(dictionary);
+        var c = counting ?? FlowCounting.Flows(filter.Dialect);
         var extra = aggregate switch
         {
             FlowAggregate.ServiceMap => "(is_reply IS NULL OR NOT is_reply)",
@@ -80,9 +84,9 @@ public static partial class FlowAggregateSql
         }
 
         var groups = string.Join(", ", GroupColumns(aggregate));
-        return $"SELECT {groups}, count(*) AS n, CAST(sum(CASE WHEN verdict IN (1, 5) THEN 1 ELSE 0 END) AS BIGINT) AS forwarded, " +
-            $"CAST(sum(CASE WHEN verdict = 2 THEN 1 ELSE 0 END) AS BIGINT) AS dropped, min(time_ns) AS first_ns, max(time_ns) AS last_ns " +
-            $"FROM {filter.Dialect.Grouped}{where} GROUP BY {groups}";
+        return $"SELECT {groups}, {c.Count} AS n, CAST(sum(CASE WHEN verdict IN (1, 5) THEN {c.Weight} ELSE 0 END) AS BIGINT) AS forwarded, " +
+            $"CAST(sum(CASE WHEN verdict = 2 THEN {c.Weight} ELSE 0 END) AS BIGINT) AS dropped, min({c.First}) AS first_ns, max({c.Last}) AS last_ns " +
+            $"FROM {c.Grouped}{where} GROUP BY {groups}";
     }
 
     /// <summary>Reads the groups of <see cref="Select"/>, names and merges them, and keeps the <paramref name="limit"/> with the most flows.</summary>

@@ -103,20 +103,30 @@ public static class FlowColumns
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(dictionary);
-        var a = flow.Attribution;
-        return new FlowRow(
+        return Shape(flow, dictionary).Row(
             flow.TimeUnixNanos,
             FlowIds.ToGuid(flow.Id),
+            dictionary.EndId(flow, source: true),
+            dictionary.EndId(flow, source: false),
+            flow.SourcePort,
+            flow.DestinationPort,
+            flow.L7LatencyNanos,
+            Detail(flow, dictionary));
+    }
+
+    /// <summary>The shape of a flow (what many flows share), its strings by their <paramref name="dictionary"/> numbers.</summary>
+    public static FlowShape Shape(FlowRecord flow, FlowDictionary dictionary)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        ArgumentNullException.ThrowIfNull(dictionary);
+        var a = flow.Attribution;
+        return new FlowShape(
             flow.IdFromUuid,
             (byte)flow.Verdict,
             dictionary.StringId(flow.DropReason),
             dictionary.StringId(flow.NodeName),
             flow.IpVersion,
             (byte)flow.Protocol,
-            dictionary.EndId(flow, source: true),
-            dictionary.EndId(flow, source: false),
-            flow.SourcePort,
-            flow.DestinationPort,
             (ushort)flow.TcpFlags,
             (short)flow.IcmpType,
             (short)flow.IcmpCode,
@@ -128,24 +138,31 @@ public static class FlowColumns
             dictionary.StringId(flow.TraceObservationPoint),
             (byte)flow.PolicyMatchType,
             (byte)flow.L7Type,
-            flow.L7LatencyNanos,
             (short?)flow.Http?.Code,
             dictionary.StringId(flow.Http?.Method),
-            dictionary.StringId(flow.Http?.Url),
             dictionary.StringId(flow.Http?.Protocol),
-            dictionary.StringId(Headers(flow.Http)),
-            dictionary.StringId(flow.Dns?.Query),
             (short?)flow.Dns?.Rcode,
-            flow.Dns?.Ttl,
-            dictionary.StringId(DnsAnswer(flow.Dns)),
             dictionary.StringId(Policies(flow)),
-            dictionary.StringId(flow.Summary),
             (byte)(a?.Verdict ?? EngineVerdict.Unknown),
             dictionary.StringId(a?.Tier),
             dictionary.StringId(a?.Policy),
             dictionary.StringId(a?.Rule),
             (byte)(a?.Disagreement ?? Disagreement.None),
             dictionary.StringId(a?.Project));
+    }
+
+    /// <summary>The L7 detail and summary of a flow, its strings by their <paramref name="dictionary"/> numbers.</summary>
+    public static FlowDetail Detail(FlowRecord flow, FlowDictionary dictionary)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        ArgumentNullException.ThrowIfNull(dictionary);
+        return new FlowDetail(
+            dictionary.StringId(flow.Http?.Url),
+            dictionary.StringId(Headers(flow.Http)),
+            dictionary.StringId(flow.Dns?.Query),
+            flow.Dns?.Ttl,
+            dictionary.StringId(DnsAnswer(flow.Dns)),
+            dictionary.StringId(flow.Summary));
     }
 
     /// <summary>Reads the row the reader is on (selected with <see cref="List"/>) back into a flow.</summary>

@@ -58,7 +58,7 @@ public sealed class FlowDictionary
     // Writers' caches (the store serialises writers): ends by their parts, by value and by identity.
     private readonly Dictionary<FlowEndKey, int> _endsByValue = [];
     private readonly Dictionary<FlowEndKey, int> _endsByReference = new(ReferenceKeys.Instance);
-    private readonly Dictionary<string, int> _stringsByReference = new();
+    private readonly Dictionary<string, int> _stringsByReference = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<int, FlowEnd> _ends = [];
     private readonly ConcurrentDictionary<string, int> _stringIds = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, string> _strings = [];

@@ -22,13 +22,6 @@ public readonly record struct FlowShape(
         "disagreement", "project",
     ];
 
-    /// <summary>The shape of a row.</summary>
-    public static FlowShape Of(in FlowRow r) => new(
-        r.IdFromUuid, r.Verdict, r.DropReason, r.Node, r.IpVersion, r.Protocol, r.TcpFlags, r.IcmpType, r.IcmpCode,
-        r.Direction, r.IsReply, r.EventType, r.EventSubType, r.FlowType, r.TracePoint, r.PolicyMatchType, r.L7Type,
-        r.HttpCode, r.HttpMethod, r.HttpProtocol, r.DnsRcode, r.Policies, r.EngineVerdict, r.Tier, r.Policy, r.Rule,
-        r.Disagreement, r.Project);
-
     /// <summary>The row of a flow of this shape with the rest of its values.</summary>
     public FlowRow Row(long timeNanos, Guid id, int source, int destination, int sourcePort, int destinationPort, long l7LatencyNanos, in FlowDetail d) => new(
         timeNanos, id, IdFromUuid, Verdict, DropReason, Node, IpVersion, Protocol, source, destination, sourcePort, destinationPort, TcpFlags, IcmpType, IcmpCode,
@@ -45,9 +38,6 @@ public readonly record struct FlowDetail(int? HttpUrl, int? HttpHeaders, int? Dn
 {
     /// <summary>The <c>flow_details</c> columns after <c>id</c>, in field order; each is the <see cref="FlowColumns.All"/> column of that name.</summary>
     public static readonly IReadOnlyList<string> Columns = ["http_url", "http_headers", "dns_query", "dns_ttl", "dns_answer", "summary"];
-
-    /// <summary>The detail of a row.</summary>
-    public static FlowDetail Of(in FlowRow r) => new(r.HttpUrl, r.HttpHeaders, r.DnsQuery, r.DnsTtl, r.DnsAnswer, r.Summary);
 }
 
 /// <summary>

@@ -26,12 +26,33 @@ public abstract class FlowSqlDialect
     public virtual string Selected => FlowColumns.List;
 }
 
+/// <summary>
+/// What counts and aggregates read: the flows themselves (a row a flow), or totals of many flows
+/// (a row with how many flows it stands for, and the first and last time among them).
+/// </summary>
+/// <param name="Table">The table of the rows, for queries that read only its own columns.</param>
+/// <param name="Grouped">What a query that groups or counts by any column reads from.</param>
+/// <param name="Count">The number of flows of a group.</param>
+/// <param name="Weight">The number of flows of one row, for conditional sums.</param>
+/// <param name="First">The earliest time of one row.</param>
+/// <param name="Last">The latest time of one row.</param>
+public sealed record FlowCounting(string Table, string Grouped, string Count, string Weight, string First, string Last)
+{
+    /// <summary>The flows themselves, a row each.</summary>
+    public static FlowCounting Flows(FlowSqlDialect dialect)
+    {
+        ArgumentNullException.ThrowIfNull(dialect);
+        return new("flows", dialect.Grouped, "count(*)", "1", "time_ns", "time_ns");
+    }
+}
+
 /// <summary>A WHERE clause built from a <see cref="FlowQuery"/>, with its parameters, for either store.</summary>
 public sealed class FlowFilterSql
 {
     private readonly FlowSqlDialect _dialect;
     private readonly List<string> _conditions = [];
     private readonly List<KeyValuePair<string, object>> _parameters = [];
+    private readonly string _prefix;
 
     /// <summary>
     /// Builds the conditions of <paramref name="query"/>. Conditions on ends (namespaces, pods, labels,
@@ -39,11 +60,19 @@ public sealed class FlowFilterSql
     /// <paramref name="dictionary"/> to the numbers flows store; the dictionary must hold everything the
     /// store does.
     /// </summary>
-    public FlowFilterSql(FlowQuery query, FlowSqlDialect dialect, FlowDictionary dictionary)
+    /// <param name="query">The filters.</param>
+    /// <param name="dialect">The store's SQL.</param>
+    /// <param name="dictionary">The store's ends and strings.</param>
+    /// <param name="parameterPrefix">How the clause's parameter names begin: clauses joined in one statement need different ones.</param>
+    public FlowFilterSql(FlowQuery query, FlowSqlDialect dialect, FlowDictionary dictionary, string parameterPrefix = "p")
     {
         ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(dialect);
         ArgumentNullException.ThrowIfNull(dictionary);
         _dialect = dialect;
+        _prefix = parameterPrefix;
+        ReadsPortsOrDetail = query.Ports.Count + query.FromPorts.Count + query.ToPorts.Count + query.DnsQueries.Count > 0
+            || query.L7Protocols.Any(static p => p.Equals("DNS", StringComparison.OrdinalIgnoreCase));
         if (query.SinceNanos is { } since)
         {
             _conditions.Add($"time_ns >= {Add(since)}");
@@ -158,11 +187,20 @@ public sealed class FlowFilterSql
     /// <summary>The dialect the clause is written in.</summary>
     public FlowSqlDialect Dialect => _dialect;
 
+    /// <summary>
+    /// Whether a condition reads a flow's ports or its L7 detail (DNS names): columns that totals of many
+    /// flows do not keep, so only the flows themselves can answer.
+    /// </summary>
+    public bool ReadsPortsOrDetail { get; }
+
+    /// <summary>Adds a condition the query does not state (a store's own), in the clause's SQL.</summary>
+    public void Require(string condition) => _conditions.Add(condition);
+
     private string On(string column, string condition) => _dialect.On(column, condition);
 
     private string Add(object value)
     {
-        var name = "p" + _parameters.Count.ToString(CultureInfo.InvariantCulture);
+        var name = _prefix + _parameters.Count.ToString(CultureInfo.InvariantCulture);
         _parameters.Add(new(name, value));
         return _dialect.Parameter(name);
     }

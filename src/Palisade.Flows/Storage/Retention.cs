@@ -96,9 +96,11 @@ public static class RetentionSql
     /// <summary>
     /// A condition that holds for flows older than their retention at <paramref name="nowNanos"/>: the
     /// rules are tried longest first, so a flow gets the longest retention of the rules that match it.
-    /// Null when no flow can be old enough (no rules).
+    /// Null when no flow can be old enough (no rules). <paramref name="time"/> names the time compared
+    /// (for rows that stand for many flows, their first or last time).
     /// </summary>
-    public static string? Expired(IReadOnlyList<RetentionRule> rules, long nowNanos, FlowDictionary dictionary, FlowSqlDialect dialect, out IReadOnlyList<KeyValuePair<string, object>> parameters)
+    public static string? Expired(
+        IReadOnlyList<RetentionRule> rules, long nowNanos, FlowDictionary dictionary, FlowSqlDialect dialect, out IReadOnlyList<KeyValuePair<string, object>> parameters, string time = "time_ns")
     {
         ArgumentNullException.ThrowIfNull(rules);
         ArgumentNullException.ThrowIfNull(dictionary);
@@ -146,7 +148,7 @@ public static class RetentionSql
 
         if (whens == 0)
         {
-            return $"time_ns < {otherwise}";
+            return $"{time} < {otherwise}";
         }
 
         if (otherwise is not null)
@@ -155,7 +157,7 @@ public static class RetentionSql
         }
 
         cases.Append(" END");
-        return $"time_ns < {cases}";
+        return $"{time} < {cases}";
     }
 
     /// <summary>A time before which every flow has expired: the longest rule's cutoff, when a <c>*</c> rule makes every flow expire; else null.</summary>

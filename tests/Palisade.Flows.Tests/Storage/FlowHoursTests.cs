@@ -1,0 +1,224 @@
+using System.Globalization;
+using DuckDB.NET.Data;
+using Palisade.Flows.Records;
+using Palisade.Flows.Storage;
+using Palisade.Flows.Synthesis;
+
+namespace Palisade.Flows.Tests.Storage;
+
+/// <summary>
+/// The embedded store's hourly totals: a query's whole hours read them and the rest reads the flows,
+/// and whatever the store has been through (batches, late flows, closing, retention), the totals say
+/// what the flows say.
+/// </summary>
+public sealed class FlowHoursTests : IDisposable
+{
+    private const long Hour = FlowHours.HourNanos;
+    private const long Start = 1_795_824_000_000_000_000L; // an hour's start
+    private readonly string _folder = Directory.CreateTempSubdirectory("palisade-hours-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void Split_NoTimeRange_ReadsTheTotalsAlone()
+    {
+        var parts = FlowHours.Split(FlowQuery.All);
+
+        var part = Assert.Single(parts);
+        Assert.True(part.Totals);
+        Assert.Null(part.FromHour);
+        Assert.Null(part.ToHour);
+    }
+
+    [Fact]
+    public void Split_WholeHours_ReadsTheTotalsAlone()
+    {
+        var parts = FlowHours.Split(new FlowQuery { SinceNanos = Start + (2 * Hour), UntilNanos = Start + (5 * Hour) });
+
+        var part = Assert.Single(parts);
+        Assert.True(part.Totals);
+        Assert.Equal(FlowHours.HourOf(Start) + 2, part.FromHour);
+        Assert.Equal(FlowHours.HourOf(Start) + 5, part.ToHour);
+    }
+
+    [Fact]
+    public void Split_RangeEndingInsideHours_ReadsTheEdgesFromTheFlows()
+    {
+        var since = Start + (2 * Hour) + 10;
+        var until = Start + (5 * Hour) + 10;
+
+        var parts = FlowHours.Split(new FlowQuery { SinceNanos = since, UntilNanos = until, Namespaces = ["a"] });
+
+        Assert.Equal(3, parts.Count);
+        Assert.Equal((true, FlowHours.HourOf(Start) + 3, FlowHours.HourOf(Start) + 5), (parts[0].Totals, parts[0].FromHour, parts[0].ToHour));
+        Assert.Equal((false, since, Start + (3 * Hour)), (parts[1].Totals, parts[1].Query.SinceNanos, parts[1].Query.UntilNanos));
+        Assert.Equal((false, Start + (5 * Hour), until), (parts[2].Totals, parts[2].Query.SinceNanos, parts[2].Query.UntilNanos));
+        Assert.All(parts, p => Assert.Equal(["a"], p.Query.Namespaces));
+    }
+
+    [Fact]
+    public void Split_RangeInsideOneHour_ReadsTheFlowsAlone()
+    {
+        var query = new FlowQuery { SinceNanos = Start + 10, UntilNanos = Start + Hour - 10 };
+
+        var part = Assert.Single(FlowHours.Split(query));
+
+        Assert.False(part.Totals);
+        Assert.Equal(query, part.Query);
+    }
+
+    [Fact]
+    public void HourOf_SqlAndDotNet_AgreeAcrossZeroAndHourEdges()
+    {
+        long[] times = [0, 1, Hour - 1, Hour, Hour + 1, -1, -Hour, -Hour - 1, Start, Start - 1, Start + Hour - 1];
+        using var connection = new DuckDBConnection("DataSource=:memory:");
+        connection.Open();
+        foreach (var time in times)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT {FlowHours.HourOf("t")} FROM (SELECT CAST({time.ToString(CultureInfo.InvariantCulture)} AS BIGINT) AS t)";
+
+            var sql = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+
+            Assert.Equal((long)Math.Floor((decimal)time / Hour), FlowHours.HourOf(time));
+            Assert.Equal(FlowHours.HourOf(time), sql);
+        }
+    }
+
+    [Fact]
+    public async Task Counts_ManyBatchesAndLateFlows_AnswerFromTheTotalsAsFromTheFlows()
+    {
+        var path = Path.Combine(_folder, "batches.duckdb");
+        var flows = Synthesize(12_000);
+        var batches = flows.Chunk(700).ToList();
+        // The first batch arrives last, after its hour has been compacted.
+        batches.Add(batches[0]);
+        batches.RemoveAt(0);
+
+        await using (var store = await DuckDbFlowStore.OpenAsync(path))
+        {
+            foreach (var batch in batches)
+            {
+                await store.WriteAsync(batch);
+            }
+
+            await AssertSameBothWaysAsync(store, flows);
+        }
+
+        AssertTotalsAreTheFlowsSummed(path);
+        await using (var again = await DuckDbFlowStore.OpenAsync(path))
+        {
+            await again.WriteAsync(flows.Take(300).ToList());
+            await AssertSameBothWaysAsync(again, flows);
+        }
+
+        AssertTotalsAreTheFlowsSummed(path);
+    }
+
+    [Fact]
+    public async Task ApplyRetention_CutoffsInsideHours_TakeTheExpiredFlowsOutOfTheTotals()
+    {
+        var path = Path.Combine(_folder, "retention.duckdb");
+        var flows = Synthesize(12_000);
+        var kept = flows[0].Source.Namespace!;
+        await using (var store = await DuckDbFlowStore.OpenAsync(path))
+        {
+            await store.WriteAsync(flows);
+            await store.SetRetentionRulesAsync([new RetentionRule(kept, 2), new RetentionRule("*", 1)]);
+            var day = 86_400L * 1_000_000_000L;
+            // What is older than an hour and a half after the start expires, inside the second hour, but the kept namespace's flows do not.
+            var now = Start + day + (Hour * 3 / 2);
+
+            var result = await store.ApplyRetentionAsync(now);
+
+            Assert.True(result.Deleted > 0);
+            Assert.True(result.Deleted < flows.Count);
+            await AssertSameBothWaysAsync(store, flows);
+            Assert.Equal(flows.Count - result.Deleted, await store.CountAsync(FlowQuery.All));
+        }
+
+        AssertTotalsAreTheFlowsSummed(path);
+    }
+
+    /// <summary>Flows at two a second from an hour's start: about an hour and forty minutes for 12,000.</summary>
+    private static List<FlowRecord> Synthesize(int count) =>
+        [.. new FlowSynthesizer(new FlowSynthesisOptions { Namespaces = 4, WorkloadsPerNamespace = 3, FlowsPerSecond = 2, StartNanos = Start }).Next(count)];
+
+    private static async Task AssertSameBothWaysAsync(DuckDbFlowStore store, List<FlowRecord> flows)
+    {
+        var space = flows[0].Source.Namespace!;
+        FlowQuery[] queries =
+        [
+            FlowQuery.All,
+            new() { SinceNanos = Start + (Hour / 2), UntilNanos = Start + (Hour * 3 / 2) + 7 },
+            new() { SinceNanos = Start, UntilNanos = Start + Hour },
+            new() { SinceNanos = Start + Hour + 1 },
+            new() { UntilNanos = Start + Hour + (Hour / 3), Namespaces = [space] },
+            new() { Verdicts = [FlowVerdict.Dropped] },
+            new() { FromNamespaces = [space], SinceNanos = Start + 5 },
+            new() { ToPorts = [53], SinceNanos = Start + 5 },
+        ];
+        foreach (var query in queries)
+        {
+            var totals = await AnswersAsync(store, query, totals: true);
+            var rows = await AnswersAsync(store, query, totals: false);
+
+            Assert.Equal(rows, totals);
+        }
+    }
+
+    private static async Task<List<string>> AnswersAsync(DuckDbFlowStore store, FlowQuery query, bool totals)
+    {
+        store.ReadsHourlyTotals = totals;
+        try
+        {
+            var answers = new List<string> { $"count {await store.CountAsync(query)}" };
+            foreach (var field in Enum.GetValues<FlowCountField>())
+            {
+                answers.AddRange((await store.CountByAsync(query, field)).Select(c => $"{field} {c.Key} {c.Value}"));
+            }
+
+            foreach (var aggregate in Enum.GetValues<FlowAggregate>())
+            {
+                answers.AddRange((await store.AggregateAsync(query, aggregate, 1_000)).Select(r =>
+                    $"{aggregate} {string.Join('|', r.Keys)} {r.Flows} {r.Forwarded} {r.Dropped} {r.FirstNanos} {r.LastNanos}"));
+            }
+
+            return answers;
+        }
+        finally
+        {
+            store.ReadsHourlyTotals = true;
+        }
+    }
+
+    /// <summary>The totals, merged a key, are exactly the flows summed again.</summary>
+    private static void AssertTotalsAreTheFlowsSummed(string path)
+    {
+        using var connection = new DuckDBConnection($"DataSource={path}");
+        connection.Open();
+        List<string> Rows(string sql)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            using var reader = command.ExecuteReader();
+            var rows = new List<string>();
+            while (reader.Read())
+            {
+                var values = new object[reader.FieldCount];
+                reader.GetValues(values);
+                rows.Add(string.Join(' ', values.Select(static v => Convert.ToString(v, CultureInfo.InvariantCulture))));
+            }
+
+            return [.. rows.Order(StringComparer.Ordinal)];
+        }
+
+        var totals = Rows("SELECT hour, src, dst, dst_port, shape, sum(flows)::BIGINT, min(first_ns), max(last_ns) FROM flow_hours GROUP BY ALL");
+        var recounted = Rows(FlowHours.Totals("TRUE"));
+
+        Assert.NotEmpty(recounted);
+        Assert.Equal(recounted, totals);
+        // Closing compacted every hour: one row a key.
+        Assert.Equal(totals.Count, Rows("SELECT * FROM flow_hours").Count);
+    }
+}
