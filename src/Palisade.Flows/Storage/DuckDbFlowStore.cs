@@ -114,11 +114,7 @@ public sealed class DuckDbFlowStore : IFlowStore
 
             var store = new DuckDbFlowStore(connection, "duckdb:" + path, version);
             await store.LoadDictionaryAsync(cancel).ConfigureAwait(false);
-            using (var newest = connection.CreateCommand())
-            {
-                newest.CommandText = "SELECT max(hour) FROM flow_hours";
-                store._hours.Open(await newest.ExecuteScalarAsync(cancel).ConfigureAwait(false) is long hour ? hour : null);
-            }
+            await store._hours.LoadAsync(connection, cancel).ConfigureAwait(false);
 
             return store;
         }
@@ -140,7 +136,11 @@ public sealed class DuckDbFlowStore : IFlowStore
         ]),
         ("retention rules", ["CREATE TABLE retention_rules (target VARCHAR PRIMARY KEY, days INTEGER NOT NULL)"]),
         ("flows as nine columns: shapes and details kept once", NarrowFlows()),
-        ("hourly totals", [FlowHours.CreateTable, $"INSERT INTO flow_hours {FlowHours.Totals("TRUE")}"]),
+        ("hourly totals", [
+            FlowHours.CreateTable,
+            $"INSERT INTO flow_hours {FlowHours.Totals("TRUE")}",
+            "CREATE TABLE flow_hours_state AS SELECT max(hour) + 1 AS closed_before FROM flow_hours",
+        ]),
     ];
 
     /// <summary>The columns of <c>flows</c> from schema version 3 on, in the order the appender writes them.</summary>
@@ -234,6 +234,11 @@ public sealed class DuckDbFlowStore : IFlowStore
 
             StoreNumbered(cancel);
 
+            if (_hours.Stale)
+            {
+                await _hours.LoadAsync(_connection, cancel).ConfigureAwait(false);
+            }
+
             // The flows and their hourly totals, appended in one transaction.
             try
             {
@@ -250,14 +255,13 @@ public sealed class DuckDbFlowStore : IFlowStore
 
                 _hours.Append(_connection);
                 transaction.Commit();
+                _hours.Committed();
             }
             catch
             {
                 _hours.Discard();
                 throw;
             }
-
-            await CompactAsync(_hours.Written(), cancel).ConfigureAwait(false);
 
             var result = (new FlowWriteResult(rows.Count, flows.Count - rows.Count), (IReadOnlyList<FlowRecord>?)fresh ?? []);
             if (rows.Capacity > 1 << 20)
@@ -618,6 +622,8 @@ public sealed class DuckDbFlowStore : IFlowStore
 
             if (deleted > 0)
             {
+                // Some of the flows of the hours still counted in memory may have gone too.
+                await _hours.LoadAsync(_connection, cancel).ConfigureAwait(false);
                 await SweepAsync(cancel).ConfigureAwait(false);
 
                 // Give the space of deleted rows back to the file.
@@ -710,7 +716,7 @@ public sealed class DuckDbFlowStore : IFlowStore
         var filters = new List<FlowFilterSql>();
         var selects = new List<string>();
         var whole = new FlowFilterSql(query, Dialect, _dictionary);
-        var parts = FlowHours.Split(query);
+        var parts = FlowHours.Split(query, _hours.ClosedBefore);
         if (!ReadsHourlyTotals || whole.ReadsPortsOrDetail || !parts.Any(static p => p.Totals))
         {
             filters.Add(whole);
@@ -756,8 +762,16 @@ public sealed class DuckDbFlowStore : IFlowStore
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        // Leave no hour with many rows a key behind (the next open would compact only the newest).
-        await CompactAsync(_hours.Closed(null), CancellationToken.None).ConfigureAwait(false);
+        // Close every hour, so that the next open has nothing to count again, and leave no hour with
+        // more than one row a key. When that fails, the next open counts the open hours from the flows.
+        try
+        {
+            await CompactAsync(_hours.Close(_connection), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DuckDBException)
+        {
+        }
+
         await _connection.DisposeAsync().ConfigureAwait(false);
         _gate.Dispose();
     }

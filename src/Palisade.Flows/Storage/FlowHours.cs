@@ -17,11 +17,14 @@ namespace Palisade.Flows.Storage;
 /// (DNS names) read the flows, and so do the aggregates that group by port, which leave replies out.
 /// </para>
 /// <para>
-/// The store writes a batch's totals with its flows, in one transaction, so the two never disagree. A
-/// batch adds a row a key, and an hour written by many batches has many rows a key until it is
-/// compacted: once flows two hours newer arrive, and when the store closes. Retention takes expired
-/// flows out of the totals: rows whose flows all expired go, and hours partly expired are summed again
-/// from the flows left.
+/// The newest hour, still being written, is counted in memory; when flows of a later hour arrive, its
+/// totals are appended, a row a key, in the transaction that stores those flows, and
+/// <c>flow_hours_state</c> records which hours the table holds. Queries read the flows for the hour
+/// still in memory. Flows that arrive late, for an hour already closed, add their totals in their own
+/// transaction, and such hours are compacted to a row a key when the store closes, which also closes
+/// the newest hour. A store that stopped without closing counts its open hour from the flows when it
+/// opens again. Retention takes expired flows out of the totals: rows whose flows all expired go, and
+/// hours partly expired are summed again from the flows left.
 /// </para>
 /// </remarks>
 internal sealed class FlowHours
@@ -38,9 +41,25 @@ internal sealed class FlowHours
     public static readonly FlowCounting Counting = new(
         "flow_hours", "flow_hours JOIN flow_shapes ON flow_shapes.id = flow_hours.shape", "CAST(sum(flows) AS BIGINT)", "flows", "first_ns", "last_ns");
 
-    private readonly Dictionary<(long Hour, int Source, int Destination, int? Port, int Shape), (long Flows, long First, long Last)> _batch = [];
-    private readonly SortedSet<long> _open = [];
+    private readonly Dictionary<Key, Total> _batchClosed = [];
+    private readonly SortedSet<long> _late = [];
+    private Dictionary<Key, Total> _open = [];
     private long _newest = long.MinValue;
+    private long _batchNewest = long.MinValue;
+    private long _closing = long.MinValue;
+
+    /// <summary>
+    /// Hours before this one have their totals in <c>flow_hours</c>; the newest hour, still being
+    /// written, is counted in memory until flows of a later hour arrive or the store closes.
+    /// <see cref="long.MinValue"/> when no hour is.
+    /// </summary>
+    public long ClosedBefore { get; private set; } = long.MinValue;
+
+    /// <summary>
+    /// Whether the totals in memory may count flows that were never stored (a batch's transaction
+    /// failed after its flows were counted): <see cref="LoadAsync"/> counts them again.
+    /// </summary>
+    public bool Stale { get; private set; }
 
     /// <summary>The hour of a time: floor division, also before 1970.</summary>
     public static long HourOf(long timeNanos) => timeNanos >= 0 ? timeNanos / HourNanos : ((timeNanos + 1) / HourNanos) - 1;
@@ -59,74 +78,156 @@ internal sealed class FlowHours
     public static string InHours(IEnumerable<long> hours) =>
         "(" + string.Join(" OR ", hours.Select(static h => string.Create(CultureInfo.InvariantCulture, $"(f.time_ns >= {h * HourNanos} AND f.time_ns < {(h + 1) * HourNanos})"))) + ")";
 
-    /// <summary>Learns, when the store opens, which hours may still have many rows a key: the newest ones.</summary>
-    public void Open(long? newestHour)
+    /// <summary>
+    /// Learns, when the store opens (and after retention), which hours the table holds and counts the
+    /// flows of the later ones again, into memory.
+    /// </summary>
+    public async Task LoadAsync(DuckDBConnection connection, CancellationToken cancel)
     {
-        _open.Clear();
-        if (newestHour is { } newest)
+        using (var state = connection.CreateCommand())
         {
-            _newest = newest;
-            for (var h = newest - 2; h <= newest; h++)
-            {
-                _open.Add(h);
-            }
+            state.CommandText = "SELECT closed_before FROM flow_hours_state";
+            ClosedBefore = await state.ExecuteScalarAsync(cancel).ConfigureAwait(false) is long closed ? closed : long.MinValue;
+        }
+
+        _open = [];
+        Stale = false;
+        _newest = ClosedBefore == long.MinValue ? long.MinValue : ClosedBefore - 1;
+        using var command = connection.CreateCommand();
+        command.CommandText = Totals(ClosedBefore == long.MinValue ? "TRUE" : string.Create(CultureInfo.InvariantCulture, $"f.time_ns >= {ClosedBefore * HourNanos}"));
+        using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+        {
+            var key = new Key(reader.GetInt64(0), reader.GetInt32(1), reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetInt32(3), reader.GetInt32(4));
+            _open[key] = new Total(reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
+            _newest = Math.Max(_newest, key.Hour);
         }
     }
 
     /// <summary>Counts one flow of the batch being written.</summary>
     public void Add(long timeNanos, int source, int destination, int? port, int shape)
     {
-        var key = (HourOf(timeNanos), source, destination, port, shape);
-        _batch[key] = _batch.TryGetValue(key, out var total)
-            ? (total.Flows + 1, Math.Min(total.First, timeNanos), Math.Max(total.Last, timeNanos))
-            : (1, timeNanos, timeNanos);
-    }
-
-    /// <summary>Appends the batch's totals, inside the transaction that stores its flows.</summary>
-    public void Append(DuckDBConnection connection)
-    {
-        using (var appender = connection.CreateAppender("flow_hours"))
-        {
-            foreach (var ((hour, source, destination, port, shape), (flows, first, last)) in _batch)
-            {
-                appender.CreateRow().AppendValue(hour).AppendValue(source).AppendValue(destination).AppendValue(port).AppendValue(shape)
-                    .AppendValue(flows).AppendValue(first).AppendValue(last).EndRow();
-            }
-        }
+        // Flows of open hours are counted straight into the totals in memory (one look-up a flow); a
+        // failed batch makes them stale.
+        var key = new Key(HourOf(timeNanos), source, destination, port, shape);
+        var totals = key.Hour < ClosedBefore ? _batchClosed : _open;
+        ref var total = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(totals, key, out var known);
+        total = known ? total.With(timeNanos) : new Total(1, timeNanos, timeNanos);
+        _batchNewest = Math.Max(_batchNewest, key.Hour);
     }
 
     /// <summary>
-    /// After the batch is stored: the hours it wrote are open (may have many rows a key), and the open
-    /// hours two or more hours older than the newest are returned, to compact.
+    /// Inside the transaction that stores the batch's flows: appends the totals of its flows in hours
+    /// already closed, and closes every hour before the newest (their totals, in memory until now, are
+    /// appended, a row a key).
     /// </summary>
-    public IReadOnlyList<long> Written()
+    public void Append(DuckDBConnection connection)
     {
-        foreach (var (hour, _, _, _, _) in _batch.Keys)
+        _closing = Math.Max(ClosedBefore, Math.Max(_newest, _batchNewest));
+        var closing = new Dictionary<Key, Total>();
+        if (_closing > ClosedBefore)
         {
-            _open.Add(hour);
-            _newest = Math.Max(_newest, hour);
+            foreach (var (key, total) in _open)
+            {
+                if (key.Hour < _closing)
+                {
+                    closing[key] = total;
+                }
+            }
         }
 
-        _batch.Clear();
-        return Closed(_newest - 1);
+        using (var appender = connection.CreateAppender("flow_hours"))
+        {
+            foreach (var rows in (IEnumerable<KeyValuePair<Key, Total>>[])[_batchClosed, closing])
+            {
+                foreach (var (key, total) in rows)
+                {
+                    appender.CreateRow().AppendValue(key.Hour).AppendValue(key.Source).AppendValue(key.Destination).AppendValue(key.Port).AppendValue(key.Shape)
+                        .AppendValue(total.Flows).AppendValue(total.First).AppendValue(total.Last).EndRow();
+                }
+            }
+        }
+
+        if (_closing > ClosedBefore)
+        {
+            using var state = connection.CreateCommand();
+            state.CommandText = string.Create(CultureInfo.InvariantCulture, $"UPDATE flow_hours_state SET closed_before = {_closing}");
+            state.ExecuteNonQuery();
+        }
     }
 
-    /// <summary>Marks hours open again: compacting them failed.</summary>
-    public void Reopen(IEnumerable<long> hours) => _open.UnionWith(hours);
-
-    /// <summary>Forgets the batch: its transaction failed.</summary>
-    public void Discard() => _batch.Clear();
-
-    /// <summary>The open hours before <paramref name="before"/> (all of them for null), no longer open.</summary>
-    public IReadOnlyList<long> Closed(long? before)
+    /// <summary>After the batch's transaction committed: the hours it closed leave the totals in memory.</summary>
+    public void Committed()
     {
-        var closed = before is { } b ? _open.Where(h => h < b).ToList() : [.. _open];
-        foreach (var hour in closed)
+        if (_closing > ClosedBefore)
         {
-            _open.Remove(hour);
+            foreach (var key in _open.Keys.Where(k => k.Hour < _closing).ToList())
+            {
+                _open.Remove(key);
+            }
+
+            ClosedBefore = _closing;
         }
 
-        return closed;
+        foreach (var key in _batchClosed.Keys)
+        {
+            _late.Add(key.Hour);
+        }
+
+        _newest = Math.Max(_newest, _batchNewest);
+        Clear();
+    }
+
+    /// <summary>Marks hours as having late rows again: compacting them failed.</summary>
+    public void Reopen(IEnumerable<long> hours) => _late.UnionWith(hours);
+
+    /// <summary>Forgets the batch: its transaction failed, so the totals in memory are <see cref="Stale"/>.</summary>
+    public void Discard()
+    {
+        Stale = true;
+        Clear();
+    }
+
+    private void Clear()
+    {
+        _batchClosed.Clear();
+        _batchNewest = long.MinValue;
+        _closing = ClosedBefore;
+    }
+
+    /// <summary>
+    /// When the store closes: appends the totals still in memory and closes every hour, so that the
+    /// next open has nothing to count again. Returns the hours that late flows gave more than one row a
+    /// key, to compact.
+    /// </summary>
+    public IReadOnlyList<long> Close(DuckDBConnection connection)
+    {
+        if (_open.Count > 0 && !Stale)
+        {
+            using var transaction = connection.BeginTransaction();
+            _batchClosed.Clear();
+            foreach (var (key, total) in _open)
+            {
+                _batchClosed[key] = total;
+            }
+
+            ClosedBefore = _newest + 1;
+            _closing = ClosedBefore;
+            Append(connection);
+            using (var state = connection.CreateCommand())
+            {
+                state.CommandText = string.Create(CultureInfo.InvariantCulture, $"UPDATE flow_hours_state SET closed_before = {ClosedBefore}");
+                state.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+            _open.Clear();
+            Clear();
+        }
+
+        var late = _late.ToList();
+        _late.Clear();
+        return late;
     }
 
     /// <summary>The statements that replace the rows of <paramref name="hours"/> by their totals summed again from the flows.</summary>
@@ -159,16 +260,22 @@ internal sealed class FlowHours
     /// its hours (from, to; null for no bound). All of the query reads the flows when no whole hour
     /// lies in its range.
     /// </summary>
-    public static IReadOnlyList<(FlowQuery Query, bool Totals, long? FromHour, long? ToHour)> Split(FlowQuery query)
+    public static IReadOnlyList<(FlowQuery Query, bool Totals, long? FromHour, long? ToHour)> Split(FlowQuery query, long closedBefore = long.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(query);
         var since = query.SinceNanos;
         var until = query.UntilNanos;
 
-        // The first whole hour starts at or after since; the whole hours end at or before until.
+        // The first whole hour starts at or after since; the whole hours end at or before until, and
+        // before the first hour whose totals are still in memory.
         long? from = since is { } s ? HourOf(s - 1) + 1 : null;
         long? to = until is { } u ? HourOf(u) : null;
-        if (from is { } f && to is { } t && f >= t)
+        if (closedBefore != long.MaxValue && (to is null || to > closedBefore))
+        {
+            to = closedBefore;
+        }
+
+        if (closedBefore == long.MinValue || (from is { } f && to is { } t && f >= t))
         {
             return [(query, false, null, null)];
         }
@@ -179,11 +286,18 @@ internal sealed class FlowHours
             parts.Add((query with { UntilNanos = first * HourNanos }, false, null, null));
         }
 
-        if (until is { } end && to is { } last && last * HourNanos < end)
+        if (to is { } last && (until is null || last * HourNanos < until))
         {
             parts.Add((query with { SinceNanos = last * HourNanos }, false, null, null));
         }
 
         return parts;
+    }
+
+    private readonly record struct Key(long Hour, int Source, int Destination, int? Port, int Shape);
+
+    private readonly record struct Total(long Flows, long First, long Last)
+    {
+        public Total With(long time) => new(Flows + 1, Math.Min(First, time), Math.Max(Last, time));
     }
 }

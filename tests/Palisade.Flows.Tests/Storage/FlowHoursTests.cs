@@ -57,6 +57,19 @@ public sealed class FlowHoursTests : IDisposable
     }
 
     [Fact]
+    public void Split_HoursStillCountedInMemory_ReadFromTheFlows()
+    {
+        var open = FlowHours.HourOf(Start) + 3;
+
+        var parts = FlowHours.Split(new FlowQuery { SinceNanos = Start }, closedBefore: open);
+
+        Assert.Equal(2, parts.Count);
+        Assert.Equal((true, FlowHours.HourOf(Start), open), (parts[0].Totals, parts[0].FromHour, parts[0].ToHour));
+        Assert.Equal((false, Start + (3 * Hour), (long?)null), (parts[1].Totals, parts[1].Query.SinceNanos, parts[1].Query.UntilNanos));
+        Assert.False(Assert.Single(FlowHours.Split(FlowQuery.All, closedBefore: long.MinValue)).Totals);
+    }
+
+    [Fact]
     public void Split_RangeInsideOneHour_ReadsTheFlowsAlone()
     {
         var query = new FlowQuery { SinceNanos = Start + 10, UntilNanos = Start + Hour - 10 };
