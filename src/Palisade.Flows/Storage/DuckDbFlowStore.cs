@@ -51,6 +51,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     private readonly HashSet<(long, Guid)> _batchKeys = [];
     private readonly List<NarrowRow> _batchRows = [];
     private readonly FlowHours _hours = new();
+    private readonly Dictionary<(FlowShape, FlowDetail), FlowRecord> _shared = [];
 
     /// <summary>Whether counts and aggregates read the hourly totals where they can (always, but in tests that compare both ways).</summary>
     internal bool ReadsHourlyTotals { get; set; } = true;
@@ -362,6 +363,7 @@ public sealed class DuckDbFlowStore : IFlowStore
             _dictionary.Forget(ends, strings);
             _shapes.Forget(shapes);
             _details.Forget(details);
+            _shared.Clear();
             throw;
         }
     }
@@ -424,10 +426,29 @@ public sealed class DuckDbFlowStore : IFlowStore
     }
 
     /// <summary>The flow a row of <see cref="NarrowColumns"/> holds.</summary>
-    private FlowRecord ReadFlow(DbDataReader r) =>
-        FlowColumns.ToRecord(
-            _shapes[r.GetInt32(7)].Row(r.GetInt64(0), r.GetGuid(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), r.GetInt64(6), _details[r.GetInt32(8)]),
-            _dictionary);
+    /// <summary>
+    /// Reads a flow: what its shape and detail give is read back once per shape and detail and shared by
+    /// the flows that have them (records are immutable); the rest is the flow's own.
+    /// </summary>
+    private FlowRecord ReadFlow(DbDataReader r)
+    {
+        var shape = _shapes[r.GetInt32(7)];
+        var detail = _details[r.GetInt32(8)];
+        // By value, and forgotten whenever numbers may name other strings (a failed write, a sweep).
+        if (!_shared.TryGetValue((shape, detail), out var shared))
+        {
+            if (_shared.Count >= 100_000)
+            {
+                _shared.Clear();
+            }
+
+            shared = FlowColumns.ToRecord(shape.Row(0, Guid.Empty, 0, 0, 0, 0, 0, detail), _dictionary);
+            _shared[(shape, detail)] = shared;
+        }
+
+        return FlowColumns.WithOwn(
+            shared, r.GetInt64(0), r.GetGuid(1), _dictionary.EndOf(r.GetInt32(2)), _dictionary.EndOf(r.GetInt32(3)), r.GetInt32(4), r.GetInt32(5), r.GetInt64(6));
+    }
 
     /// <inheritdoc />
     public async IAsyncEnumerable<FlowRecord> QueryAsync(FlowQuery query, [EnumeratorCancellation] CancellationToken cancel = default)
@@ -661,6 +682,7 @@ public sealed class DuckDbFlowStore : IFlowStore
         _dictionary = new FlowDictionary { NumbersNew = true };
         _shapes = new FlowNumbering<FlowShape>();
         _details = new FlowNumbering<FlowDetail>();
+        _shared.Clear();
         await LoadDictionaryAsync(cancel).ConfigureAwait(false);
     }
 

@@ -188,8 +188,6 @@ public static class FlowColumns
     {
         ArgumentNullException.ThrowIfNull(dictionary);
         string? Text(int? id) => dictionary.StringOf(id);
-        var source = dictionary.EndOf(r.Source);
-        var destination = dictionary.EndOf(r.Destination);
         var httpCode = r.HttpCode;
         var method = Text(r.HttpMethod);
         var url = Text(r.HttpUrl);
@@ -204,26 +202,17 @@ public static class FlowColumns
         var disagreement = (Disagreement)r.Disagreement;
         var project = Text(r.Project);
         var (egressAllowed, ingressAllowed, egressDenied, ingressDenied) = ParsePolicies(policies);
-        return new FlowRecord
+        var shared = new FlowRecord
         {
-            TimeUnixNanos = r.TimeNanos,
-            Id = FlowIds.FromGuid(r.Id),
+            // Time and identity are the flow's own, set with the ends below.
+            TimeUnixNanos = 0,
+            Id = 0,
             IdFromUuid = r.IdFromUuid,
             Verdict = (FlowVerdict)r.Verdict,
             DropReason = Text(r.DropReason),
             NodeName = Text(r.Node),
             IpVersion = r.IpVersion,
             Protocol = (FlowProtocol)r.Protocol,
-            Source = source.Endpoint,
-            SourceIp = source.Ip,
-            SourceNames = source.Names,
-            SourceService = source.Service,
-            Destination = destination.Endpoint,
-            DestinationIp = destination.Ip,
-            DestinationNames = destination.Names,
-            DestinationService = destination.Service,
-            SourcePort = r.SourcePort,
-            DestinationPort = r.DestinationPort,
             TcpFlags = (TcpFlags)r.TcpFlags,
             IcmpType = r.IcmpType,
             IcmpCode = r.IcmpCode,
@@ -235,7 +224,6 @@ public static class FlowColumns
             TraceObservationPoint = Text(r.TracePoint),
             PolicyMatchType = r.PolicyMatchType,
             L7Type = (L7Type)r.L7Type,
-            L7LatencyNanos = r.L7LatencyNanos,
             Http = httpCode is not null || method is not null || url is not null
                 ? new HttpInfo { Code = httpCode ?? 0, Method = method, Url = url, Protocol = Text(r.HttpProtocol), Headers = ParseHeaders(Text(r.HttpHeaders)) }
                 : null,
@@ -248,6 +236,34 @@ public static class FlowColumns
             Attribution = engine == EngineVerdict.Unknown && tier is null && policy is null && project is null && disagreement == Disagreement.None
                 ? null
                 : new FlowAttribution { Verdict = engine, Tier = tier, Policy = policy, Rule = rule, Disagreement = disagreement, Project = project },
+        };
+        return WithOwn(shared, r.TimeNanos, r.Id, dictionary.EndOf(r.Source), dictionary.EndOf(r.Destination), r.SourcePort, r.DestinationPort, r.L7LatencyNanos);
+    }
+
+    /// <summary>
+    /// <paramref name="shared"/> (a flow read back from its shape and detail, which many flows share)
+    /// with what is a flow's own: time, identity, ends, ports and L7 latency.
+    /// </summary>
+    public static FlowRecord WithOwn(FlowRecord shared, long timeNanos, Guid id, FlowEnd source, FlowEnd destination, int sourcePort, int destinationPort, long l7LatencyNanos)
+    {
+        ArgumentNullException.ThrowIfNull(shared);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        return shared with
+        {
+            TimeUnixNanos = timeNanos,
+            Id = FlowIds.FromGuid(id),
+            Source = source.Endpoint,
+            SourceIp = source.Ip,
+            SourceNames = source.Names,
+            SourceService = source.Service,
+            Destination = destination.Endpoint,
+            DestinationIp = destination.Ip,
+            DestinationNames = destination.Names,
+            DestinationService = destination.Service,
+            SourcePort = sourcePort,
+            DestinationPort = destinationPort,
+            L7LatencyNanos = l7LatencyNanos,
         };
     }
 
