@@ -228,7 +228,7 @@ public sealed class DuckDbFlowStore : IFlowStore
                 {
                     rows.Add(new NarrowRow(
                         flow.TimeUnixNanos, id, _dictionary.EndId(flow, source: true), _dictionary.EndId(flow, source: false), flow.SourcePort, flow.DestinationPort,
-                        flow.L7LatencyNanos, _shapes.IdOf(FlowColumns.Shape(flow, _dictionary)), _details.IdOf(FlowColumns.Detail(flow, _dictionary))));
+                        flow.L7LatencyNanos, _shapes.IdOf(FlowColumns.Shape(flow, _dictionary)), _details.IdOf(FlowColumns.Detail(flow, _dictionary)), flow.IsReply == true));
                     fresh?.Add(flow);
                 }
             }
@@ -250,7 +250,7 @@ public sealed class DuckDbFlowStore : IFlowStore
                     {
                         appender.CreateRow().AppendValue(r.TimeNanos).AppendValue(r.Id).AppendValue(r.Source).AppendValue(r.Destination).AppendValue(r.SourcePort)
                             .AppendValue(r.DestinationPort).AppendValue(r.L7LatencyNanos).AppendValue(r.Shape).AppendValue(r.Detail).EndRow();
-                        _hours.Add(r.TimeNanos, r.Source, r.Destination, _shapes[r.Shape].IsReply == true ? null : r.DestinationPort, r.Shape);
+                        _hours.Add(r.TimeNanos, r.Source, r.Destination, r.Reply ? null : r.DestinationPort, r.Shape);
                     }
                 }
 
@@ -799,9 +799,9 @@ public sealed class DuckDbFlowStore : IFlowStore
     }
 
     /// <summary>DuckDB's SQL over flows whose shapes and details are kept apart.</summary>
-    /// <summary>A row of the narrow <c>flows</c> table, in column order.</summary>
+    /// <summary>A row of the narrow <c>flows</c> table, in column order, and whether the flow is a reply (its hourly totals have no port).</summary>
     private readonly record struct NarrowRow(
-        long TimeNanos, Guid Id, int Source, int Destination, int SourcePort, int DestinationPort, long L7LatencyNanos, int Shape, int Detail);
+        long TimeNanos, Guid Id, int Source, int Destination, int SourcePort, int DestinationPort, long L7LatencyNanos, int Shape, int Detail, bool Reply);
 
     private sealed class DuckDbDialect : FlowSqlDialect
     {
