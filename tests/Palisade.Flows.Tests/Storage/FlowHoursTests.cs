@@ -129,6 +129,38 @@ public sealed class FlowHoursTests : IDisposable
     }
 
     [Fact]
+    public async Task Open_StoreThatStoppedWithoutClosing_CountsItsOpenHourFromTheFlows()
+    {
+        var path = Path.Combine(_folder, "running.duckdb");
+        var copy = Path.Combine(_folder, "stopped.duckdb");
+        var flows = Synthesize(12_000);
+        await using (var store = await DuckDbFlowStore.OpenAsync(path))
+        {
+            foreach (var batch in flows.Chunk(1_000))
+            {
+                await store.WriteAsync(batch);
+            }
+
+            // The file and its log as a process that stopped now would leave them: the newest hour's
+            // totals were only in memory.
+            File.Copy(path, copy);
+            if (File.Exists(path + ".wal"))
+            {
+                File.Copy(path + ".wal", copy + ".wal");
+            }
+        }
+
+        await using (var stopped = await DuckDbFlowStore.OpenAsync(copy))
+        {
+            Assert.Equal(flows.Count, await stopped.CountAsync(FlowQuery.All));
+            await stopped.WriteAsync(Synthesize(13_000)[12_000..]);
+            await AssertSameBothWaysAsync(stopped, flows);
+        }
+
+        AssertTotalsAreTheFlowsSummed(copy);
+    }
+
+    [Fact]
     public async Task ApplyRetention_CutoffsInsideHours_TakeTheExpiredFlowsOutOfTheTotals()
     {
         var path = Path.Combine(_folder, "retention.duckdb");
