@@ -95,42 +95,91 @@ public static partial class FlowAggregateSql
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(dictionary);
         var width = GroupColumns(aggregate).Length;
-        var merged = new Dictionary<string, (string?[] Keys, long Flows, long Forwarded, long Dropped, long First, long Last)>(StringComparer.Ordinal);
+        var merged = new Dictionary<GroupKey, (string?[] Keys, long Flows, long Forwarded, long Dropped, long First, long Last)>();
+        // An end is named once, however many groups it is in (naming a pod strips its generated suffix).
+        var ends = new Dictionary<int, string>();
+        string EndName(int? id)
+        {
+            var number = id ?? 0;
+            if (!ends.TryGetValue(number, out var name))
+            {
+                name = End(dictionary.EndOf(number));
+                ends[number] = name;
+            }
+
+            return name;
+        }
+
         while (await reader.ReadAsync(cancel).ConfigureAwait(false))
         {
             int? Number(int i) => reader.IsDBNull(i) ? null : Convert.ToInt32(reader.GetValue(i), CultureInfo.InvariantCulture);
-            var keys = Name(aggregate, dictionary, Number(0), width > 1 ? Number(1) : null, width > 2 ? Number(2) : null, width > 3 ? Number(3) : null);
-            var key = string.Join('\u0001', keys.Select(static k => k ?? "\u0002"));
-            var flows = Convert.ToInt64(reader.GetValue(width), CultureInfo.InvariantCulture);
-            var forwarded = Convert.ToInt64(reader.GetValue(width + 1), CultureInfo.InvariantCulture);
-            var dropped = Convert.ToInt64(reader.GetValue(width + 2), CultureInfo.InvariantCulture);
-            var first = Convert.ToInt64(reader.GetValue(width + 3), CultureInfo.InvariantCulture);
-            var last = Convert.ToInt64(reader.GetValue(width + 4), CultureInfo.InvariantCulture);
-            merged[key] = merged.TryGetValue(key, out var known)
-                ? (keys, known.Flows + flows, known.Forwarded + forwarded, known.Dropped + dropped, Math.Min(known.First, first), Math.Max(known.Last, last))
+            var keys = Name(aggregate, dictionary, EndName, Number(0), width > 1 ? Number(1) : null, width > 2 ? Number(2) : null, width > 3 ? Number(3) : null);
+            var key = new GroupKey(keys[0], keys.Length > 1 ? keys[1] : null, keys.Length > 2 ? keys[2] : null, keys.Length > 3 ? keys[3] : null, keys.Length > 4 ? keys[4] : null);
+            var flows = reader.GetInt64(width);
+            var forwarded = reader.GetInt64(width + 1);
+            var dropped = reader.GetInt64(width + 2);
+            var first = reader.GetInt64(width + 3);
+            var last = reader.GetInt64(width + 4);
+            ref var total = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(merged, key, out var known);
+            total = known
+                ? (total.Keys, total.Flows + flows, total.Forwarded + forwarded, total.Dropped + dropped, Math.Min(total.First, first), Math.Max(total.Last, last))
                 : (keys, flows, forwarded, dropped, first, last);
         }
 
-        return [.. merged.Values
-            .OrderByDescending(static r => r.Flows)
-            .ThenBy(static r => string.Join('\u0001', r.Keys), StringComparer.Ordinal)
-            .Take(limit)
-            .Select(static r => new FlowAggregateRow(r.Keys, r.Flows, r.Forwarded, r.Dropped, r.First, r.Last))];
+        // Most flows first; equal counts by their keys (a missing key as empty), so the order never depends
+        // on the store. The limit is kept in a heap whose top is the worst kept, so that most groups are
+        // turned away by one comparison.
+        static int Order((string?[] Keys, long Flows, long, long, long, long) x, (string?[] Keys, long Flows, long, long, long, long) y)
+        {
+            var order = y.Flows.CompareTo(x.Flows);
+            for (var i = 0; order == 0 && i < x.Keys.Length; i++)
+            {
+                order = string.CompareOrdinal(x.Keys[i] ?? string.Empty, y.Keys[i] ?? string.Empty);
+            }
+
+            return order;
+        }
+
+        var kept = new PriorityQueue<(string?[] Keys, long Flows, long Forwarded, long Dropped, long First, long Last), (string?[] Keys, long Flows, long, long, long, long)>(
+            Comparer<(string?[] Keys, long Flows, long, long, long, long)>.Create(static (x, y) => Order(y, x)));
+        foreach (var group in merged.Values)
+        {
+            if (kept.Count < limit)
+            {
+                kept.Enqueue(group, group);
+            }
+            else if (limit > 0 && Order(group, kept.Peek()) < 0)
+            {
+                kept.EnqueueDequeue(group, group);
+            }
+        }
+
+        var rows = new List<(string?[] Keys, long Flows, long Forwarded, long Dropped, long First, long Last)>(kept.Count);
+        while (kept.TryDequeue(out var group, out _))
+        {
+            rows.Add(group);
+        }
+
+        rows.Reverse();
+        return [.. rows.Take(limit).Select(static r => new FlowAggregateRow(r.Keys, r.Flows, r.Forwarded, r.Dropped, r.First, r.Last))];
     }
 
-    private static string?[] Name(FlowAggregate aggregate, FlowDictionary dictionary, int? a, int? b, int? c, int? d)
+    private static string?[] Name(FlowAggregate aggregate, FlowDictionary dictionary, Func<int?, string> end, int? a, int? b, int? c, int? d)
     {
         static string Protocol(int? p) => Records.FlowNames.Name((Records.FlowProtocol)(p ?? 0));
         return aggregate switch
         {
-            FlowAggregate.ServiceMap => [End(dictionary.EndOf(a ?? 0)), End(dictionary.EndOf(b ?? 0)), Protocol(c), d?.ToString(CultureInfo.InvariantCulture)],
-            FlowAggregate.TopTalkers => [End(dictionary.EndOf(a ?? 0)), End(dictionary.EndOf(b ?? 0))],
+            FlowAggregate.ServiceMap => [end(a), end(b), Protocol(c), d?.ToString(CultureInfo.InvariantCulture)],
+            FlowAggregate.TopTalkers => [end(a), end(b)],
             FlowAggregate.DropsByPolicy => [dictionary.StringOf(a), dictionary.StringOf(b)],
             FlowAggregate.DropsByReason => [dictionary.StringOf(a)],
             FlowAggregate.OutsideDestinations => OutsideKeys(dictionary.EndOf(a ?? 0), dictionary.EndOf(b ?? 0), Protocol(c), d),
             _ => throw new ArgumentOutOfRangeException(nameof(aggregate)),
         };
     }
+
+    /// <summary>A group's keys (up to five), compared as text; a missing key differs from an empty one.</summary>
+    private readonly record struct GroupKey(string? A, string? B, string? C, string? D, string? E);
 
     private static string?[] OutsideKeys(FlowEnd source, FlowEnd destination, string protocol, int? port) =>
         [source.Endpoint.Namespace, destination.Names.Count > 0 ? destination.Names[0] : null, destination.IpText, protocol, port?.ToString(CultureInfo.InvariantCulture)];

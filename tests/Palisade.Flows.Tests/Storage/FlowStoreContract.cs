@@ -286,6 +286,24 @@ public abstract class FlowStoreContract
         Assert.All(top, r => Assert.Equal(expected[(r.Keys[0]!, r.Keys[1]!)], r.Flows));
     }
 
+    [SkippableFact]
+    public async Task Aggregate_LimitBelowTheGroups_KeepsTheMostFlowsThenTheKeysInOrder()
+    {
+        await using var store = await OpenEmptyAsync();
+        await store.WriteAsync(Captures);
+        var all = await store.AggregateAsync(FlowQuery.All, FlowAggregate.TopTalkers, limit: 100_000);
+        // Equal counts are common (many pairs are seen once or twice), so the order of ties matters.
+        var expected = all.OrderByDescending(r => r.Flows).ThenBy(r => string.Join('\u0001', r.Keys), StringComparer.Ordinal)
+            .Select(r => $"{r.Flows} {string.Join('|', r.Keys)}").ToList();
+        Assert.True(all.Count > 20, $"{all.Count} groups");
+        Assert.Contains(all.GroupBy(r => r.Flows), g => g.Count() > 1);
+
+        var top = await store.AggregateAsync(FlowQuery.All, FlowAggregate.TopTalkers, limit: 7);
+
+        Assert.Equal(expected, all.Select(r => $"{r.Flows} {string.Join('|', r.Keys)}"));
+        Assert.Equal(expected.Take(7), top.Select(r => $"{r.Flows} {string.Join('|', r.Keys)}"));
+    }
+
     private static readonly long Now = 1_795_910_400_000_000_000L; // 2026-11-29T00:00:00Z
 
     private static bool Kept(FlowRecord f, IReadOnlyList<RetentionRule> rules)
