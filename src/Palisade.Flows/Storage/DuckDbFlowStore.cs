@@ -115,7 +115,7 @@ public sealed class DuckDbFlowStore : IFlowStore
 
             var store = new DuckDbFlowStore(connection, "duckdb:" + path, version);
             await store.LoadDictionaryAsync(cancel).ConfigureAwait(false);
-            await store._hours.LoadAsync(connection, cancel).ConfigureAwait(false);
+            await store._hours.OpenAsync(connection, cancel).ConfigureAwait(false);
 
             return store;
         }
@@ -638,13 +638,17 @@ public sealed class DuckDbFlowStore : IFlowStore
                     }
                 }
 
+                // Flows of the hour counted in memory may have gone too: the next write counts it again.
+                if (deleted > 0)
+                {
+                    _hours.MarkStale();
+                }
+
                 transaction.Commit();
             }
 
             if (deleted > 0)
             {
-                // Some of the flows of the hours still counted in memory may have gone too.
-                await _hours.LoadAsync(_connection, cancel).ConfigureAwait(false);
                 await SweepAsync(cancel).ConfigureAwait(false);
 
                 // Give the space of deleted rows back to the file.
@@ -703,8 +707,7 @@ public sealed class DuckDbFlowStore : IFlowStore
 
     /// <summary>
     /// Merges the rows of <paramref name="hours"/> to one a key, in one transaction. A failure leaves
-    /// them as they were (still right, only larger) and open, to try again later; it never fails the
-    /// write that stored the flows.
+    /// them as they were (still right, only larger), marked to be merged at the next close.
     /// </summary>
     private async Task CompactAsync(IReadOnlyList<long> hours, CancellationToken cancel)
     {
@@ -785,13 +788,22 @@ public sealed class DuckDbFlowStore : IFlowStore
     public async ValueTask DisposeAsync()
     {
         // Close every hour, so that the next open has nothing to count again, and leave no hour with
-        // more than one row a key. When that fails, the next open counts the open hours from the flows.
-        try
+        // more than one row a key; after any write still under way (a query left unfinished holds the
+        // gate: then this is skipped). When it fails or is skipped, the next write counts the open
+        // hours from the flows, and extra rows stay (still right, only larger).
+        if (await _gate.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false))
         {
-            await CompactAsync(_hours.Close(_connection), CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (DuckDBException)
-        {
+            try
+            {
+                await CompactAsync(await _hours.CloseAsync(_connection).ConfigureAwait(false), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (DuckDBException)
+            {
+            }
+            finally
+            {
+                _gate.Release();
+            }
         }
 
         await _connection.DisposeAsync().ConfigureAwait(false);

@@ -14,7 +14,8 @@ namespace Palisade.Flows.Storage;
 /// <para>
 /// A reply's destination port is the client's ephemeral port, which would give nearly every reply a
 /// row of its own: a reply's totals have no port (null). Queries that filter on ports or on L7 detail
-/// (DNS names) read the flows, and so do the aggregates that group by port, which leave replies out.
+/// (DNS names) read the flows; the aggregates that group by port (the service map, outside
+/// destinations) leave replies out, so they never meet a missing port.
 /// </para>
 /// <para>
 /// The newest hour, still being written, is counted in memory; when flows of a later hour arrive, its
@@ -22,8 +23,9 @@ namespace Palisade.Flows.Storage;
 /// <c>flow_hours_state</c> records which hours the table holds. Queries read the flows for the hour
 /// still in memory. Flows that arrive late, for an hour already closed, add their totals in their own
 /// transaction, and such hours are compacted to a row a key when the store closes, which also closes
-/// the newest hour. A store that stopped without closing counts its open hour from the flows when it
-/// opens again. Retention takes expired flows out of the totals: rows whose flows all expired go, and
+/// the newest hour. The hour in memory is counted from the flows before the first write after the
+/// store opens (so a store that stopped without closing loses nothing), after a failed write and
+/// after retention deleted flows. Retention takes expired flows out of the totals: rows whose flows all expired go, and
 /// hours partly expired are summed again from the flows left.
 /// </para>
 /// </remarks>
@@ -47,6 +49,7 @@ internal sealed class FlowHours
     private long _newest = long.MinValue;
     private long _batchNewest = long.MinValue;
     private long _closing = long.MinValue;
+    private bool _loaded;
 
     /// <summary>
     /// Hours before this one have their totals in <c>flow_hours</c>; the newest hour, still being
@@ -79,30 +82,48 @@ internal sealed class FlowHours
         "(" + string.Join(" OR ", hours.Select(static h => string.Create(CultureInfo.InvariantCulture, $"(f.time_ns >= {h * HourNanos} AND f.time_ns < {(h + 1) * HourNanos})"))) + ")";
 
     /// <summary>
-    /// Learns, when the store opens (and after retention), which hours the table holds and counts the
-    /// flows of the later ones again, into memory.
+    /// Learns, when the store opens, which hours the table holds. The open hours are counted from the
+    /// flows only when something is first written (<see cref="Stale"/> until then), so a store opened
+    /// only to be read neither counts nor writes them.
+    /// </summary>
+    public async Task OpenAsync(DuckDBConnection connection, CancellationToken cancel)
+    {
+        using var state = connection.CreateCommand();
+        state.CommandText = "SELECT closed_before FROM flow_hours_state";
+        ClosedBefore = await state.ExecuteScalarAsync(cancel).ConfigureAwait(false) is long closed ? closed : long.MinValue;
+        Stale = true;
+    }
+
+    /// <summary>
+    /// Counts the flows of the open hours (those at or after <see cref="ClosedBefore"/>) again, into
+    /// memory. The totals stay <see cref="Stale"/> until the count has been read to the end, so a
+    /// failed or cancelled count is tried again by the next write.
     /// </summary>
     public async Task LoadAsync(DuckDBConnection connection, CancellationToken cancel)
     {
-        using (var state = connection.CreateCommand())
+        Stale = true;
+        var open = new Dictionary<Key, Total>();
+        var newest = ClosedBefore == long.MinValue ? long.MinValue : ClosedBefore - 1;
+        using (var command = connection.CreateCommand())
         {
-            state.CommandText = "SELECT closed_before FROM flow_hours_state";
-            ClosedBefore = await state.ExecuteScalarAsync(cancel).ConfigureAwait(false) is long closed ? closed : long.MinValue;
+            command.CommandText = Totals(ClosedBefore == long.MinValue ? "TRUE" : string.Create(CultureInfo.InvariantCulture, $"f.time_ns >= {ClosedBefore * HourNanos}"));
+            using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                var key = new Key(reader.GetInt64(0), reader.GetInt32(1), reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetInt32(3), reader.GetInt32(4));
+                open[key] = new Total(reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
+                newest = Math.Max(newest, key.Hour);
+            }
         }
 
-        _open = [];
+        _open = open;
+        _newest = newest;
         Stale = false;
-        _newest = ClosedBefore == long.MinValue ? long.MinValue : ClosedBefore - 1;
-        using var command = connection.CreateCommand();
-        command.CommandText = Totals(ClosedBefore == long.MinValue ? "TRUE" : string.Create(CultureInfo.InvariantCulture, $"f.time_ns >= {ClosedBefore * HourNanos}"));
-        using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancel).ConfigureAwait(false))
-        {
-            var key = new Key(reader.GetInt64(0), reader.GetInt32(1), reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetInt32(3), reader.GetInt32(4));
-            _open[key] = new Total(reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
-            _newest = Math.Max(_newest, key.Hour);
-        }
+        _loaded = true;
     }
+
+    /// <summary>Marks the totals in memory as no longer to be trusted (flows of open hours were deleted): the next write counts them again.</summary>
+    public void MarkStale() => Stale = true;
 
     /// <summary>Counts one flow of the batch being written.</summary>
     public void Add(long timeNanos, int source, int destination, int? port, int shape)
@@ -197,11 +218,17 @@ internal sealed class FlowHours
 
     /// <summary>
     /// When the store closes: appends the totals still in memory and closes every hour, so that the
-    /// next open has nothing to count again. Returns the hours that late flows gave more than one row a
-    /// key, to compact.
+    /// next open has nothing to count again (not for a store that only read). Returns the hours that
+    /// late flows gave more than one row a key, to compact.
     /// </summary>
-    public IReadOnlyList<long> Close(DuckDBConnection connection)
+    public async Task<IReadOnlyList<long>> CloseAsync(DuckDBConnection connection)
     {
+        // A store that wrote counts its open hours again if they went stale since; one that only read leaves them.
+        if (_loaded && Stale)
+        {
+            await LoadAsync(connection, CancellationToken.None).ConfigureAwait(false);
+        }
+
         if (_open.Count > 0 && !Stale)
         {
             using var transaction = connection.BeginTransaction();
@@ -268,7 +295,7 @@ internal sealed class FlowHours
 
         // The first whole hour starts at or after since; the whole hours end at or before until, and
         // before the first hour whose totals are still in memory.
-        long? from = since is { } s ? HourOf(s - 1) + 1 : null;
+        long? from = since is { } s && s != long.MinValue ? HourOf(s - 1) + 1 : null;
         long? to = until is { } u ? HourOf(u) : null;
         if (closedBefore != long.MaxValue && (to is null || to > closedBefore))
         {

@@ -161,6 +161,28 @@ public sealed class FlowHoursTests : IDisposable
     }
 
     [Fact]
+    public async Task Load_Cancelled_LeavesTheTotalsInMemoryStaleForTheNextWrite()
+    {
+        var path = Path.Combine(_folder, "cancelled.duckdb");
+        await using (var store = await DuckDbFlowStore.OpenAsync(path))
+        {
+            await store.WriteAsync(Synthesize(2_000));
+        }
+
+        using var connection = new DuckDBConnection($"DataSource={path}");
+        connection.Open();
+        var hours = new FlowHours();
+        await hours.OpenAsync(connection, default);
+        Assert.True(hours.Stale);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hours.LoadAsync(connection, new CancellationToken(canceled: true)));
+
+        Assert.True(hours.Stale);
+        await hours.LoadAsync(connection, default);
+        Assert.False(hours.Stale);
+    }
+
+    [Fact]
     public async Task ApplyRetention_CutoffsInsideHours_TakeTheExpiredFlowsOutOfTheTotals()
     {
         var path = Path.Combine(_folder, "retention.duckdb");
