@@ -23,8 +23,8 @@ public sealed record IngestResult(FlowReadReport Read, FlowWriteResult Stored, T
 /// cores, at least two), storing them in reading order on another, up to <see cref="BatchesPerWrite"/>
 /// batches already parsed in one write. A write is one transaction, so a crash loses at most the
 /// write being stored, the batches being parsed and the one being read (on two cores, 7 × 8,192
-/// flows); reading the same files again stores only what is missing. The store's retention rules are applied at the start, every <see cref="RetentionInterval"/>
-/// and at the end.
+/// flows); reading the same files again stores only what is missing. The store's retention rules are
+/// applied at the start, every <see cref="RetentionInterval"/> and at the end.
 /// </summary>
 public sealed class FlowIngestor(IFlowStore store)
 {

@@ -425,10 +425,10 @@ public sealed class DuckDbFlowStore : IFlowStore
             Short(18), Number(19), Number(20), Short(21), Number(22), (byte)Int(23), Number(24), Number(25), Number(26), (byte)Int(27), Number(28));
     }
 
-    /// <summary>The flow a row of <see cref="NarrowColumns"/> holds.</summary>
     /// <summary>
-    /// Reads a flow: what its shape and detail give is read back once per shape and detail and shared by
-    /// the flows that have them (records are immutable); the rest is the flow's own.
+    /// The flow a row of <see cref="NarrowColumns"/> holds: what its shape and detail give is read back
+    /// once per shape and detail and shared by the flows that have them (records are immutable); the
+    /// rest is the flow's own.
     /// </summary>
     private FlowRecord ReadFlow(DbDataReader r)
     {
@@ -810,10 +810,11 @@ public sealed class DuckDbFlowStore : IFlowStore
         _gate.Dispose();
     }
 
-    /// <summary>DuckDB's SQL over flows whose shapes and details are kept apart.</summary>
     /// <summary>A row of the narrow <c>flows</c> table, in column order, and whether the flow is a reply (its hourly totals have no port).</summary>
     private readonly record struct NarrowRow(
         long TimeNanos, Guid Id, int Source, int Destination, int SourcePort, int DestinationPort, long L7LatencyNanos, int Shape, int Detail, bool Reply);
+
+    /// <summary>DuckDB's SQL over flows whose shapes and details are kept apart.</summary>
 
     private sealed class DuckDbDialect : FlowSqlDialect
     {
