@@ -705,31 +705,21 @@ public sealed class DuckDbFlowStore : IFlowStore
         return command;
     }
 
-    /// <summary>
-    /// Merges the rows of <paramref name="hours"/> to one a key, in one transaction. A failure leaves
-    /// them as they were (still right, only larger), marked to be merged at the next close.
-    /// </summary>
-    private async Task CompactAsync(IReadOnlyList<long> hours, CancellationToken cancel)
+    /// <summary>Merges the rows of <paramref name="hours"/> to one a key, in one transaction (when the store closes).</summary>
+    private async Task CompactAsync(IReadOnlyList<long> hours)
     {
         if (hours.Count == 0)
         {
             return;
         }
 
-        try
+        using var transaction = _connection.BeginTransaction();
+        foreach (var statement in FlowHours.Compact(hours))
         {
-            using var transaction = _connection.BeginTransaction();
-            foreach (var statement in FlowHours.Compact(hours))
-            {
-                await ExecuteAsync(_connection, statement, cancel).ConfigureAwait(false);
-            }
+            await ExecuteAsync(_connection, statement, CancellationToken.None).ConfigureAwait(false);
+        }
 
-            transaction.Commit();
-        }
-        catch (DuckDBException)
-        {
-            _hours.Reopen(hours);
-        }
+        transaction.Commit();
     }
 
     /// <summary>
@@ -740,10 +730,10 @@ public sealed class DuckDbFlowStore : IFlowStore
     {
         var filters = new List<FlowFilterSql>();
         var selects = new List<string>();
-        var whole = new FlowFilterSql(query, Dialect, _dictionary);
         var parts = FlowHours.Split(query, _hours.ClosedBefore);
-        if (!ReadsHourlyTotals || whole.ReadsPortsOrDetail || !parts.Any(static p => p.Totals))
+        if (!ReadsHourlyTotals || FlowFilterSql.ReadsPortsOrDetail(query) || !parts.Any(static p => p.Totals))
         {
+            var whole = new FlowFilterSql(query, Dialect, _dictionary);
             filters.Add(whole);
             selects.Add(select(whole, FlowCounting.Flows(Dialect)));
         }
@@ -795,7 +785,7 @@ public sealed class DuckDbFlowStore : IFlowStore
         {
             try
             {
-                await CompactAsync(await _hours.CloseAsync(_connection).ConfigureAwait(false), CancellationToken.None).ConfigureAwait(false);
+                await CompactAsync(await _hours.CloseAsync(_connection).ConfigureAwait(false)).ConfigureAwait(false);
             }
             catch (DuckDBException)
             {

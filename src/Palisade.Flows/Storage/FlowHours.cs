@@ -59,8 +59,9 @@ internal sealed class FlowHours
     public long ClosedBefore { get; private set; } = long.MinValue;
 
     /// <summary>
-    /// Whether the totals in memory may count flows that were never stored (a batch's transaction
-    /// failed after its flows were counted): <see cref="LoadAsync"/> counts them again.
+    /// Whether the totals in memory are not to be trusted: not counted yet since the store opened, or
+    /// counting flows that were never stored (a failed batch) or since deleted (retention). The next
+    /// write counts them again with <see cref="LoadAsync"/>.
     /// </summary>
     public bool Stale { get; private set; }
 
@@ -142,9 +143,12 @@ internal sealed class FlowHours
     /// already closed, and closes every hour before the newest (their totals, in memory until now, are
     /// appended, a row a key).
     /// </summary>
-    public void Append(DuckDBConnection connection)
+    public void Append(DuckDBConnection connection) => Append(connection, Math.Max(_newest, _batchNewest));
+
+    /// <summary>Appends the batch's late totals and those of the open hours before <paramref name="closeBefore"/>, and records them closed.</summary>
+    private void Append(DuckDBConnection connection, long closeBefore)
     {
-        _closing = Math.Max(ClosedBefore, Math.Max(_newest, _batchNewest));
+        _closing = Math.Max(ClosedBefore, closeBefore);
         var closing = new Dictionary<Key, Total>();
         if (_closing > ClosedBefore)
         {
@@ -199,9 +203,6 @@ internal sealed class FlowHours
         Clear();
     }
 
-    /// <summary>Marks hours as having late rows again: compacting them failed.</summary>
-    public void Reopen(IEnumerable<long> hours) => _late.UnionWith(hours);
-
     /// <summary>Forgets the batch: its transaction failed, so the totals in memory are <see cref="Stale"/>.</summary>
     public void Discard()
     {
@@ -232,24 +233,9 @@ internal sealed class FlowHours
         if (_open.Count > 0 && !Stale)
         {
             using var transaction = connection.BeginTransaction();
-            _batchClosed.Clear();
-            foreach (var (key, total) in _open)
-            {
-                _batchClosed[key] = total;
-            }
-
-            ClosedBefore = _newest + 1;
-            _closing = ClosedBefore;
-            Append(connection);
-            using (var state = connection.CreateCommand())
-            {
-                state.CommandText = string.Create(CultureInfo.InvariantCulture, $"UPDATE flow_hours_state SET closed_before = {ClosedBefore}");
-                state.ExecuteNonQuery();
-            }
-
+            Append(connection, _newest + 1);
             transaction.Commit();
-            _open.Clear();
-            Clear();
+            Committed();
         }
 
         var late = _late.ToList();

@@ -71,8 +71,6 @@ public sealed class FlowFilterSql
         ArgumentNullException.ThrowIfNull(dictionary);
         _dialect = dialect;
         _prefix = parameterPrefix;
-        ReadsPortsOrDetail = query.Ports.Count + query.FromPorts.Count + query.ToPorts.Count + query.DnsQueries.Count > 0
-            || query.L7Protocols.Any(static p => p.Equals("DNS", StringComparison.OrdinalIgnoreCase));
         if (query.SinceNanos is { } since)
         {
             _conditions.Add($"time_ns >= {Add(since)}");
@@ -188,10 +186,15 @@ public sealed class FlowFilterSql
     public FlowSqlDialect Dialect => _dialect;
 
     /// <summary>
-    /// Whether a condition reads a flow's ports or its L7 detail (DNS names): columns that totals of many
-    /// flows do not keep, so only the flows themselves can answer.
+    /// Whether a filter of <paramref name="query"/> reads a flow's ports or its L7 detail (DNS names):
+    /// columns that totals of many flows do not keep, so only the flows themselves can answer.
     /// </summary>
-    public bool ReadsPortsOrDetail { get; }
+    public static bool ReadsPortsOrDetail(FlowQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return query.Ports.Count + query.FromPorts.Count + query.ToPorts.Count + query.DnsQueries.Count > 0
+            || query.L7Protocols.Any(static p => p.Equals("DNS", StringComparison.OrdinalIgnoreCase));
+    }
 
     /// <summary>Adds a condition the query does not state (a store's own), in the clause's SQL.</summary>
     public void Require(string condition) => _conditions.Add(condition);

@@ -224,6 +224,12 @@ public sealed class FlowHoursTests : IDisposable
             new() { Verdicts = [FlowVerdict.Dropped] },
             new() { FromNamespaces = [space], SinceNanos = Start + 5 },
             new() { ToPorts = [53], SinceNanos = Start + 5 },
+            // Totals keep no source port, no reply's port and no DNS name: these must read the flows.
+            new() { ToPorts = [flows.First(f => f.IsReply == true).DestinationPort] },
+            new() { FromPorts = [53] },
+            new() { Ports = [8081] },
+            new() { DnsQueries = [flows.First(f => f.Dns is not null).Dns!.Query!] },
+            new() { L7Protocols = ["DNS"] },
         ];
         foreach (var query in queries)
         {
