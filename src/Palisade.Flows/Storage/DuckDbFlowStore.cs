@@ -44,6 +44,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     private static readonly DuckDbDialect Dialect = new();
     private readonly DuckDBConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private int _disposed;
     // Replaced when retention sweeps out what no stored flow uses any more.
     private FlowDictionary _dictionary = new() { NumbersNew = true };
     private FlowNumbering<FlowShape> _shapes = new();
@@ -777,6 +778,12 @@ public sealed class DuckDbFlowStore : IFlowStore
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // A second dispose (an `await using` after an explicit close) does nothing.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         // Close every hour, so that the next open has nothing to count again, and leave no hour with
         // more than one row a key; after any write still under way (a query left unfinished holds the
         // gate: then this is skipped). When it fails or is skipped, the next write counts the open

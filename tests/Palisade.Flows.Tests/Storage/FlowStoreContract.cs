@@ -53,6 +53,18 @@ public abstract class FlowStoreContract
     }
 
     [SkippableFact]
+    public async Task Dispose_Twice_IsHarmless()
+    {
+        var store = await OpenEmptyAsync();
+        await store.WriteAsync(Captures.Take(10).ToArray());
+
+        await store.DisposeAsync();
+        var again = await Record.ExceptionAsync(async () => await store.DisposeAsync());
+
+        Assert.Null(again);
+    }
+
+    [SkippableFact]
     public async Task CountBy_EveryCapture_MatchesWhatTheFilesHold()
     {
         await using var store = await OpenEmptyAsync();
