@@ -729,37 +729,8 @@ public sealed class DuckDbFlowStore : IFlowStore
     /// </summary>
     private DuckDBCommand Counted(FlowQuery query, Func<FlowFilterSql, FlowCounting, string> select, Func<string, string>? outer = null)
     {
-        var filters = new List<FlowFilterSql>();
-        var selects = new List<string>();
-        var parts = FlowHours.Split(query, _hours.ClosedBefore);
-        if (!ReadsHourlyTotals || FlowFilterSql.ReadsPortsOrDetail(query) || !parts.Any(static p => p.Totals))
-        {
-            var whole = new FlowFilterSql(query, Dialect, _dictionary);
-            filters.Add(whole);
-            selects.Add(select(whole, FlowCounting.Flows(Dialect)));
-        }
-        else
-        {
-            foreach (var (part, totals, from, to) in parts)
-            {
-                var filter = new FlowFilterSql(part, Dialect, _dictionary, $"p{filters.Count}_");
-                if (totals && from is { } f)
-                {
-                    filter.Require(string.Create(CultureInfo.InvariantCulture, $"hour >= {f}"));
-                }
-
-                if (totals && to is { } t)
-                {
-                    filter.Require(string.Create(CultureInfo.InvariantCulture, $"hour < {t}"));
-                }
-
-                filters.Add(filter);
-                selects.Add(select(filter, totals ? FlowHours.Counting : FlowCounting.Flows(Dialect)));
-            }
-        }
-
-        var union = string.Join(" UNION ALL ", selects);
-        return Command(outer is null ? union : outer(union), filters);
+        var (sql, filters) = FlowHours.Counted(query, _hours.ClosedBefore, ReadsHourlyTotals ? FlowHours.Counting : null, Dialect, _dictionary, select, outer);
+        return Command(sql, filters);
     }
 
     private static async Task ExecuteAsync(DuckDBConnection connection, string sql, CancellationToken cancel)

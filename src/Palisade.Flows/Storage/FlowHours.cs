@@ -68,9 +68,12 @@ internal sealed class FlowHours
     /// <summary>The hour of a time: floor division, also before 1970.</summary>
     public static long HourOf(long timeNanos) => timeNanos >= 0 ? timeNanos / HourNanos : ((timeNanos + 1) / HourNanos) - 1;
 
-    /// <summary>The hour of <paramref name="column"/> in SQL, as <see cref="HourOf(long)"/> computes it.</summary>
-    public static string HourOf(string column) =>
-        $"(({column} - ((({column} % {HourNanos}) + {HourNanos}) % {HourNanos})) // {HourNanos})";
+    /// <summary>
+    /// The hour of <paramref name="column"/> in SQL, as <see cref="HourOf(long)"/> computes it;
+    /// <paramref name="divide"/> is the SQL's integer division (DuckDB's <c>//</c>, PostgreSQL's <c>/</c> on bigints).
+    /// </summary>
+    public static string HourOf(string column, string divide = "//") =>
+        $"(({column} - ((({column} % {HourNanos}) + {HourNanos}) % {HourNanos})) {divide} {HourNanos})";
 
     /// <summary>The totals of the flows <paramref name="where"/> selects (a condition on <c>f</c>, the flows), as rows of <c>flow_hours</c>.</summary>
     public static string Totals(string where) =>
@@ -305,6 +308,51 @@ internal sealed class FlowHours
         }
 
         return parts;
+    }
+
+    /// <summary>
+    /// The statement that answers a count or aggregate of <paramref name="query"/>, and the filters whose
+    /// parameters it names: the parts <see cref="Split"/> gives, each selected by <paramref name="select"/>
+    /// from the totals (<paramref name="totals"/>) or the flows and joined by UNION ALL, then wrapped by
+    /// <paramref name="outer"/>. The flows alone answer when <paramref name="totals"/> is null, when the
+    /// query filters on what the totals do not keep (ports, DNS names), or when no whole hour is in its range.
+    /// </summary>
+    public static (string Sql, IReadOnlyList<FlowFilterSql> Filters) Counted(
+        FlowQuery query, long closedBefore, FlowCounting? totals, FlowSqlDialect dialect, FlowDictionary dictionary,
+        Func<FlowFilterSql, FlowCounting, string> select, Func<string, string>? outer = null)
+    {
+        ArgumentNullException.ThrowIfNull(select);
+        var filters = new List<FlowFilterSql>();
+        var selects = new List<string>();
+        var parts = Split(query, closedBefore);
+        if (totals is null || FlowFilterSql.ReadsPortsOrDetail(query) || !parts.Any(static p => p.Totals))
+        {
+            var whole = new FlowFilterSql(query, dialect, dictionary);
+            filters.Add(whole);
+            selects.Add(select(whole, FlowCounting.Flows(dialect)));
+        }
+        else
+        {
+            foreach (var (part, fromTotals, from, to) in parts)
+            {
+                var filter = new FlowFilterSql(part, dialect, dictionary, $"p{filters.Count}_");
+                if (fromTotals && from is { } f)
+                {
+                    filter.Require(string.Create(CultureInfo.InvariantCulture, $"hour >= {f}"));
+                }
+
+                if (fromTotals && to is { } t)
+                {
+                    filter.Require(string.Create(CultureInfo.InvariantCulture, $"hour < {t}"));
+                }
+
+                filters.Add(filter);
+                selects.Add(select(filter, fromTotals ? totals : FlowCounting.Flows(dialect)));
+            }
+        }
+
+        var union = string.Join(" UNION ALL ", selects);
+        return (outer is null ? union : outer(union), filters);
     }
 
     private readonly record struct Key(long Hour, int Source, int Destination, int? Port, int Shape);

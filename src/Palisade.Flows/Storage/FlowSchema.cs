@@ -69,6 +69,8 @@ public static class FlowSchema
     {
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
+        // A migration may sum every stored flow (the hourly totals): it takes as long as it takes.
+        command.CommandTimeout = 0;
         await command.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
     }
 }

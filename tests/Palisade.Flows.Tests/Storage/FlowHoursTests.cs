@@ -1,8 +1,6 @@
 using System.Globalization;
 using DuckDB.NET.Data;
-using Palisade.Flows.Records;
 using Palisade.Flows.Storage;
-using Palisade.Flows.Synthesis;
 
 namespace Palisade.Flows.Tests.Storage;
 
@@ -14,7 +12,7 @@ namespace Palisade.Flows.Tests.Storage;
 public sealed class FlowHoursTests : IDisposable
 {
     private const long Hour = FlowHours.HourNanos;
-    private const long Start = 1_795_824_000_000_000_000L; // an hour's start
+    private const long Start = TotalsChecks.Start;
     private readonly string _folder = Directory.CreateTempSubdirectory("palisade-hours-").FullName;
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
@@ -102,7 +100,7 @@ public sealed class FlowHoursTests : IDisposable
     public async Task Counts_ManyBatchesAndLateFlows_AnswerFromTheTotalsAsFromTheFlows()
     {
         var path = Path.Combine(_folder, "batches.duckdb");
-        var flows = Synthesize(12_000);
+        var flows = TotalsChecks.Synthesize(12_000);
         var batches = flows.Chunk(700).ToList();
         // The first batch arrives last, after its hour has been compacted.
         batches.Add(batches[0]);
@@ -115,14 +113,14 @@ public sealed class FlowHoursTests : IDisposable
                 await store.WriteAsync(batch);
             }
 
-            await AssertSameBothWaysAsync(store, flows);
+            await TotalsChecks.AssertSameBothWaysAsync(store, flows);
         }
 
         AssertTotalsAreTheFlowsSummed(path);
         await using (var again = await DuckDbFlowStore.OpenAsync(path))
         {
             await again.WriteAsync(flows.Take(300).ToList());
-            await AssertSameBothWaysAsync(again, flows);
+            await TotalsChecks.AssertSameBothWaysAsync(again, flows);
         }
 
         AssertTotalsAreTheFlowsSummed(path);
@@ -133,7 +131,7 @@ public sealed class FlowHoursTests : IDisposable
     {
         var path = Path.Combine(_folder, "running.duckdb");
         var copy = Path.Combine(_folder, "stopped.duckdb");
-        var flows = Synthesize(12_000);
+        var flows = TotalsChecks.Synthesize(12_000);
         await using (var store = await DuckDbFlowStore.OpenAsync(path))
         {
             foreach (var batch in flows.Chunk(1_000))
@@ -153,8 +151,8 @@ public sealed class FlowHoursTests : IDisposable
         await using (var stopped = await DuckDbFlowStore.OpenAsync(copy))
         {
             Assert.Equal(flows.Count, await stopped.CountAsync(FlowQuery.All));
-            await stopped.WriteAsync(Synthesize(13_000)[12_000..]);
-            await AssertSameBothWaysAsync(stopped, flows);
+            await stopped.WriteAsync(TotalsChecks.Synthesize(13_000)[12_000..]);
+            await TotalsChecks.AssertSameBothWaysAsync(stopped, flows);
         }
 
         AssertTotalsAreTheFlowsSummed(copy);
@@ -166,7 +164,7 @@ public sealed class FlowHoursTests : IDisposable
         var path = Path.Combine(_folder, "cancelled.duckdb");
         await using (var store = await DuckDbFlowStore.OpenAsync(path))
         {
-            await store.WriteAsync(Synthesize(2_000));
+            await store.WriteAsync(TotalsChecks.Synthesize(2_000));
         }
 
         using var connection = new DuckDBConnection($"DataSource={path}");
@@ -186,7 +184,7 @@ public sealed class FlowHoursTests : IDisposable
     public async Task ApplyRetention_CutoffsInsideHours_TakeTheExpiredFlowsOutOfTheTotals()
     {
         var path = Path.Combine(_folder, "retention.duckdb");
-        var flows = Synthesize(12_000);
+        var flows = TotalsChecks.Synthesize(12_000);
         var kept = flows[0].Source.Namespace!;
         await using (var store = await DuckDbFlowStore.OpenAsync(path))
         {
@@ -200,69 +198,11 @@ public sealed class FlowHoursTests : IDisposable
 
             Assert.True(result.Deleted > 0);
             Assert.True(result.Deleted < flows.Count);
-            await AssertSameBothWaysAsync(store, flows);
+            await TotalsChecks.AssertSameBothWaysAsync(store, flows);
             Assert.Equal(flows.Count - result.Deleted, await store.CountAsync(FlowQuery.All));
         }
 
         AssertTotalsAreTheFlowsSummed(path);
-    }
-
-    /// <summary>Flows at two a second from an hour's start: about an hour and forty minutes for 12,000.</summary>
-    private static List<FlowRecord> Synthesize(int count) =>
-        [.. new FlowSynthesizer(new FlowSynthesisOptions { Namespaces = 4, WorkloadsPerNamespace = 3, FlowsPerSecond = 2, StartNanos = Start }).Next(count)];
-
-    private static async Task AssertSameBothWaysAsync(DuckDbFlowStore store, List<FlowRecord> flows)
-    {
-        var space = flows[0].Source.Namespace!;
-        FlowQuery[] queries =
-        [
-            FlowQuery.All,
-            new() { SinceNanos = Start + (Hour / 2), UntilNanos = Start + (Hour * 3 / 2) + 7 },
-            new() { SinceNanos = Start, UntilNanos = Start + Hour },
-            new() { SinceNanos = Start + Hour + 1 },
-            new() { UntilNanos = Start + Hour + (Hour / 3), Namespaces = [space] },
-            new() { Verdicts = [FlowVerdict.Dropped] },
-            new() { FromNamespaces = [space], SinceNanos = Start + 5 },
-            new() { ToPorts = [53], SinceNanos = Start + 5 },
-            // Totals keep no source port, no reply's port and no DNS name: these must read the flows.
-            new() { ToPorts = [flows.First(f => f.IsReply == true).DestinationPort] },
-            new() { FromPorts = [53] },
-            new() { Ports = [8081] },
-            new() { DnsQueries = [flows.First(f => f.Dns is not null).Dns!.Query!] },
-            new() { L7Protocols = ["DNS"] },
-        ];
-        foreach (var query in queries)
-        {
-            var totals = await AnswersAsync(store, query, totals: true);
-            var rows = await AnswersAsync(store, query, totals: false);
-
-            Assert.Equal(rows, totals);
-        }
-    }
-
-    private static async Task<List<string>> AnswersAsync(DuckDbFlowStore store, FlowQuery query, bool totals)
-    {
-        store.ReadsHourlyTotals = totals;
-        try
-        {
-            var answers = new List<string> { $"count {await store.CountAsync(query)}" };
-            foreach (var field in Enum.GetValues<FlowCountField>())
-            {
-                answers.AddRange((await store.CountByAsync(query, field)).Select(c => $"{field} {c.Key} {c.Value}"));
-            }
-
-            foreach (var aggregate in Enum.GetValues<FlowAggregate>())
-            {
-                answers.AddRange((await store.AggregateAsync(query, aggregate, 1_000)).Select(r =>
-                    $"{aggregate} {string.Join('|', r.Keys)} {r.Flows} {r.Forwarded} {r.Dropped} {r.FirstNanos} {r.LastNanos}"));
-            }
-
-            return answers;
-        }
-        finally
-        {
-            store.ReadsHourlyTotals = true;
-        }
     }
 
     /// <summary>The totals, merged a key, are exactly the flows summed again.</summary>

@@ -72,7 +72,8 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
     public async Task ApplyRetention_DefaultRule_DropsWholeExpiredDayPartitions()
     {
         Skip.If(server.AdminConnectionString is null, server.Unavailable);
-        await using var store = await PostgresFlowStore.OpenAsync(await server.CreateDatabaseAsync());
+        var connection = await server.CreateDatabaseAsync();
+        await using var store = await PostgresFlowStore.OpenAsync(connection);
         var captures = Reading.HubbleCaptureTests.ReadAll().Flows;
         await store.WriteAsync(captures);
         await store.SetRetentionRulesAsync([new RetentionRule("*", 30)]);
@@ -82,6 +83,128 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
         Assert.Equal(1481, result.Deleted);
         Assert.Contains("flows_20210616", result.DroppedPartitions);
         Assert.Equal(0, await store.CountAsync(FlowQuery.All));
+        Assert.Equal("0", Assert.Single(await RowsAsync(connection, "SELECT count(*) FROM flow_hours")));
         Assert.Equal(0, (await store.WriteAsync(captures.Take(5).ToList())).Duplicates);
+    }
+
+    [SkippableFact]
+    public async Task Totals_TwoReplicasManyBatchesAndALateOne_AnswerAsTheFlows()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        var flows = TotalsChecks.Synthesize(12_000);
+        var batches = flows.Chunk(700).ToList();
+        // The first batch arrives last, after its hour has been merged; the replicas also write some of each other's flows.
+        batches.Add(batches[0]);
+        batches.RemoveAt(0);
+        await using (var first = await PostgresFlowStore.OpenAsync(connection))
+        await using (var second = await PostgresFlowStore.OpenAsync(connection))
+        {
+            await Task.WhenAll(
+                Task.Run(async () =>
+                {
+                    foreach (var batch in batches.Where((_, i) => i % 2 == 0 || i % 5 == 0))
+                    {
+                        await first.WriteAsync(batch);
+                    }
+                }),
+                Task.Run(async () =>
+                {
+                    foreach (var batch in batches.Where((_, i) => i % 2 == 1 || i % 7 == 0))
+                    {
+                        await second.WriteAsync(batch);
+                    }
+                }));
+
+            Assert.Equal(flows.Count, await first.CountAsync(FlowQuery.All));
+            await TotalsChecks.AssertSameBothWaysAsync(first, flows);
+        }
+
+        await AssertTotalsAreTheFlowsSummedAsync(connection, merged: true);
+    }
+
+    [SkippableFact]
+    public async Task ApplyRetention_CutoffsInsideHours_TakeTheExpiredFlowsOutOfTheTotals()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        var flows = TotalsChecks.Synthesize(12_000);
+        var kept = flows[0].Source.Namespace!;
+        await using (var store = await PostgresFlowStore.OpenAsync(connection))
+        {
+            foreach (var batch in flows.Chunk(2_000))
+            {
+                await store.WriteAsync(batch);
+            }
+
+            await store.SetRetentionRulesAsync([new RetentionRule(kept, 2), new RetentionRule("*", 1)]);
+            // What is older than an hour and a half after the start expires, inside the second hour, but the kept namespace's flows do not.
+            var now = TotalsChecks.Start + PostgresFlowStore.PartitionNanos + (FlowHours.HourNanos * 3 / 2);
+
+            var result = await store.ApplyRetentionAsync(now);
+
+            Assert.True(result.Deleted > 0);
+            Assert.True(result.Deleted < flows.Count);
+            await TotalsChecks.AssertSameBothWaysAsync(store, flows);
+            Assert.Equal(flows.Count - result.Deleted, await store.CountAsync(FlowQuery.All));
+            await AssertTotalsAreTheFlowsSummedAsync(connection, merged: false);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Open_StoreWithoutTotals_SumsItsFlowsOnce()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        var flows = TotalsChecks.Synthesize(5_000);
+        await using (var store = await PostgresFlowStore.OpenAsync(connection))
+        {
+            await store.WriteAsync(flows);
+        }
+
+        // The store as the schema version before the totals left it.
+        await RowsAsync(connection, "DROP TABLE flow_hours");
+        await RowsAsync(connection, "DELETE FROM palisade_schema WHERE version = 3");
+
+        await using (var store = await PostgresFlowStore.OpenAsync(connection))
+        {
+            Assert.Equal(3, store.SchemaVersion);
+            await TotalsChecks.AssertSameBothWaysAsync(store, flows);
+        }
+
+        await AssertTotalsAreTheFlowsSummedAsync(connection, merged: true);
+    }
+
+    /// <summary>The totals, summed a key, are exactly the flows summed again; once merged, with one row a key.</summary>
+    private static async Task AssertTotalsAreTheFlowsSummedAsync(string connection, bool merged)
+    {
+        var keys = string.Join(", ", PostgresFlowHours.Keys);
+        var groups = string.Join(", ", Enumerable.Range(1, PostgresFlowHours.Keys.Count + 1));
+        var totals = await RowsAsync(connection, $"SELECT hour, {keys}, sum(flows)::bigint, min(first_ns), max(last_ns) FROM flow_hours GROUP BY {groups}");
+        var recounted = await RowsAsync(connection, PostgresFlowHours.Totals("flows", "TRUE"));
+
+        Assert.NotEmpty(recounted);
+        Assert.Equal(recounted.Order(StringComparer.Ordinal), totals.Order(StringComparer.Ordinal));
+        if (merged)
+        {
+            Assert.Equal(totals.Count, (await RowsAsync(connection, "SELECT hour FROM flow_hours")).Count);
+        }
+    }
+
+    /// <summary>Each row of <paramref name="sql"/>, its values joined by spaces (NULL as empty).</summary>
+    private static async Task<List<string>> RowsAsync(string connection, string sql)
+    {
+        await using var source = NpgsqlDataSource.Create(connection);
+        await using var command = source.CreateCommand(sql);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            var values = new object[reader.FieldCount];
+            reader.GetValues(values);
+            rows.Add(string.Join(' ', values.Select(static v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture))));
+        }
+
+        return rows;
     }
 }
