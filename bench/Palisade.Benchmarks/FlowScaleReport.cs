@@ -13,8 +13,8 @@ namespace Palisade.Benchmarks;
 /// STORE being <c>duckdb:PATH</c> (default: a file in the temp folder, kept for the next run) or
 /// <c>postgres:...</c>. A store that already holds COUNT flows is queried as it is; with
 /// <c>--queries-only</c> it is not counted first. A query slower than the store's command timeout is
-/// reported as such. <c>--without-totals</c> makes the embedded store answer from the flows alone, not
-/// its hourly totals, to show what they save.
+/// reported as such. <c>--without-totals</c> makes the store answer from the flows alone, not its
+/// hourly totals, to show what they save.
 /// </summary>
 internal static class FlowScaleReport
 {
@@ -28,9 +28,17 @@ internal static class FlowScaleReport
         var options = new FlowSynthesisOptions { Namespaces = 50, WorkloadsPerNamespace = 8, FlowsPerSecond = 1_000 };
         output.WriteLine($"# palisade flow scale report, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, {count:N0} flows, {location}");
         await using var store = await FlowStores.OpenAsync(location);
-        if (args.Contains("--without-totals") && store is DuckDbFlowStore duck)
+        if (args.Contains("--without-totals"))
         {
-            duck.ReadsHourlyTotals = false;
+            switch (store)
+            {
+                case DuckDbFlowStore duck:
+                    duck.ReadsHourlyTotals = false;
+                    break;
+                case PostgresFlowStore postgres:
+                    postgres.ReadsHourlyTotals = false;
+                    break;
+            }
         }
 
         // --queries-only: the store already holds the flows (counting 100 million in PostgreSQL takes longer than its command timeout).
