@@ -192,8 +192,11 @@ public static class FlowFileReader
             chunk.Add(line.Span, number, splitter.Unterminated);
             if (chunk.Count >= lines)
             {
+                // The next chunk's buffer starts as large as this one's lines and an eighth more: growing
+                // it line by line would copy the chunk again at each doubling.
+                var bytes = chunk.Bytes;
                 yield return chunk;
-                chunk = new FlowLineChunk(source, Math.Min(lines, 65_536));
+                chunk = new FlowLineChunk(source, Math.Min(lines, 65_536), bytes + (bytes / 8));
             }
         }
 
@@ -428,16 +431,21 @@ public static class FlowFileReader
 /// <summary>A run of lines of one source, copied into a pooled buffer: the unit parsed on one thread.</summary>
 public sealed class FlowLineChunk : IDisposable
 {
-    private byte[] _data = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+    private byte[] _data;
     private readonly List<(int Start, int Length, long Number)> _lines;
     private int _used;
     private bool _endsStream;
 
-    internal FlowLineChunk(string source, int capacity)
+    /// <summary>A chunk for up to <paramref name="capacity"/> lines, whose buffer starts at <paramref name="bytes"/> (what the last chunk took, so that it seldom grows).</summary>
+    internal FlowLineChunk(string source, int capacity, int bytes = 1 << 16)
     {
         Source = source;
         _lines = new(capacity);
+        _data = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(bytes, 1 << 16));
     }
+
+    /// <summary>The bytes the chunk's lines take.</summary>
+    internal int Bytes => _used;
 
     /// <summary>The file or stream the lines came from.</summary>
     public string Source { get; }
