@@ -45,15 +45,41 @@ public sealed class HubbleFlowParser
     private readonly StringPool _strings = new();
     private readonly Dictionary<FlowEndpoint, FlowEndpoint> _endpoints = [];
     private readonly Dictionary<ulong, (byte[] Text, FlowEndpoint Endpoint)> _endpointsByText = [];
+    private readonly Dictionary<ulong, List<(byte[] Text, FlowEndpoint Endpoint)>> _endpointsByPrefix = [];
+    private readonly JsonReaderState?[] _afterEndpoint = new JsonReaderState?[4];
+    private int _base;
+    private bool _skipped;
+    private bool _skipKnown;
     private readonly Builder _flow = new();
     private readonly List<string> _labels = [];
     private readonly byte[] _hashBuffer = new byte[4096];
 
+    /// <summary>
+    /// Whether an endpoint whose text is one already read is passed over without being read again (on
+    /// by default; off only to compare both ways in tests).
+    /// </summary>
+    internal bool SkipsKnownEndpoints { get; set; } = true;
+
+    /// <summary>How many endpoints were passed over as known, not read again (for tests).</summary>
+    internal long EndpointsPassedOver { get; private set; }
+
     /// <summary>Reads one line (without its line break). On <see cref="FlowLineKind.Flow"/>, <paramref name="flow"/> holds it.</summary>
     public FlowLineKind TryParse(ReadOnlySpan<byte> line, out FlowRecord? flow, out FlowLineError error)
     {
+        var kind = TryParse(line, out flow, out error, SkipsKnownEndpoints);
+
+        // A line that passed over a known endpoint and is then malformed is read again in full: its
+        // reader after the jump counts columns from the endpoint read before, not from this line.
+        return kind == FlowLineKind.Malformed && _skipped ? TryParse(line, out flow, out error, skipKnown: false) : kind;
+    }
+
+    private FlowLineKind TryParse(ReadOnlySpan<byte> line, out FlowRecord? flow, out FlowLineError error, bool skipKnown)
+    {
         flow = null;
         error = default;
+        _base = 0;
+        _skipped = false;
+        _skipKnown = skipKnown;
         var trimmed = line.Trim(" \t\r"u8);
         if (trimmed.IsEmpty)
         {
@@ -679,26 +705,81 @@ public sealed class HubbleFlowParser
             return ReadEndpoint(ref reader);
         }
 
-        var start = (int)reader.TokenStartIndex;
+        // Where the endpoint starts in the line: the reader may have started after an endpoint it passed over.
+        var start = _base + (int)reader.TokenStartIndex;
+        var rest = line[start..];
+        var depth = reader.CurrentDepth;
+        var prefix = rest.Length >= PrefixBytes ? XxHash3.HashToUInt64(rest[..PrefixBytes]) : 0;
+        if (_skipKnown && prefix != 0 && depth < _afterEndpoint.Length && _afterEndpoint[depth] is { } after && _endpointsByPrefix.TryGetValue(prefix, out var candidates))
+        {
+            // The line goes on with the exact text of an endpoint read before, which was one whole JSON
+            // object: so is this, and it ends where that text does. A new reader takes up after it, in
+            // the state a reader is in after an endpoint at this depth (inside the flow's object, inside
+            // the response's).
+            foreach (var (text, endpoint) in candidates)
+            {
+                if (rest.StartsWith(text))
+                {
+                    _base = start + text.Length;
+                    _skipped = true;
+                    EndpointsPassedOver++;
+                    reader = new Utf8JsonReader(line[_base..], isFinalBlock: true, after);
+                    return endpoint;
+                }
+            }
+        }
+
         var probe = reader;
         probe.Skip();
-        var text = line[start..(int)probe.BytesConsumed];
-        var hash = XxHash3.HashToUInt64(text);
-        if (_endpointsByText.TryGetValue(hash, out var known) && text.SequenceEqual(known.Text))
+        var whole = rest[..(int)(probe.BytesConsumed - reader.TokenStartIndex)];
+        if (depth < _afterEndpoint.Length)
+        {
+            _afterEndpoint[depth] ??= probe.CurrentState;
+        }
+
+        var hash = XxHash3.HashToUInt64(whole);
+        FlowEndpoint found;
+        if (_endpointsByText.TryGetValue(hash, out var known) && whole.SequenceEqual(known.Text))
         {
             reader = probe;
-            return known.Endpoint;
+            found = known.Endpoint;
         }
-
-        var endpoint = ReadEndpoint(ref reader);
-        if (_endpointsByText.Count >= 65_536)
+        else
         {
-            _endpointsByText.Clear();
+            found = ReadEndpoint(ref reader);
+            if (_endpointsByText.Count >= 65_536)
+            {
+                _endpointsByText.Clear();
+                _endpointsByPrefix.Clear();
+            }
+
+            known = (whole.ToArray(), found);
+            _endpointsByText[hash] = known;
         }
 
-        _endpointsByText[hash] = (text.ToArray(), endpoint);
-        return endpoint;
+        // Endpoints that begin alike (the pods of one workload, on another node, differ only by name,
+        // late in the text) are compared one by one: a few at most, the rest are read as above.
+        if (prefix != 0 && whole.Length >= PrefixBytes)
+        {
+            if (!_endpointsByPrefix.TryGetValue(prefix, out var alike))
+            {
+                _endpointsByPrefix[prefix] = alike = [];
+            }
+
+            if (alike.Count < MaxAlike && !alike.Exists(a => ReferenceEquals(a.Text, known.Text)))
+            {
+                alike.Add(known);
+            }
+        }
+
+        return found;
     }
+
+    /// <summary>The bytes that name a group of endpoints that begin alike.</summary>
+    private const int PrefixBytes = 32;
+
+    /// <summary>How many endpoints that begin alike are compared before one is read.</summary>
+    private const int MaxAlike = 8;
 
     private FlowEndpoint ReadEndpoint(ref Utf8JsonReader reader)
     {

@@ -97,6 +97,45 @@ public sealed class HubbleCaptureTests
     }
 
     [Fact]
+    public void TryParse_EveryCaptureAndSyntheticFlows_ReadTheSameWhetherKnownEndpointsArePassedOverOrRead()
+    {
+        var lines = new List<byte[]>();
+        foreach (var file in FlowFileReader.Expand(CaptureFolder))
+        {
+            using var stream = FlowFileReader.Open(file);
+            using var text = new StreamReader(stream);
+            while (text.ReadLine() is { } line)
+            {
+                lines.Add(System.Text.Encoding.UTF8.GetBytes(line));
+            }
+        }
+
+        var synthesizer = new Palisade.Flows.Synthesis.FlowSynthesizer(new Palisade.Flows.Synthesis.FlowSynthesisOptions { Namespaces = 3, WorkloadsPerNamespace = 4 });
+        lines.AddRange(synthesizer.Next(5_000).Select(f => System.Text.Encoding.UTF8.GetBytes(Palisade.Flows.Output.FlowJson.ToJsonpb(f))));
+        var skipping = new HubbleFlowParser();
+        var reading = new HubbleFlowParser { SkipsKnownEndpoints = false };
+
+        var flows = 0;
+        foreach (var line in lines)
+        {
+            var kind = skipping.TryParse(line, out var skipped, out var skippedError);
+            var again = reading.TryParse(line, out var read, out var readError);
+
+            Assert.Equal(again, kind);
+            Assert.Equal(readError, skippedError);
+            if (kind == FlowLineKind.Flow)
+            {
+                Assert.Equal(Palisade.Flows.Output.FlowJson.ToJsonpb(read!), Palisade.Flows.Output.FlowJson.ToJsonpb(skipped!));
+                flows++;
+            }
+        }
+
+        Assert.True(flows > 6_000);
+        Assert.True(skipping.EndpointsPassedOver > flows, $"{skipping.EndpointsPassedOver} endpoints passed over in {flows} flows");
+        Assert.Equal(0, reading.EndpointsPassedOver);
+    }
+
+    [Fact]
     public void ReadBatches_FirstTcpFlow_ReadsEveryField()
     {
         var report = new FlowReadReport();

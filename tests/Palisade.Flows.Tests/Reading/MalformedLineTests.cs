@@ -52,6 +52,36 @@ public sealed class MalformedLineTests
     }
 
     [Fact]
+    public void TryParse_ErrorAfterEndpointsReadBefore_SaysItsColumnInThisLine()
+    {
+        var parser = new HubbleFlowParser();
+        Assert.Equal(FlowLineKind.Flow, parser.TryParse(Encoding.UTF8.GetBytes(Good), out _, out _));
+        // The same endpoints, passed over this time, and a broken event type after them, later in the line than before.
+        var bad = Good.Replace("10:00:00.5Z", "10:00:00.123456789Z", StringComparison.Ordinal).Replace("\"type\":1", "\"type\":\"many\"", StringComparison.Ordinal);
+
+        var kind = parser.TryParse(Encoding.UTF8.GetBytes(bad), out var flow, out var error);
+
+        Assert.Equal(FlowLineKind.Malformed, kind);
+        Assert.Null(flow);
+        Assert.Equal(bad.IndexOf("\"many\"", StringComparison.Ordinal) + 1, error.Column);
+        Assert.Contains("whole number", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryParse_EndpointsReadBeforeThenBrokenJson_IsMalformedNotAFlow()
+    {
+        var parser = new HubbleFlowParser();
+        Assert.Equal(FlowLineKind.Flow, parser.TryParse(Encoding.UTF8.GetBytes(Good), out _, out _));
+        var cut = Good[..(Good.IndexOf("\"drop_reason_desc\"", StringComparison.Ordinal) - 1)] + "}}}";
+
+        var kind = parser.TryParse(Encoding.UTF8.GetBytes(cut), out _, out var error);
+
+        Assert.Equal(FlowLineKind.Malformed, kind);
+        Assert.StartsWith("not valid JSON", error.Message, StringComparison.Ordinal);
+        Assert.Equal(cut.Length, error.Column);
+    }
+
+    [Fact]
     public void TryParse_OtherResponses_AreNotFlowsAndNotErrors()
     {
         var parser = new HubbleFlowParser();
