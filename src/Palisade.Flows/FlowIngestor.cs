@@ -108,6 +108,10 @@ public sealed class FlowIngestor(IFlowStore store)
         using var stopRetention = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var retention = RetentionInterval is { } interval ? Task.Run(() => EnforceRetentionAsync(interval, stopRetention.Token), CancellationToken.None) : Task.FromResult(0L);
         var stored = default(FlowWriteResult);
+        // Batches stored together are gathered here, in one list for the whole ingest: at four batches it
+        // is a large object, which a new one each write would make the collector walk the whole heap for.
+        // Alerts may keep what a write returns, so then each write has a list of its own.
+        var gathered = OnNew is null ? new List<FlowRecord>(BatchSize * BatchesPerWrite) : null;
         try
         {
             await foreach (var (source, parsing) in channel.Reader.ReadAllAsync(cancel).ConfigureAwait(false))
@@ -121,7 +125,13 @@ public sealed class FlowIngestor(IFlowStore store)
                 for (var taken = 1; taken < BatchesPerWrite && channel.Reader.TryPeek(out var next) && next.Source == source && next.Batch.IsCompletedSuccessfully
                     && channel.Reader.TryRead(out next); taken++)
                 {
-                    merged ??= [.. batch];
+                    if (merged is null)
+                    {
+                        merged = gathered ?? new List<FlowRecord>(BatchSize * BatchesPerWrite);
+                        merged.Clear();
+                        merged.AddRange(batch);
+                    }
+
                     merged.AddRange(next.Batch.Result);
                     batch = merged;
                 }

@@ -216,14 +216,15 @@ public static class FlowFileReader
         ArgumentNullException.ThrowIfNull(chunk);
         ArgumentNullException.ThrowIfNull(parser);
         ArgumentNullException.ThrowIfNull(report);
-        var flows = new List<FlowRecord>(chunk.Count);
+        var flows = new FlowRecord[chunk.Count];
+        var count = 0;
         for (var i = 0; i < chunk.Count; i++)
         {
             switch (parser.TryParse(chunk.Line(i), out var flow, out var error))
             {
                 case FlowLineKind.Flow:
                     report.Flow();
-                    flows.Add(flow!);
+                    flows[count++] = flow!;
                     break;
                 case FlowLineKind.NotAFlow:
                     report.NotFlow();
@@ -235,7 +236,12 @@ public static class FlowFileReader
             }
         }
 
-        return [.. flows];
+        if (count < flows.Length)
+        {
+            Array.Resize(ref flows, count);
+        }
+
+        return flows;
     }
 
     /// <summary>Opens a flow file for <see cref="ReadBatches"/>; <c>-</c> is standard input.</summary>
@@ -432,7 +438,8 @@ public static class FlowFileReader
 public sealed class FlowLineChunk : IDisposable
 {
     private byte[] _data;
-    private readonly List<(int Start, int Length, long Number)> _lines;
+    private (int Start, int Length, long Number)[] _lines;
+    private int _count;
     private int _used;
     private bool _endsStream;
 
@@ -440,7 +447,8 @@ public sealed class FlowLineChunk : IDisposable
     internal FlowLineChunk(string source, int capacity, int bytes = 1 << 16)
     {
         Source = source;
-        _lines = new(capacity);
+        // Both from the pool: at 8,192 lines each is large enough to be a large object, which a new one each chunk would make the collector walk the whole heap for.
+        _lines = System.Buffers.ArrayPool<(int, int, long)>.Shared.Rent(capacity);
         _data = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(bytes, 1 << 16));
     }
 
@@ -451,7 +459,7 @@ public sealed class FlowLineChunk : IDisposable
     public string Source { get; }
 
     /// <summary>How many lines the chunk holds.</summary>
-    public int Count => _lines.Count;
+    public int Count => _count;
 
     internal void Add(ReadOnlySpan<byte> line, long number, bool endsStream)
     {
@@ -464,7 +472,15 @@ public sealed class FlowLineChunk : IDisposable
         }
 
         line.CopyTo(_data.AsSpan(_used));
-        _lines.Add((_used, line.Length, number));
+        if (_count == _lines.Length)
+        {
+            var more = System.Buffers.ArrayPool<(int, int, long)>.Shared.Rent(_lines.Length * 2);
+            _lines.AsSpan(0, _count).CopyTo(more);
+            System.Buffers.ArrayPool<(int, int, long)>.Shared.Return(_lines);
+            _lines = more;
+        }
+
+        _lines[_count++] = (_used, line.Length, number);
         _used += line.Length;
         _endsStream = endsStream;
     }
@@ -476,7 +492,7 @@ public sealed class FlowLineChunk : IDisposable
     public long LineNumber(int index) => _lines[index].Number;
 
     /// <summary>Whether the line is the last of its stream and had no line break after it.</summary>
-    public bool EndsStream(int index) => _endsStream && index == _lines.Count - 1;
+    public bool EndsStream(int index) => _endsStream && index == _count - 1;
 
     /// <summary>Gives the buffer back to the pool.</summary>
     public void Dispose()
@@ -484,7 +500,10 @@ public sealed class FlowLineChunk : IDisposable
         if (_data.Length > 0)
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(_data);
+            System.Buffers.ArrayPool<(int, int, long)>.Shared.Return(_lines);
             _data = [];
+            _lines = [];
+            _count = 0;
         }
     }
 }
