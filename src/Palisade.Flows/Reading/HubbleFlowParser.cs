@@ -430,9 +430,11 @@ public sealed class HubbleFlowParser
         ("ingressDeniedBy"u8.ToArray(), FlowKey.IngressDeniedBy),
     ];
 
-    private static readonly Dictionary<ulong, (byte[] Name, FlowKey Key)> FlowKeyIndex = FlowKeyNames.ToDictionary(static k => XxHash3.HashToUInt64(k.Name), static k => k);
+    /// <summary>The names by their length: a name is compared only with the few of its length.</summary>
+    private static readonly (byte[] Name, FlowKey Key)[][] FlowKeysByLength = [.. Enumerable.Range(0, FlowKeyNames.Max(static k => k.Name.Length) + 1)
+        .Select(static length => FlowKeyNames.Where(k => k.Name.Length == length).ToArray())];
 
-    /// <summary>Which field a property name is: one hash and one comparison, not a comparison per field.</summary>
+    /// <summary>Which field a property name is: compared with the few names of its length, not with every field's.</summary>
     private static FlowKey Classify(ref Utf8JsonReader reader)
     {
         if (reader.ValueIsEscaped || reader.HasValueSequence)
@@ -449,7 +451,18 @@ public sealed class HubbleFlowParser
         }
 
         var span = reader.ValueSpan;
-        return FlowKeyIndex.TryGetValue(XxHash3.HashToUInt64(span), out var known) && span.SequenceEqual(known.Name) ? known.Key : FlowKey.Other;
+        if (span.Length < FlowKeysByLength.Length)
+        {
+            foreach (var (name, key) in FlowKeysByLength[span.Length])
+            {
+                if (name[0] == span[0] && span.SequenceEqual(name))
+                {
+                    return key;
+                }
+            }
+        }
+
+        return FlowKey.Other;
     }
 
     private void ReadIp(ref Utf8JsonReader reader)
