@@ -143,6 +143,7 @@ public sealed class DuckDbFlowStore : IFlowStore
             $"INSERT INTO flow_hours {FlowHours.Totals("TRUE")}",
             "CREATE TABLE flow_hours_state AS SELECT max(hour) + 1 AS closed_before FROM flow_hours",
         ]),
+        ("hours with late totals to merge", ["CREATE TABLE flow_hours_late (hour BIGINT PRIMARY KEY)"]),
     ];
 
     /// <summary>The columns of <c>flows</c> from schema version 3 on, in the order the appender writes them.</summary>

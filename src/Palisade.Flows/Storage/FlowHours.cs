@@ -21,9 +21,10 @@ namespace Palisade.Flows.Storage;
 /// The newest hour, still being written, is counted in memory; when flows of a later hour arrive, its
 /// totals are appended, a row a key, in the transaction that stores those flows, and
 /// <c>flow_hours_state</c> records which hours the table holds. Queries read the flows for the hour
-/// still in memory. Flows that arrive late, for an hour already closed, add their totals in their own
-/// transaction, and such hours are compacted to a row a key when the store closes, which also closes
-/// the newest hour. The hour in memory is counted from the flows before the first write after the
+/// still in memory. Flows that arrive late, for an hour already closed, add their totals in the
+/// transaction that stores them, which also records the hour in <c>flow_hours_late</c>; such hours are
+/// compacted to a row a key when the store closes (or, after a stop without closing, when it next
+/// closes having written), and closing also closes the newest hour. The hour in memory is counted from the flows before the first write after the
 /// store opens (so a store that stopped without closing loses nothing), after a failed write and
 /// after retention deleted flows. Retention takes expired flows out of the totals: rows whose flows all expired go, and
 /// hours partly expired are summed again from the flows left.
@@ -96,6 +97,15 @@ internal sealed class FlowHours
         state.CommandText = "SELECT closed_before FROM flow_hours_state";
         ClosedBefore = await state.ExecuteScalarAsync(cancel).ConfigureAwait(false) is long closed ? closed : long.MinValue;
         Stale = true;
+
+        // Hours that late flows gave more than one row a key, not merged yet (the store stopped without closing).
+        using var late = connection.CreateCommand();
+        late.CommandText = "SELECT hour FROM flow_hours_late";
+        using var reader = await late.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+        {
+            _late.Add(reader.GetInt64(0));
+        }
     }
 
     /// <summary>
@@ -182,6 +192,15 @@ internal sealed class FlowHours
             state.CommandText = string.Create(CultureInfo.InvariantCulture, $"UPDATE flow_hours_state SET closed_before = {_closing}");
             state.ExecuteNonQuery();
         }
+
+        // The hours late flows added rows to are recorded with them, so that they are merged even if the store stops without closing.
+        var late = _batchClosed.Keys.Select(static k => k.Hour).Where(h => !_late.Contains(h)).Distinct().ToList();
+        if (late.Count > 0)
+        {
+            using var record = connection.CreateCommand();
+            record.CommandText = "INSERT OR IGNORE INTO flow_hours_late VALUES " + string.Join(", ", late.Select(static h => h.ToString("(0)", CultureInfo.InvariantCulture)));
+            record.ExecuteNonQuery();
+        }
     }
 
     /// <summary>After the batch's transaction committed: the hours it closed leave the totals in memory.</summary>
@@ -241,6 +260,12 @@ internal sealed class FlowHours
             Committed();
         }
 
+        // Only a store that wrote merges them: one opened only to be read changes nothing.
+        if (!_loaded)
+        {
+            return [];
+        }
+
         var late = _late.ToList();
         _late.Clear();
         return late;
@@ -267,6 +292,7 @@ internal sealed class FlowHours
             $"DELETE FROM flow_hours WHERE hour IN ({list})",
             "INSERT INTO flow_hours SELECT * FROM flow_hours_merged",
             "DROP TABLE flow_hours_merged",
+            $"DELETE FROM flow_hours_late WHERE hour IN ({list})",
         ];
     }
 
