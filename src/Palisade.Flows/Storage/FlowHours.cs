@@ -198,7 +198,7 @@ internal sealed class FlowHours
         if (late.Count > 0)
         {
             using var record = connection.CreateCommand();
-            record.CommandText = "INSERT OR IGNORE INTO flow_hours_late VALUES " + string.Join(", ", late.Select(static h => h.ToString("(0)", CultureInfo.InvariantCulture)));
+            record.CommandText = "INSERT OR IGNORE INTO flow_hours_late VALUES " + string.Join(", ", late.Select(static h => "(" + h.ToString(CultureInfo.InvariantCulture) + ")"));
             record.ExecuteNonQuery();
         }
     }

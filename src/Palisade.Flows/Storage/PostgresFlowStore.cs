@@ -19,7 +19,7 @@ public sealed class PostgresFlowStore : IFlowStore
     /// <summary>The length of one partition: a day, in nanoseconds.</summary>
     public const long PartitionNanos = 86_400L * 1_000_000_000L;
 
-    private const long MigrationLock = 0x5041_4c49_5341_4445; // "PALISADE"
+    internal const long MigrationLock = 0x5041_4c49_5341_4445; // "PALISADE"
     private static readonly PostgresDialect Dialect = new();
     private readonly NpgsqlDataSource _source;
     private readonly FlowDictionary _dictionary = new();
@@ -253,7 +253,8 @@ public sealed class PostgresFlowStore : IFlowStore
             merge = [.. _unmerged.Where(h => h < _newestHour)];
         }
 
-        await MergeAsync(connection, merge, cancel).ConfigureAwait(false);
+        // The batch is stored: merging is tidying, which a cancellation does not interrupt and a failure does not undo.
+        await MergeAsync(connection, merge, CancellationToken.None).ConfigureAwait(false);
         return (new FlowWriteResult(written, flows.Count - written), fresh);
     }
 
@@ -270,9 +271,25 @@ public sealed class PostgresFlowStore : IFlowStore
 
         try
         {
-            await using var compact = new NpgsqlCommand(PostgresFlowHours.Compact, connection) { CommandTimeout = 600 };
-            compact.Parameters.AddWithValue("hours", hours);
-            await compact.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+            // Not while retention runs (it holds the lock alone): its recount of an hour, in a snapshot
+            // taken before this merge commits, would keep the merged rows and add the hour again. Then
+            // the hours wait for the next write.
+            await using var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false);
+            await using (var lockCommand = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock_shared({MigrationLock})", connection))
+            {
+                if (await lockCommand.ExecuteScalarAsync(cancel).ConfigureAwait(false) is not true)
+                {
+                    return;
+                }
+            }
+
+            await using (var compact = new NpgsqlCommand(PostgresFlowHours.Compact, connection) { CommandTimeout = 600 })
+            {
+                compact.Parameters.AddWithValue("hours", hours);
+                await compact.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancel).ConfigureAwait(false);
         }
         catch (Exception failure) when ((failure is NpgsqlException or TimeoutException) && !cancel.IsCancellationRequested)
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using DuckDB.NET.Data;
 using Palisade.Flows.Storage;
+using Palisade.Flows.Synthesis;
 
 namespace Palisade.Flows.Tests.Storage;
 
@@ -157,6 +158,25 @@ public sealed class FlowHoursTests : IDisposable
         }
 
         AssertTotalsAreTheFlowsSummed(copy);
+    }
+
+    [Fact]
+    public async Task Write_LateFlowsBefore1970_AreCountedAndMergedLikeAnyOthers()
+    {
+        var path = Path.Combine(_folder, "before1970.duckdb");
+        var flows = new FlowSynthesizer(new FlowSynthesisOptions { Namespaces = 2, WorkloadsPerNamespace = 2, FlowsPerSecond = 2, StartNanos = -3 * Hour }).Next(12_000).ToList();
+        await using (var store = await DuckDbFlowStore.OpenAsync(path))
+        {
+            // The earliest flows come last, for hours already closed, whose numbers are below zero.
+            foreach (var batch in flows.Chunk(3_000).Reverse())
+            {
+                Assert.Equal(batch.Length, (await store.WriteAsync(batch)).Written);
+            }
+
+            Assert.Equal(flows.Count, await store.CountAsync(FlowQuery.All));
+        }
+
+        AssertTotalsAreTheFlowsSummed(path);
     }
 
     [Fact]

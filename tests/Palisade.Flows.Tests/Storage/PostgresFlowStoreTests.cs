@@ -175,6 +175,43 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
         await AssertTotalsAreTheFlowsSummedAsync(connection, merged: true);
     }
 
+    [SkippableFact]
+    public async Task Totals_WhileRetentionHoldsTheLock_AreMergedLater()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        var flows = TotalsChecks.Synthesize(12_000);
+        await using (var store = await PostgresFlowStore.OpenAsync(connection))
+        {
+            // The day's partition is made first: making one waits for retention too.
+            await store.WriteAsync(flows[..1_000]);
+
+            // Another replica's retention, which merges must not run beside.
+            await using var retention = new NpgsqlConnection(connection);
+            await retention.OpenAsync();
+            await using (var transaction = await retention.BeginTransactionAsync())
+            {
+                await using var hold = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({PostgresFlowStore.MigrationLock})", retention, transaction);
+                await hold.ExecuteNonQueryAsync();
+                foreach (var batch in flows[1_000..].Chunk(1_000))
+                {
+                    await store.WriteAsync(batch);
+                }
+
+                // The first hour, which a write of the second would have merged.
+                var first = FlowHours.HourOf(TotalsChecks.Start);
+                var rows = (await RowsAsync(connection, $"SELECT hour FROM flow_hours WHERE hour = {first}")).Count;
+                var keys = (await RowsAsync(connection, PostgresFlowHours.Totals("flows", FlowHours.InHours([first])))).Count;
+                Assert.True(rows > keys, $"{rows} rows for {keys} keys: merged while retention held the lock");
+                await transaction.CommitAsync();
+            }
+
+            await TotalsChecks.AssertSameBothWaysAsync(store, flows);
+        }
+
+        await AssertTotalsAreTheFlowsSummedAsync(connection, merged: true);
+    }
+
     /// <summary>The totals, summed a key, are exactly the flows summed again; once merged, with one row a key.</summary>
     private static async Task AssertTotalsAreTheFlowsSummedAsync(string connection, bool merged)
     {
