@@ -105,7 +105,7 @@ public sealed class FlowAttributor
     private FlowRecord Attribute(FlowRecord flow, Caches cache)
     {
         ArgumentNullException.ThrowIfNull(flow);
-        var project = Project(flow.Source.Namespace) ?? Project(flow.Destination.Namespace);
+        var project = Project(flow.Source.Namespace, cache) ?? Project(flow.Destination.Namespace, cache);
         if (!TryProtocol(flow.Protocol, out var protocol))
         {
             return flow with { Attribution = cache.Attribution(new FlowAttribution { Project = project }) };
@@ -157,18 +157,25 @@ public sealed class FlowAttributor
             _ => decision.Deciding,
         };
 
-        return flow with
+        // The attribution of a connection's decision, for the side observed and the disagreement, is
+        // kept with the decision: most flows find it there without hashing its names.
+        var disagreement = Compare(flow, engineAllows);
+        var slot = ((observedSide is { } observed ? (int)observed + 1 : 0) * 3) + (int)disagreement;
+        if (decision.Attributions[slot] is not { } attribution || !string.Equals(attribution.Project, project, StringComparison.Ordinal))
         {
-            Attribution = cache.Attribution(new FlowAttribution
+            attribution = cache.Attribution(new FlowAttribution
             {
                 Verdict = engineAllows ? EngineVerdict.Allowed : EngineVerdict.Denied,
                 Tier = side.Tier,
                 Policy = side.Policy,
                 Rule = side.Rule,
-                Disagreement = Compare(flow, engineAllows),
+                Disagreement = disagreement,
                 Project = project,
-            }),
-        };
+            });
+            decision.Attributions[slot] = attribution;
+        }
+
+        return flow with { Attribution = attribution };
     }
 
     private static Disagreement Compare(FlowRecord flow, bool engineAllows)
@@ -184,7 +191,27 @@ public sealed class FlowAttributor
         }
     }
 
-    private string? Project(string? ns) => ns is not null && _projects.TryGetValue(ns, out var project) ? project : null;
+    /// <summary>The project of a namespace, remembered by the name's instance (parsers hand out one for each name they read).</summary>
+    private string? Project(string? ns, Caches cache)
+    {
+        if (ns is null)
+        {
+            return null;
+        }
+
+        if (!cache.Projects.TryGetValue(ns, out var project))
+        {
+            project = _projects.TryGetValue(ns, out var known) ? known : null;
+            if (cache.Projects.Count >= CacheLimit)
+            {
+                cache.Projects.Clear();
+            }
+
+            cache.Projects[ns] = project;
+        }
+
+        return project;
+    }
 
     private static bool TryProtocol(FlowProtocol flow, out Protocol protocol)
     {
@@ -460,6 +487,9 @@ public sealed class FlowAttributor
         /// <summary>URLs split into the path and host HTTP rules match.</summary>
         public Dictionary<string, (string? Path, string? Host)> Urls { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>Projects by the instance of a namespace's name.</summary>
+        public Dictionary<string, string?> Projects { get; } = new(ReferenceEqualityComparer.Instance);
+
         private readonly Dictionary<FlowAttribution, FlowAttribution> _attributions = [];
 
         /// <summary>The one instance equal to <paramref name="attribution"/>.</summary>
@@ -480,5 +510,9 @@ public sealed class FlowAttributor
         }
     }
 
-    private sealed record Decision(bool EgressAllowed, bool IngressAllowed, Side Egress, Side Ingress, Side Deciding);
+    private sealed record Decision(bool EgressAllowed, bool IngressAllowed, Side Egress, Side Ingress, Side Deciding)
+    {
+        /// <summary>The attributions made of this decision, by side observed (none, ingress, egress) and disagreement.</summary>
+        public FlowAttribution?[] Attributions { get; } = new FlowAttribution?[9];
+    }
 }
