@@ -52,7 +52,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     private readonly HashSet<(long, Guid)> _batchKeys = [];
     private readonly List<NarrowRow> _batchRows = [];
     private readonly FlowHours _hours = new();
-    private readonly Dictionary<(FlowShape, FlowDetail), FlowRecord> _shared = [];
+    private readonly Dictionary<(int Shape, int Detail), FlowRecord> _shared = [];
 
     /// <summary>Whether counts and aggregates read the hourly totals where they can (always, but in tests that compare both ways).</summary>
     internal bool ReadsHourlyTotals { get; set; } = true;
@@ -434,18 +434,18 @@ public sealed class DuckDbFlowStore : IFlowStore
     /// </summary>
     private FlowRecord ReadFlow(DbDataReader r)
     {
-        var shape = _shapes[r.GetInt32(7)];
-        var detail = _details[r.GetInt32(8)];
-        // By value, and forgotten whenever numbers may name other strings (a failed write, a sweep).
-        if (!_shared.TryGetValue((shape, detail), out var shared))
+        var shapeId = r.GetInt32(7);
+        var detailId = r.GetInt32(8);
+        // By number, and forgotten whenever numbers may name other shapes or strings (a failed write, a sweep).
+        if (!_shared.TryGetValue((shapeId, detailId), out var shared))
         {
             if (_shared.Count >= 100_000)
             {
                 _shared.Clear();
             }
 
-            shared = FlowColumns.ToRecord(shape.Row(0, Guid.Empty, 0, 0, 0, 0, 0, detail), _dictionary);
-            _shared[(shape, detail)] = shared;
+            shared = FlowColumns.ToRecord(_shapes[shapeId].Row(0, Guid.Empty, 0, 0, 0, 0, 0, _details[detailId]), _dictionary);
+            _shared[(shapeId, detailId)] = shared;
         }
 
         return FlowColumns.WithOwn(
