@@ -28,17 +28,9 @@ internal static class FlowScaleReport
         var options = new FlowSynthesisOptions { Namespaces = 50, WorkloadsPerNamespace = 8, FlowsPerSecond = 1_000 };
         output.WriteLine($"# palisade flow scale report, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, {count:N0} flows, {location}");
         await using var store = await FlowStores.OpenAsync(location);
-        if (args.Contains("--without-totals"))
+        if (args.Contains("--without-totals") && store is IHourlyTotals totals)
         {
-            switch (store)
-            {
-                case DuckDbFlowStore duck:
-                    duck.ReadsHourlyTotals = false;
-                    break;
-                case PostgresFlowStore postgres:
-                    postgres.ReadsHourlyTotals = false;
-                    break;
-            }
+            totals.ReadsHourlyTotals = false;
         }
 
         // --queries-only: the store already holds the flows (counting 100 million in PostgreSQL takes longer than its command timeout).

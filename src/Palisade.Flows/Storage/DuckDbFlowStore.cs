@@ -39,7 +39,7 @@ public sealed class FlowStoreException : Exception
 /// in the batch's time range, saves the shapes and details not seen before, then appends the rest
 /// straight into <c>flows</c> with DuckDB's appender, whose flush stores them as one transaction.
 /// </summary>
-public sealed class DuckDbFlowStore : IFlowStore
+public sealed class DuckDbFlowStore : IFlowStore, IHourlyTotals
 {
     private static readonly DuckDbDialect Dialect = new();
     private readonly DuckDBConnection _connection;
@@ -54,8 +54,10 @@ public sealed class DuckDbFlowStore : IFlowStore
     private readonly FlowHours _hours = new();
     private readonly Dictionary<(int Shape, int Detail), FlowRecord> _shared = [];
 
-    /// <summary>Whether counts and aggregates read the hourly totals where they can (always, but in tests that compare both ways).</summary>
-    internal bool ReadsHourlyTotals { get; set; } = true;
+    private bool _readsHourlyTotals = true;
+
+    /// <inheritdoc />
+    bool IHourlyTotals.ReadsHourlyTotals { get => _readsHourlyTotals; set => _readsHourlyTotals = value; }
 
     private DuckDbFlowStore(DuckDBConnection connection, string description, int version)
     {
@@ -730,7 +732,7 @@ public sealed class DuckDbFlowStore : IFlowStore
     /// </summary>
     private DuckDBCommand Counted(FlowQuery query, Func<FlowFilterSql, FlowCounting, string> select, Func<string, string>? outer = null)
     {
-        var (sql, filters) = FlowHours.Counted(query, _hours.ClosedBefore, ReadsHourlyTotals ? FlowHours.Counting : null, Dialect, _dictionary, select, outer);
+        var (sql, filters) = FlowHours.Counted(query, _hours.ClosedBefore, _readsHourlyTotals ? FlowHours.Counting : null, Dialect, _dictionary, select, outer);
         return Command(sql, filters);
     }
 

@@ -388,3 +388,10 @@ internal sealed class FlowHours
         public Total With(long time) => new(Flows + 1, Math.Min(First, time), Math.Max(Last, time));
     }
 }
+
+/// <summary>A store that keeps hourly totals, whose counts and aggregates can be told to read the flows alone (to compare both ways in tests and benchmarks).</summary>
+internal interface IHourlyTotals
+{
+    /// <summary>Whether counts and aggregates read the hourly totals where they can (true but in comparisons).</summary>
+    bool ReadsHourlyTotals { get; set; }
+}

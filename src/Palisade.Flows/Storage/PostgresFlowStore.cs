@@ -14,7 +14,7 @@ namespace Palisade.Flows.Storage;
 /// insert it in one transaction, leaving out flows already stored. Migrations and partition creation
 /// take an advisory lock, so replicas starting together do not race.
 /// </summary>
-public sealed class PostgresFlowStore : IFlowStore
+public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
 {
     /// <summary>The length of one partition: a day, in nanoseconds.</summary>
     public const long PartitionNanos = 86_400L * 1_000_000_000L;
@@ -45,8 +45,10 @@ public sealed class PostgresFlowStore : IFlowStore
     /// <inheritdoc />
     public int SchemaVersion { get; }
 
-    /// <summary>Whether counts and aggregates read the hourly totals (off only to compare both ways in tests and benchmarks).</summary>
-    internal bool ReadsHourlyTotals { get; set; } = true;
+    private bool _readsHourlyTotals = true;
+
+    /// <inheritdoc />
+    bool IHourlyTotals.ReadsHourlyTotals { get => _readsHourlyTotals; set => _readsHourlyTotals = value; }
 
     /// <summary>The connection string without its password, for messages.</summary>
     public static string Redact(string connectionString)
@@ -694,7 +696,7 @@ public sealed class PostgresFlowStore : IFlowStore
     private NpgsqlCommand Counted(NpgsqlConnection connection, FlowQuery query, Func<FlowFilterSql, FlowCounting, string> select, Func<string, string>? outer = null)
     {
         // Every hour is in the totals as soon as its flows are stored.
-        var (sql, filters) = FlowHours.Counted(query, long.MaxValue, ReadsHourlyTotals ? PostgresFlowHours.Counting : null, Dialect, _dictionary, select, outer);
+        var (sql, filters) = FlowHours.Counted(query, long.MaxValue, _readsHourlyTotals ? PostgresFlowHours.Counting : null, Dialect, _dictionary, select, outer);
         return Command(connection, sql, filters);
     }
 

@@ -70,18 +70,6 @@ internal static class TotalsChecks
         }
     }
 
-    private static void ReadTotals(IFlowStore store, bool totals)
-    {
-        switch (store)
-        {
-            case DuckDbFlowStore duck:
-                duck.ReadsHourlyTotals = totals;
-                break;
-            case PostgresFlowStore postgres:
-                postgres.ReadsHourlyTotals = totals;
-                break;
-            default:
-                throw new ArgumentException($"{store.GetType().Name} keeps no hourly totals", nameof(store));
-        }
-    }
+    private static void ReadTotals(IFlowStore store, bool totals) =>
+        ((IHourlyTotals)store).ReadsHourlyTotals = totals;
 }
