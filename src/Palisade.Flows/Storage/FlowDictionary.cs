@@ -115,6 +115,12 @@ public sealed class FlowDictionary
     /// <summary>The highest string number known.</summary>
     public int MaxString { get; private set; }
 
+    /// <summary>How many ends are known.</summary>
+    public int EndCount => _ends.Count;
+
+    /// <summary>How many strings are known.</summary>
+    public int StringCount => _strings.Count;
+
     /// <summary>The digest a string is kept under.</summary>
     public static long HashOf(string text) => (long)XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(text ?? throw new ArgumentNullException(nameof(text))));
 

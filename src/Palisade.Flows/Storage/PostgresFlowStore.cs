@@ -24,8 +24,6 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     private readonly NpgsqlDataSource _source;
     private readonly FlowDictionary _dictionary = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private int _endsKnown;
-    private int _stringsKnown;
     private readonly HashSet<long> _partitions = [];
     private readonly Lock _partitionGate = new();
     private readonly SortedSet<long> _unmerged = [];
@@ -414,42 +412,59 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         }
     }
 
-    /// <summary>Learns the ends and strings other replicas stored since this one last looked (when their counts changed).</summary>
+    /// <summary>
+    /// Learns the ends and strings other replicas stored since this one last looked (when the store
+    /// holds more than it knows): those numbered above the highest it knows, and the last
+    /// <see cref="RereadNumbers"/> below it, since numbers are handed out before their rows commit and
+    /// a few may commit out of order. When that still leaves some unknown, it reads them all.
+    /// </summary>
     private async Task RefreshDictionaryAsync(NpgsqlConnection connection, CancellationToken cancel)
     {
+        long ends, strings;
         await using (var count = new NpgsqlCommand("SELECT (SELECT count(*) FROM flow_ends), (SELECT count(*) FROM flow_strings)", connection))
         await using (var reader = await count.ExecuteReaderAsync(cancel).ConfigureAwait(false))
         {
             await reader.ReadAsync(cancel).ConfigureAwait(false);
-            if (reader.GetInt64(0) == _endsKnown && reader.GetInt64(1) == _stringsKnown)
-            {
-                return;
-            }
+            (ends, strings) = (reader.GetInt64(0), reader.GetInt64(1));
         }
 
-        var ends = 0;
-        await using (var command = new NpgsqlCommand($"SELECT id, hash, {FlowColumns.EndList} FROM flow_ends", connection))
-        await using (var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false))
+        if (_dictionary.EndCount >= ends && _dictionary.StringCount >= strings)
         {
+            return;
+        }
+
+        await LoadDictionaryAsync(connection, Math.Max(0, _dictionary.MaxEnd - RereadNumbers), Math.Max(0, _dictionary.MaxString - RereadNumbers), cancel).ConfigureAwait(false);
+        if (_dictionary.EndCount < ends || _dictionary.StringCount < strings)
+        {
+            await LoadDictionaryAsync(connection, int.MinValue, int.MinValue, cancel).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>How many numbers below the highest known a refresh reads again.</summary>
+    internal const int RereadNumbers = 1024;
+
+    /// <summary>Loads the ends and strings numbered above <paramref name="endsAbove"/> and <paramref name="stringsAbove"/>.</summary>
+    private async Task LoadDictionaryAsync(NpgsqlConnection connection, int endsAbove, int stringsAbove, CancellationToken cancel)
+    {
+        await using (var command = new NpgsqlCommand($"SELECT id, hash, {FlowColumns.EndList} FROM flow_ends WHERE id > $1", connection))
+        {
+            command.Parameters.AddWithValue(endsAbove);
+            await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             while (await reader.ReadAsync(cancel).ConfigureAwait(false))
             {
                 _dictionary.LoadEnd(reader.GetInt32(0), reader.GetInt64(1), FlowColumns.ReadEnd(reader));
-                ends++;
             }
         }
 
-        var strings = 0;
-        await using (var command = new NpgsqlCommand("SELECT id, text FROM flow_strings", connection))
-        await using (var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false))
+        await using (var command = new NpgsqlCommand("SELECT id, text FROM flow_strings WHERE id > $1", connection))
         {
+            command.Parameters.AddWithValue(stringsAbove);
+            await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             while (await reader.ReadAsync(cancel).ConfigureAwait(false))
             {
                 _dictionary.LoadString(reader.GetInt32(0), reader.GetString(1));
-                strings++;
             }
         }
-
-        (_endsKnown, _stringsKnown) = (ends, strings);
     }
 
     /// <inheritdoc />

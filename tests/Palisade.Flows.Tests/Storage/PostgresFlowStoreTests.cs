@@ -1,4 +1,5 @@
 using Npgsql;
+using Palisade.Flows.Records;
 using Palisade.Flows.Storage;
 
 namespace Palisade.Flows.Tests.Storage;
@@ -210,6 +211,34 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
         }
 
         await AssertTotalsAreTheFlowsSummedAsync(connection, merged: true);
+    }
+
+    [SkippableFact]
+    public async Task Query_EndsOtherReplicasStored_AreLearntAlsoWhenCommittedOutOfNumberOrder()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        await using var store = await PostgresFlowStore.OpenAsync(connection);
+        await store.WriteAsync(Reading.HubbleCaptureTests.ReadAll().Flows);
+        // Another replica's ends, more than a refresh reads again below the highest number it knows.
+        await RowsAsync(connection, $"INSERT INTO flow_ends (hash, endpoint_id, identity, namespace) SELECT 1000000000 + g, 0, 0, 'filler' FROM generate_series(1, {PostgresFlowStore.RereadNumbers + 100}) g");
+        Assert.Equal(0, await store.CountAsync(new FlowQuery { Namespaces = ["filler"] }));
+
+        // An end whose number was handed out long before its row committed, and a flow from it.
+        await RowsAsync(connection, "INSERT INTO flow_ends (id, hash, endpoint_id, identity, namespace, pod) VALUES (0, 42, 0, 0, 'late', 'late-0')");
+        await RowsAsync(
+            connection,
+            "INSERT INTO flows (time_ns, flow_id, id_from_uuid, verdict, ip_version, protocol, src, dst, src_port, dst_port, tcp_flags, icmp_type, icmp_code, direction, " +
+            "flow_type, policy_match_type, l7_type, l7_latency_ns, engine_verdict, disagreement) " +
+            "SELECT time_ns, gen_random_uuid(), false, 1, 4, 6, 0, dst, 40000, 443, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0 FROM flows LIMIT 1");
+
+        var flows = new List<FlowRecord>();
+        await foreach (var flow in store.QueryAsync(new FlowQuery { Namespaces = ["late"] }))
+        {
+            flows.Add(flow);
+        }
+
+        Assert.Equal("late-0", Assert.Single(flows).Source.PodName);
     }
 
     /// <summary>The totals, summed a key, are exactly the flows summed again; once merged, with one row a key.</summary>
