@@ -722,8 +722,9 @@ public sealed class HubbleFlowParser
         var start = _base + (int)reader.TokenStartIndex;
         var rest = line[start..];
         var depth = reader.CurrentDepth;
-        var prefix = rest.Length >= PrefixBytes ? XxHash3.HashToUInt64(rest[..PrefixBytes]) : 0;
-        if (_skipKnown && prefix != 0 && depth < _afterEndpoint.Length && _afterEndpoint[depth] is { } after && _endpointsByPrefix.TryGetValue(prefix, out var candidates))
+        // Endpoints shorter than the prefix are few and cheap to read: they are not grouped.
+        ulong? prefix = rest.Length >= PrefixBytes ? XxHash3.HashToUInt64(rest[..PrefixBytes]) : null;
+        if (_skipKnown && prefix is { } group && depth < _afterEndpoint.Length && _afterEndpoint[depth] is { } after && _endpointsByPrefix.TryGetValue(group, out var candidates))
         {
             // The line goes on with the exact text of an endpoint read before, which was one whole JSON
             // object: so is this, and it ends where that text does. A new reader takes up after it, in
@@ -772,11 +773,11 @@ public sealed class HubbleFlowParser
 
         // Endpoints that begin alike (the pods of one workload, on another node, differ only by name,
         // late in the text) are compared one by one: a few at most, the rest are read as above.
-        if (prefix != 0 && whole.Length >= PrefixBytes)
+        if (prefix is { } key && whole.Length >= PrefixBytes)
         {
-            if (!_endpointsByPrefix.TryGetValue(prefix, out var alike))
+            if (!_endpointsByPrefix.TryGetValue(key, out var alike))
             {
-                _endpointsByPrefix[prefix] = alike = [];
+                _endpointsByPrefix[key] = alike = [];
             }
 
             if (alike.Count < MaxAlike && !alike.Exists(a => ReferenceEquals(a.Text, known.Text)))

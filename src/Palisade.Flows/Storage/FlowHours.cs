@@ -24,10 +24,11 @@ namespace Palisade.Flows.Storage;
 /// still in memory. Flows that arrive late, for an hour already closed, add their totals in the
 /// transaction that stores them, which also records the hour in <c>flow_hours_late</c>; such hours are
 /// compacted to a row a key when the store closes (or, after a stop without closing, when it next
-/// closes having written), and closing also closes the newest hour. The hour in memory is counted from the flows before the first write after the
-/// store opens (so a store that stopped without closing loses nothing), after a failed write and
-/// after retention deleted flows. Retention takes expired flows out of the totals: rows whose flows all expired go, and
-/// hours partly expired are summed again from the flows left.
+/// closes having written), and closing also closes the newest hour. The hour in memory is counted
+/// from the flows before the first write after the store opens (so a store that stopped without
+/// closing loses nothing), after a failed write and after retention deleted flows. Retention takes
+/// expired flows out of the totals: rows whose flows all expired go, and hours partly expired are
+/// summed again from the flows left.
 /// </para>
 /// </remarks>
 internal sealed class FlowHours

@@ -575,7 +575,6 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         await using var connection = await OpenAsync(cancel).ConfigureAwait(false);
         var rules = await RulesAsync(connection, cancel).ConfigureAwait(false);
         var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, out var named);
-        var parameters = named.Select(static p => new NpgsqlParameter(p.Key, p.Value)).ToList();
         if (expired is null)
         {
             return new RetentionResult(0, [], dryRun);
@@ -644,13 +643,11 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         if (droppedBefore != long.MinValue)
         {
             // What the dropped partitions held is counted; a dry run must not count it twice.
-            parameters.Add(new NpgsqlParameter("dropped_before", droppedBefore));
-            expired = $"time_ns >= @dropped_before AND {expired}";
+            expired = $"time_ns >= {droppedBefore.ToString(CultureInfo.InvariantCulture)} AND {expired}";
         }
 
-        await using (var command = new NpgsqlCommand(dryRun ? $"SELECT count(*) FROM flows WHERE {expired}" : $"DELETE FROM flows WHERE {expired}", connection) { CommandTimeout = 0 })
+        await using (var command = Expiring(dryRun ? $"SELECT count(*) FROM flows WHERE {expired}" : $"DELETE FROM flows WHERE {expired}"))
         {
-            command.Parameters.AddRange(parameters.ToArray());
             deleted += dryRun
                 ? (long)(await command.ExecuteScalarAsync(cancel).ConfigureAwait(false))!
                 : await command.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
