@@ -283,11 +283,46 @@ public sealed class FlowDictionary
     /// <summary>The number of a string, or null when the store has never held it.</summary>
     public int? KnownString(string text) => _stringIds.TryGetValue(text, out var id) ? id : null;
 
-    /// <summary>The end with a number; an unknown endpoint when the number is not known.</summary>
-    public FlowEnd EndOf(int id) => _ends.TryGetValue(id, out var end) ? end : UnknownEnd;
+    /// <summary>The end with a number; an unknown endpoint when the number is not known (and <see cref="MetUnknown"/> is set).</summary>
+    public FlowEnd EndOf(int id)
+    {
+        if (_ends.TryGetValue(id, out var end))
+        {
+            return end;
+        }
 
-    /// <summary>The string with a number, or null.</summary>
-    public string? StringOf(int? id) => id is { } n && _strings.TryGetValue(n, out var text) ? text : null;
+        MetUnknown = true;
+        return UnknownEnd;
+    }
+
+    /// <summary>The string with a number, or null (and <see cref="MetUnknown"/> is set when the number is not known).</summary>
+    public string? StringOf(int? id)
+    {
+        if (id is not { } n)
+        {
+            return null;
+        }
+
+        if (_strings.TryGetValue(n, out var text))
+        {
+            return text;
+        }
+
+        MetUnknown = true;
+        return null;
+    }
+
+    /// <summary>
+    /// Whether a flow read back named an end or string this dictionary does not hold: a shared store
+    /// then reads its ends and strings again in full, since some were stored without its knowing.
+    /// </summary>
+    public bool MetUnknown
+    {
+        get => Volatile.Read(ref _metUnknown);
+        set => Volatile.Write(ref _metUnknown, value);
+    }
+
+    private bool _metUnknown;
 
     private static readonly FlowEnd UnknownEnd = new(FlowEndpoint.Unknown, null, [], null);
 

@@ -20,6 +20,10 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     public const long PartitionNanos = 86_400L * 1_000_000_000L;
 
     internal const long MigrationLock = 0x5041_4c49_5341_4445; // "PALISADE"
+
+    /// <summary>The advisory lock a replica holds while it numbers ends and strings.</summary>
+    internal const long DictionaryLock = MigrationLock + 1;
+
     private static readonly PostgresDialect Dialect = new();
     private readonly NpgsqlDataSource _source;
     private readonly FlowDictionary _dictionary = new();
@@ -366,6 +370,9 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
 
         await using (var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false))
         {
+            // Replicas number ends and strings one at a time, so numbers commit in the order they were
+            // handed out: a replica that knows the highest has every lower one (see RefreshDictionaryAsync).
+            await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({DictionaryLock})", cancel).ConfigureAwait(false);
             foreach (var (hash, end) in ends)
             {
                 await using var insert = new NpgsqlCommand($"INSERT INTO flow_ends (hash, {FlowColumns.EndList}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING", connection);
@@ -413,30 +420,31 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     }
 
     /// <summary>
-    /// Learns the ends and strings other replicas stored since this one last looked (when the store
-    /// holds more than it knows): those numbered above the highest it knows, and the last
-    /// <see cref="RereadNumbers"/> below it, since numbers are handed out before their rows commit and
-    /// a few may commit out of order. When that still leaves some unknown, it reads them all.
+    /// Learns the ends and strings other replicas stored since this one last looked: those numbered
+    /// above the highest it knows, found by the highest number each table holds (an index's last
+    /// entry, however large the tables grow). Replicas number under <see cref="DictionaryLock"/>, so
+    /// numbers commit in order; the last <see cref="RereadNumbers"/> below the highest known are read
+    /// again all the same, for a replica of a version before that lock. Everything is read again when
+    /// a flow read back named an end or string this replica did not know.
     /// </summary>
     private async Task RefreshDictionaryAsync(NpgsqlConnection connection, CancellationToken cancel)
     {
-        long ends, strings;
-        await using (var count = new NpgsqlCommand("SELECT (SELECT count(*) FROM flow_ends), (SELECT count(*) FROM flow_strings)", connection))
-        await using (var reader = await count.ExecuteReaderAsync(cancel).ConfigureAwait(false))
+        int ends, strings;
+        await using (var highest = new NpgsqlCommand("SELECT coalesce((SELECT max(id) FROM flow_ends), 0), coalesce((SELECT max(id) FROM flow_strings), 0)", connection))
+        await using (var reader = await highest.ExecuteReaderAsync(cancel).ConfigureAwait(false))
         {
             await reader.ReadAsync(cancel).ConfigureAwait(false);
-            (ends, strings) = (reader.GetInt64(0), reader.GetInt64(1));
+            (ends, strings) = (reader.GetInt32(0), reader.GetInt32(1));
         }
 
-        if (_dictionary.EndCount >= ends && _dictionary.StringCount >= strings)
+        if (_dictionary.MetUnknown)
         {
-            return;
-        }
-
-        await LoadDictionaryAsync(connection, Math.Max(0, _dictionary.MaxEnd - RereadNumbers), Math.Max(0, _dictionary.MaxString - RereadNumbers), cancel).ConfigureAwait(false);
-        if (_dictionary.EndCount < ends || _dictionary.StringCount < strings)
-        {
+            _dictionary.MetUnknown = false;
             await LoadDictionaryAsync(connection, int.MinValue, int.MinValue, cancel).ConfigureAwait(false);
+        }
+        else if (_dictionary.MaxEnd < ends || _dictionary.MaxString < strings)
+        {
+            await LoadDictionaryAsync(connection, Math.Max(0, _dictionary.MaxEnd - RereadNumbers), Math.Max(0, _dictionary.MaxString - RereadNumbers), cancel).ConfigureAwait(false);
         }
     }
 

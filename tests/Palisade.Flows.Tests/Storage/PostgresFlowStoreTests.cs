@@ -232,6 +232,12 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
             "flow_type, policy_match_type, l7_type, l7_latency_ns, engine_verdict, disagreement) " +
             "SELECT time_ns, gen_random_uuid(), false, 1, 4, 6, 0, dst, 40000, 443, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0 FROM flows LIMIT 1");
 
+        // Replicas of this version number one at a time, so this takes a writer from before that: the
+        // highest number is unchanged, and the end is learnt once a flow read back names it.
+        await foreach (var _ in store.QueryAsync(FlowQuery.All))
+        {
+        }
+
         var flows = new List<FlowRecord>();
         await foreach (var flow in store.QueryAsync(new FlowQuery { Namespaces = ["late"] }))
         {
@@ -239,6 +245,34 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
         }
 
         Assert.Equal("late-0", Assert.Single(flows).Source.PodName);
+    }
+
+    [SkippableFact]
+    public async Task Write_NewEnds_WaitsWhileAnotherReplicaNumbers()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        var flows = Reading.HubbleCaptureTests.ReadAll().Flows;
+        await using var store = await PostgresFlowStore.OpenAsync(connection);
+
+        // Another replica numbering ends: a write with ends the store lacks waits for it to commit.
+        await using var other = new NpgsqlConnection(connection);
+        await other.OpenAsync();
+        Task<FlowWriteResult> write;
+        await using (var transaction = await other.BeginTransactionAsync())
+        {
+            await using var hold = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({PostgresFlowStore.DictionaryLock})", other, transaction);
+            await hold.ExecuteNonQueryAsync();
+            write = store.WriteAsync(flows);
+            var waited = await Task.WhenAny(write, Task.Delay(TimeSpan.FromSeconds(2)));
+            Assert.NotSame(write, waited);
+            Assert.Empty(await RowsAsync(connection, "SELECT id FROM flow_ends"));
+            await transaction.CommitAsync();
+        }
+
+        var written = await write;
+        Assert.True(written.Written > 0);
+        Assert.Equal(written.Written, await store.CountAsync(FlowQuery.All));
     }
 
     /// <summary>The totals, summed a key, are exactly the flows summed again; once merged, with one row a key.</summary>
