@@ -374,7 +374,10 @@ internal sealed class FlowHours
                 }
 
                 filters.Add(filter);
-                selects.Add(select(filter, fromTotals ? totals : FlowCounting.Flows(dialect)));
+                foreach (var side in fromTotals && dialect.CountsEachSide ? filter.BySide() : [filter])
+                {
+                    selects.Add(select(side, fromTotals ? totals : FlowCounting.Flows(dialect)));
+                }
             }
         }
 

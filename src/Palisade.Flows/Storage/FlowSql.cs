@@ -24,6 +24,13 @@ public abstract class FlowSqlDialect
 
     /// <summary>The columns a query for whole flows selects from <c>flows</c>.</summary>
     public virtual string Selected => FlowColumns.List;
+
+    /// <summary>
+    /// Whether counts from totals answer a condition on either end (a namespace, pod, label or address
+    /// on either side) as two disjoint parts, one side each (<see cref="FlowFilterSql.BySide"/>): a
+    /// store whose indexes on each end answer one side, but not both at once, from the index alone.
+    /// </summary>
+    public virtual bool CountsEachSide => false;
 }
 
 /// <summary>
@@ -53,6 +60,9 @@ public sealed class FlowFilterSql
     private readonly List<string> _conditions = [];
     private readonly List<KeyValuePair<string, object>> _parameters = [];
     private readonly string _prefix;
+
+    // The conditions on either end: where each is in the list, and its conditions on each side.
+    private readonly List<(int Index, string Source, string Destination)> _eitherEnd = [];
 
     /// <summary>
     /// Builds the conditions of <paramref name="query"/>. Conditions on ends (namespaces, pods, labels,
@@ -116,8 +126,7 @@ public sealed class FlowFilterSql
     {
         if (either.Count > 0)
         {
-            var ids = dictionary.EndsWhere(e => either.Any(v => matches(v, e)));
-            _conditions.Add($"({In("src", ids)} OR {In("dst", ids)})");
+            EitherEnd(dictionary.EndsWhere(e => either.Any(v => matches(v, e))));
         }
 
         if (from.Count > 0)
@@ -136,8 +145,7 @@ public sealed class FlowFilterSql
         bool All(IReadOnlyList<string> labels, FlowEnd end) => labels.All(l => FlowMatching.HasLabel(end.Endpoint, l));
         if (either.Count > 0)
         {
-            var ids = dictionary.EndsWhere(e => All(either, e));
-            _conditions.Add($"({In("src", ids)} OR {In("dst", ids)})");
+            EitherEnd(dictionary.EndsWhere(e => All(either, e)));
         }
 
         if (from.Count > 0)
@@ -149,6 +157,40 @@ public sealed class FlowFilterSql
         {
             _conditions.Add(In("dst", dictionary.EndsWhere(e => All(to, e))));
         }
+    }
+
+    private void EitherEnd(List<int> ids)
+    {
+        var (source, destination) = (In("src", ids), In("dst", ids));
+        _eitherEnd.Add((_conditions.Count, source, destination));
+        _conditions.Add($"({source} OR {destination})");
+    }
+
+    private FlowFilterSql(FlowFilterSql clause, List<string> conditions)
+    {
+        _dialect = clause._dialect;
+        _prefix = clause._prefix;
+        _parameters = clause._parameters;
+        _conditions = conditions;
+    }
+
+    /// <summary>
+    /// This clause as two disjoint clauses that together select the same rows, when it has exactly one
+    /// condition on either end: one where the source matches it, one where only the destination does.
+    /// Otherwise, this clause alone. The clauses share this one's <see cref="Parameters"/>.
+    /// </summary>
+    public IReadOnlyList<FlowFilterSql> BySide()
+    {
+        if (_eitherEnd.Count != 1)
+        {
+            return [this];
+        }
+
+        var (index, source, destination) = _eitherEnd[0];
+        List<string> sourceSide = [.. _conditions], destinationSide = [.. _conditions];
+        sourceSide[index] = source;
+        destinationSide[index] = $"{destination} AND NOT {source}";
+        return [new FlowFilterSql(this, sourceSide), new FlowFilterSql(this, destinationSide)];
     }
 
     private void Strings(string column, IReadOnlyList<string> values, FlowDictionary dictionary, Func<string, string, bool> matches)

@@ -120,6 +120,7 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         ]),
         ("retention rules", ["CREATE TABLE retention_rules (target text PRIMARY KEY, days integer NOT NULL)"]),
         ("hourly totals", PostgresFlowHours.Create()),
+        ("hourly totals counted from their indexes alone", PostgresFlowHours.CoveringIndexes()),
     ];
 
     /// <summary>The name of the partition that holds a day (<c>flows_20261128</c>).</summary>
@@ -760,5 +761,7 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     private sealed class PostgresDialect : FlowSqlDialect
     {
         public override string Parameter(string name) => "@" + name;
+
+        public override bool CountsEachSide => true;
     }
 }

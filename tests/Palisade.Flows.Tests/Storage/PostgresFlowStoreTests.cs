@@ -165,7 +165,7 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
 
         // The store as the schema version before the totals left it.
         await RowsAsync(connection, "DROP TABLE flow_hours");
-        await RowsAsync(connection, "DELETE FROM palisade_schema WHERE version = 3");
+        await RowsAsync(connection, "DELETE FROM palisade_schema WHERE version >= 3");
 
         await using (var store = await PostgresFlowStore.OpenAsync(connection))
         {
@@ -174,6 +174,12 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
         }
 
         await AssertTotalsAreTheFlowsSummedAsync(connection, merged: true);
+
+        // Each index of the totals holds what counts by hour and by end read (schema version 4).
+        var indexes = await RowsAsync(connection, "SELECT indexdef FROM pg_indexes WHERE tablename = 'flow_hours' ORDER BY indexname");
+        Assert.Equal(
+            ["(dst, hour) INCLUDE (src, flows)", "(hour) INCLUDE (flows)", "(src, hour) INCLUDE (dst, flows)"],
+            indexes.Select(static i => i[(i.IndexOf('(', StringComparison.Ordinal))..]));
     }
 
     [SkippableFact]

@@ -19,6 +19,8 @@ internal static class TotalsChecks
     public static async Task AssertSameBothWaysAsync(IFlowStore store, List<FlowRecord> flows)
     {
         var space = flows[0].Source.Namespace!;
+        var other = flows.First(f => f.Destination.Namespace is { } n && n != space).Destination.Namespace!;
+        var pod = flows.First(f => f.Source.PodName is not null).Source;
         FlowQuery[] queries =
         [
             FlowQuery.All,
@@ -27,6 +29,14 @@ internal static class TotalsChecks
             new() { SinceNanos = Start + Hour + 1 },
             new() { UntilNanos = Start + Hour + (Hour / 3), Namespaces = [space] },
             new() { Verdicts = [FlowVerdict.Dropped] },
+            // A condition on either end, which PostgreSQL counts one side at a time; with another
+            // such condition it counts both sides at once.
+            new() { Namespaces = [space, other] },
+            new() { Namespaces = [space], Verdicts = [FlowVerdict.Forwarded], SinceNanos = Start + Hour },
+            new() { Pods = [$"{pod.Namespace}/{pod.PodName}"], UntilNanos = Start + (Hour * 2) },
+            new() { Labels = [pod.Labels[0]] },
+            new() { Namespaces = [space], Pods = [$"{pod.PodName![..2]}*"] },
+            new() { Namespaces = ["no-such-namespace"] },
             new() { FromNamespaces = [space], SinceNanos = Start + 5 },
             new() { ToPorts = [53], SinceNanos = Start + 5 },
             // Totals keep no source port, no reply's port and no DNS name: these must read the flows.
