@@ -343,10 +343,13 @@ internal sealed class FlowHours
     /// from the totals (<paramref name="totals"/>) or the flows and joined by UNION ALL, then wrapped by
     /// <paramref name="outer"/>. The flows alone answer when <paramref name="totals"/> is null, when the
     /// query filters on what the totals do not keep (ports, DNS names), or when no whole hour is in its range.
+    /// With <paramref name="bySide"/>, the totals answer a condition on either end one side at a time
+    /// (<see cref="FlowFilterSql.BySide"/>): for a store whose index on each end holds what the select
+    /// reads, which can then read those indexes alone.
     /// </summary>
     public static (string Sql, IReadOnlyList<FlowFilterSql> Filters) Counted(
         FlowQuery query, long closedBefore, FlowCounting? totals, FlowSqlDialect dialect, FlowDictionary dictionary,
-        Func<FlowFilterSql, FlowCounting, string> select, Func<string, string>? outer = null)
+        Func<FlowFilterSql, FlowCounting, string> select, Func<string, string>? outer = null, bool bySide = false)
     {
         ArgumentNullException.ThrowIfNull(select);
         var filters = new List<FlowFilterSql>();
@@ -374,7 +377,7 @@ internal sealed class FlowHours
                 }
 
                 filters.Add(filter);
-                foreach (var side in fromTotals && dialect.CountsEachSide ? filter.BySide() : [filter])
+                foreach (var side in fromTotals && bySide ? filter.BySide() : [filter])
                 {
                     selects.Add(select(side, fromTotals ? totals : FlowCounting.Flows(dialect)));
                 }

@@ -24,13 +24,6 @@ public abstract class FlowSqlDialect
 
     /// <summary>The columns a query for whole flows selects from <c>flows</c>.</summary>
     public virtual string Selected => FlowColumns.List;
-
-    /// <summary>
-    /// Whether counts from totals answer a condition on either end (a namespace, pod, label or address
-    /// on either side) as two disjoint parts, one side each (<see cref="FlowFilterSql.BySide"/>): a
-    /// store whose indexes on each end answer one side, but not both at once, from the index alone.
-    /// </summary>
-    public virtual bool CountsEachSide => false;
 }
 
 /// <summary>
@@ -63,6 +56,9 @@ public sealed class FlowFilterSql
 
     // The conditions on either end: where each is in the list, and its conditions on each side.
     private readonly List<(int Index, string Source, string Destination)> _eitherEnd = [];
+
+    // Whether every condition is on the time or the ends.
+    private readonly bool _onTimeAndEnds;
 
     /// <summary>
     /// Builds the conditions of <paramref name="query"/>. Conditions on ends (namespaces, pods, labels,
@@ -116,6 +112,10 @@ public sealed class FlowFilterSql
         {
             _conditions.Add(On("disagreement", "disagreement <> 0"));
         }
+
+        _onTimeAndEnds = query.Verdicts.Count + query.Protocols.Count + query.Ports.Count + query.FromPorts.Count + query.ToPorts.Count + query.HttpStatus.Count +
+            query.HttpMethods.Count + query.DnsQueries.Count + query.Nodes.Count + query.Policies.Count + query.Projects.Count + query.L7Protocols.Count == 0 &&
+            !query.DisagreementOnly;
     }
 
     /// <summary><c>column IN (1, 2, 3)</c>, or <c>FALSE</c> for no numbers.</summary>
@@ -172,16 +172,18 @@ public sealed class FlowFilterSql
         _prefix = clause._prefix;
         _parameters = clause._parameters;
         _conditions = conditions;
+        _onTimeAndEnds = clause._onTimeAndEnds;
     }
 
     /// <summary>
-    /// This clause as two disjoint clauses that together select the same rows, when it has exactly one
-    /// condition on either end: one where the source matches it, one where only the destination does.
-    /// Otherwise, this clause alone. The clauses share this one's <see cref="Parameters"/>.
+    /// This clause as two disjoint clauses that together select the same rows, when its conditions are
+    /// on the time and the ends only, and exactly one is on either end (a namespace, pod, label or
+    /// address on either side): one where the source matches that, one where only the destination
+    /// does. Otherwise, this clause alone. The clauses share this one's <see cref="Parameters"/>.
     /// </summary>
     public IReadOnlyList<FlowFilterSql> BySide()
     {
-        if (_eitherEnd.Count != 1)
+        if (_eitherEnd.Count != 1 || !_onTimeAndEnds)
         {
             return [this];
         }

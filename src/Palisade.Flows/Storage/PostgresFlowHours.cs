@@ -71,6 +71,8 @@ internal static class PostgresFlowHours
         "CREATE INDEX flow_hours_src ON flow_hours (src, hour) INCLUDE (dst, flows)",
         "CREATE INDEX flow_hours_dst ON flow_hours (dst, hour) INCLUDE (src, flows)",
         "ALTER TABLE flow_hours SET (autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_vacuum_scale_factor = 0.01)",
+        // Without fresh statistics the planner read all the totals for one hour's service map.
+        "ANALYZE flow_hours",
     ];
 
     /// <summary>The totals of the rows of <paramref name="source"/> (the flows, or what an insert returned) that <paramref name="where"/> selects, as rows of <c>flow_hours</c>.</summary>

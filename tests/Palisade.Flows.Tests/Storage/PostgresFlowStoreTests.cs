@@ -254,6 +254,23 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
     }
 
     [SkippableFact]
+    public async Task Open_Sessions_HaveTheStoresSettingsUnlessTheConnectionStringGivesOptions()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        await using (var store = await PostgresFlowStore.OpenAsync(connection))
+        {
+            Assert.Equal("off", await store.ShowAsync("jit"));
+            Assert.Equal("64MB", await store.ShowAsync("work_mem"));
+        }
+
+        await using (var store = await PostgresFlowStore.OpenAsync(connection + ";Options=-c work_mem=8MB"))
+        {
+            Assert.Equal("8MB", await store.ShowAsync("work_mem"));
+        }
+    }
+
+    [SkippableFact]
     public async Task Write_NewEnds_WaitsWhileAnotherReplicaNumbers()
     {
         Skip.If(server.AdminConnectionString is null, server.Unavailable);
