@@ -105,6 +105,12 @@ internal static class FlowReport
 
             foreach (var (name, open) in stores)
             {
+                if (name == "postgres")
+                {
+                    // The database may hold these flows from an earlier run, which ingest would find stored: start clean.
+                    await TruncateAsync(postgres!);
+                }
+
                 await using (var store = await open())
                 {
                     var ingestor = new FlowIngestor(store) { Enrich = new FlowAttributor(snapshot).Attribute, RetentionInterval = null };
@@ -119,10 +125,8 @@ internal static class FlowReport
                     var stopwatch = Stopwatch.StartNew();
                     if (name == "postgres")
                     {
-                        // A second run on the same database finds every flow stored: start clean.
-                        await using var clear = Npgsql.NpgsqlDataSource.Create(postgres!);
-                        await using var command = clear.CreateCommand("TRUNCATE flows");
-                        await command.ExecuteNonQueryAsync();
+                        // The ingest above stored every flow: start clean.
+                        await TruncateAsync(postgres!);
                         stopwatch.Restart();
                     }
 
@@ -148,6 +152,13 @@ internal static class FlowReport
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    private static async Task TruncateAsync(string connectionString)
+    {
+        await using var clear = Npgsql.NpgsqlDataSource.Create(connectionString);
+        await using var command = clear.CreateCommand("TRUNCATE flows, flow_hours");
+        await command.ExecuteNonQueryAsync();
     }
 }
 
