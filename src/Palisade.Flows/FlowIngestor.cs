@@ -21,10 +21,11 @@ public sealed record IngestResult(FlowReadReport Read, FlowWriteResult Stored, T
 /// Reads Hubble flow files or streams and stores their flows, batch by batch: reading on one thread,
 /// parsing and attributing chunks of lines on pool threads (as many chunks at a time as there are
 /// cores, at least two), storing them in reading order on another, up to <see cref="BatchesPerWrite"/>
-/// batches already parsed in one write. A write is one transaction, so a crash loses at most the
-/// write being stored, the batches being parsed and the one being read (on two cores, 7 × 8,192
-/// flows); reading the same files again stores only what is missing. The store's retention rules are
-/// applied at the start, every <see cref="RetentionInterval"/> and at the end.
+/// batches already parsed in one write and up to <see cref="WritesInFlight"/> writes at once. A write
+/// is one transaction, so a crash loses at most the writes being stored, the batches being parsed and
+/// the one being read (on two cores, 7 × 8,192 flows with one write in flight, 11 × 8,192 with two);
+/// reading the same files again stores only what is missing. The store's retention rules are applied
+/// at the start, every <see cref="RetentionInterval"/> and at the end.
 /// </summary>
 public sealed class FlowIngestor(IFlowStore store)
 {
@@ -33,6 +34,13 @@ public sealed class FlowIngestor(IFlowStore store)
 
     /// <summary>Parsed batches stored together in one write at most, when several are ready at once.</summary>
     public int BatchesPerWrite { get; init; } = 4;
+
+    /// <summary>
+    /// Writes stored at once, each a transaction of its own; by default as many as the store takes to
+    /// its benefit (<see cref="IFlowStore.ConcurrentWrites"/>). Writes finish, and <see cref="OnNew"/>
+    /// hears of them, in reading order.
+    /// </summary>
+    public int WritesInFlight { get; init; } = Math.Max(1, store.ConcurrentWrites);
 
     /// <summary>Something to change each flow before it is stored (attribution), or null. It is called on several threads at once.</summary>
     public Func<FlowRecord[], FlowRecord[]>? Enrich { get; init; }
@@ -110,8 +118,28 @@ public sealed class FlowIngestor(IFlowStore store)
         var stored = default(FlowWriteResult);
         // Batches stored together are gathered here, in one list for the whole ingest: at four batches it
         // is a large object, which a new one each write would make the collector walk the whole heap for.
-        // Alerts may keep what a write returns, so then each write has a list of its own.
-        var gathered = OnNew is null ? new List<FlowRecord>(BatchSize * BatchesPerWrite) : null;
+        // Alerts may keep what a write returns, and writes in flight together each need theirs, so then
+        // each write has a list of its own.
+        var gathered = OnNew is null && WritesInFlight == 1 ? new List<FlowRecord>(BatchSize * BatchesPerWrite) : null;
+        var writing = new Queue<(string Source, int Count, Task<FlowWriteResult> Result, Task<IReadOnlyList<FlowRecord>>? New)>();
+        async Task FinishOldestAsync()
+        {
+            var (source, count, result, fresh) = writing.Peek();
+            if (fresh is null)
+            {
+                stored += await result.ConfigureAwait(false);
+            }
+            else
+            {
+                var added = await fresh.ConfigureAwait(false);
+                stored += new FlowWriteResult(added.Count, count - added.Count);
+                await OnNew!(added, cancel).ConfigureAwait(false);
+            }
+
+            writing.Dequeue();
+            progress?.Report(new IngestProgress(source, report.Lines, report.Flows, stored.Written, stored.Duplicates, report.Malformed, stopwatch.Elapsed));
+        }
+
         try
         {
             await foreach (var (source, parsing) in channel.Reader.ReadAllAsync(cancel).ConfigureAwait(false))
@@ -136,22 +164,34 @@ public sealed class FlowIngestor(IFlowStore store)
                     batch = merged;
                 }
 
-                if (OnNew is null)
+                writing.Enqueue(OnNew is null
+                    ? (source, batch.Count, store.WriteAsync(batch, cancel), null)
+                    : (source, batch.Count, Task.FromResult(default(FlowWriteResult)), store.WriteNewAsync(batch, cancel)));
+                while (writing.Count >= WritesInFlight)
                 {
-                    stored += await store.WriteAsync(batch, cancel).ConfigureAwait(false);
+                    await FinishOldestAsync().ConfigureAwait(false);
                 }
-                else
-                {
-                    var fresh = await store.WriteNewAsync(batch, cancel).ConfigureAwait(false);
-                    stored += new FlowWriteResult(fresh.Count, batch.Count - fresh.Count);
-                    await OnNew(fresh, cancel).ConfigureAwait(false);
-                }
+            }
 
-                progress?.Report(new IngestProgress(source, report.Lines, report.Flows, stored.Written, stored.Duplicates, report.Malformed, stopwatch.Elapsed));
+            while (writing.Count > 0)
+            {
+                await FinishOldestAsync().ConfigureAwait(false);
             }
         }
         catch
         {
+            // Writes still in flight end before the failure is passed on (their own failures with it).
+            foreach (var (_, _, result, fresh) in writing)
+            {
+                try
+                {
+                    await ((Task?)fresh ?? result).ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                }
+            }
+
             // Stop the reader, which may be waiting for room in the channel, before passing the failure on.
             channel.Writer.TryComplete();
             try

@@ -88,7 +88,7 @@ internal static class FlowsCommand
             Description = "Hubble flow files ('hubble observe -o jsonpb' or '-o json' output, Hubble exporter files; plain or gzip), folders of rotated exporter files, or - for standard input",
         };
         var store = StoreOption();
-        var batch = new Option<int>("--batch-size") { Description = "Lines read into each batch; up to four parsed batches are stored in one transaction, and a crash loses at most the batches in flight: as many as there are cores, plus five", DefaultValueFactory = _ => 8192 };
+        var batch = new Option<int>("--batch-size") { Description = "Lines read into each batch; up to four parsed batches are stored in one transaction, and a crash loses at most the batches in flight: as many as there are cores, plus five (plus four more for PostgreSQL, which stores two writes at once)", DefaultValueFactory = _ => 8192 };
         var policies = PoliciesOption("Attribute each flow to these policies (manifest files or folders): the engine's verdict, the deciding tier, policy and rule, and whether they disagree with what Hubble observed");
         var projectLabel = ProjectLabelOption();
         var alerts = AlertsOption();

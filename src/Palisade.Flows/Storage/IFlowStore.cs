@@ -54,6 +54,13 @@ public interface IFlowStore : IAsyncDisposable
     int SchemaVersion { get; }
 
     /// <summary>
+    /// How many writes a writer may have in flight at once to the store's benefit: 1 for a store that
+    /// takes one write at a time; more for one whose server stores several at once, while its client
+    /// prepares the next.
+    /// </summary>
+    int ConcurrentWrites => 1;
+
+    /// <summary>
     /// Stores a batch in one transaction: all of it, or (on a crash or error) none of it. Flows already
     /// stored, and repeats within the batch, are counted as duplicates and not stored again.
     /// </summary>
