@@ -120,11 +120,11 @@ public sealed class FlowIngestor(IFlowStore store)
         // is a large object, which a new one each write would make the collector walk the whole heap for.
         // Alerts may keep what a write returns, and writes in flight together each need theirs, so then
         // each write has a list of its own.
-        var gathered = OnNew is null && WritesInFlight == 1 ? new List<FlowRecord>(BatchSize * BatchesPerWrite) : null;
+        var gathered = OnNew is null && WritesInFlight <= 1 ? new List<FlowRecord>(BatchSize * BatchesPerWrite) : null;
         var writing = new Queue<(string Source, int Count, Task<FlowWriteResult> Result, Task<IReadOnlyList<FlowRecord>>? New)>();
         async Task FinishOldestAsync()
         {
-            var (source, count, result, fresh) = writing.Peek();
+            var (source, count, result, fresh) = writing.Dequeue();
             if (fresh is null)
             {
                 stored += await result.ConfigureAwait(false);
@@ -136,7 +136,6 @@ public sealed class FlowIngestor(IFlowStore store)
                 await OnNew!(added, cancel).ConfigureAwait(false);
             }
 
-            writing.Dequeue();
             progress?.Report(new IngestProgress(source, report.Lines, report.Flows, stored.Written, stored.Duplicates, report.Malformed, stopwatch.Elapsed));
         }
 
@@ -167,7 +166,7 @@ public sealed class FlowIngestor(IFlowStore store)
                 writing.Enqueue(OnNew is null
                     ? (source, batch.Count, store.WriteAsync(batch, cancel), null)
                     : (source, batch.Count, Task.FromResult(default(FlowWriteResult)), store.WriteNewAsync(batch, cancel)));
-                while (writing.Count >= WritesInFlight)
+                while (writing.Count >= Math.Max(1, WritesInFlight))
                 {
                     await FinishOldestAsync().ConfigureAwait(false);
                 }
@@ -180,12 +179,18 @@ public sealed class FlowIngestor(IFlowStore store)
         }
         catch
         {
-            // Writes still in flight end before the failure is passed on (their own failures with it).
+            // Writes still in flight end before the failure is passed on; those that stored flows are
+            // still heard of, in order, since reading the input again would find them stored. What else
+            // fails meanwhile is not passed on: the first failure is.
             foreach (var (_, _, result, fresh) in writing)
             {
                 try
                 {
-                    await ((Task?)fresh ?? result).ConfigureAwait(false);
+                    await result.ConfigureAwait(false);
+                    if (fresh is not null && await fresh.ConfigureAwait(false) is { } added)
+                    {
+                        await OnNew!(added, cancel).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception)
                 {

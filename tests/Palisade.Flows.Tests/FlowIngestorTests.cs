@@ -74,9 +74,40 @@ public sealed class FlowIngestorTests : IDisposable
             }.IngestAsync([HubbleCaptureTests.CaptureFolder]);
     }
 
+    [Fact]
+    public async Task Ingest_FirstOfTwoWritesInFlightFails_TheOtherIsStillHeardOf()
+    {
+        await using var inner = await DuckDbFlowStore.OpenAsync(Path.Combine(_folder, "flows.duckdb"));
+        var store = new OverlappingStore(inner) { FailFirst = true };
+        var heard = new List<FlowRecord>();
+        var ingest = new FlowIngestor(store)
+        {
+            BatchSize = 50,
+            BatchesPerWrite = 1,
+            WritesInFlight = 2,
+            RetentionInterval = null,
+            OnNew = (flows, _) =>
+            {
+                heard.AddRange(flows);
+                return Task.CompletedTask;
+            },
+        }.IngestAsync([HubbleCaptureTests.CaptureFolder]);
+
+        var failure = await Assert.ThrowsAsync<FlowStoreException>(() => ingest);
+        Assert.Equal("the first write failed", failure.Message);
+
+        // The second write committed: its flows are stored, and heard of, or they would never be.
+        var stored = await inner.CountAsync(FlowQuery.All);
+        Assert.True(stored > 0);
+        Assert.Equal(stored, heard.Count);
+    }
+
     /// <summary>A store whose first write waits until a second has begun: a writer that waits for each write never gets past it.</summary>
     private sealed class OverlappingStore(IFlowStore inner) : IFlowStore
     {
+        /// <summary>Whether the first write fails, once the second has begun (storing nothing).</summary>
+        public bool FailFirst { get; init; }
+
         private readonly TaskCompletionSource _second = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _writes;
 
@@ -94,7 +125,11 @@ public sealed class FlowIngestorTests : IDisposable
 
         public async Task<IReadOnlyList<FlowRecord>> WriteNewAsync(IReadOnlyList<FlowRecord> flows, CancellationToken cancel = default)
         {
-            await BeginAsync();
+            if (await BeginAsync() && FailFirst)
+            {
+                throw new FlowStoreException("the first write failed");
+            }
+
             return await inner.WriteNewAsync(flows, cancel);
         }
 
@@ -115,7 +150,8 @@ public sealed class FlowIngestorTests : IDisposable
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-        private async Task BeginAsync()
+        /// <summary>Whether this is the first write.</summary>
+        private async Task<bool> BeginAsync()
         {
             switch (Interlocked.Increment(ref _writes))
             {
@@ -123,10 +159,12 @@ public sealed class FlowIngestorTests : IDisposable
                     // Long enough for any machine; a writer with one write in flight makes this time out.
                     var waited = await Task.WhenAny(_second.Task, Task.Delay(TimeSpan.FromSeconds(30)));
                     Overlapped = waited == _second.Task;
-                    break;
+                    return true;
                 case 2:
                     _second.TrySetResult();
-                    break;
+                    return false;
+                default:
+                    return false;
             }
         }
     }

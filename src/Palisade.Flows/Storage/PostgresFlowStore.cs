@@ -24,9 +24,18 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     /// <summary>The advisory lock a replica holds while it numbers ends and strings.</summary>
     internal const long DictionaryLock = MigrationLock + 1;
 
+    /// <summary>
+    /// The advisory lock a replica holds shared while it stores flows, and alone while it sweeps out
+    /// ends no flow uses any more.
+    /// </summary>
+    internal const long SweepLock = MigrationLock + 2;
+
     private static readonly PostgresDialect Dialect = new();
     private readonly NpgsqlDataSource _source;
-    private readonly FlowDictionary _dictionary = new();
+    // Replaced, under the gate, when a sweep deleted ends (and the generation moved on).
+    private FlowDictionary _dictionary = new();
+    private long _generation = -1;
+    private long _unknownReadAt = long.MinValue / 2;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly HashSet<long> _partitions = [];
     private readonly Lock _partitionGate = new();
@@ -135,6 +144,10 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         ("retention rules", ["CREATE TABLE retention_rules (target text PRIMARY KEY, days integer NOT NULL)"]),
         ("hourly totals", PostgresFlowHours.Create()),
         ("hourly totals counted from their indexes alone", PostgresFlowHours.CoveringIndexes()),
+        ("the generation of the ends, moved on by each sweep", [
+            "CREATE TABLE flow_dictionary_state (generation bigint NOT NULL)",
+            "INSERT INTO flow_dictionary_state VALUES (0)",
+        ]),
     ];
 
     /// <summary>The name of the partition that holds a day (<c>flows_20261128</c>).</summary>
@@ -193,6 +206,25 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
 
     private async Task<(FlowWriteResult Result, IReadOnlyList<FlowRecord> New)> WriteAsync(IReadOnlyList<FlowRecord> flows, bool returnNew, CancellationToken cancel)
     {
+        try
+        {
+            return await WriteOnceAsync(flows, returnNew, cancel).ConfigureAwait(false);
+        }
+        catch (PostgresException failure) when (failure.SqlState == PostgresErrorCodes.CheckViolation)
+        {
+            // No day partition for some rows (flows has no other check): another replica's retention
+            // dropped one this replica had made or seen. Made again, the batch is stored.
+            lock (_partitionGate)
+            {
+                _partitions.Clear();
+            }
+
+            return await WriteOnceAsync(flows, returnNew, cancel).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<(FlowWriteResult Result, IReadOnlyList<FlowRecord> New)> WriteOnceAsync(IReadOnlyList<FlowRecord> flows, bool returnNew, CancellationToken cancel)
+    {
         ArgumentNullException.ThrowIfNull(flows);
         if (flows.Count == 0)
         {
@@ -201,22 +233,8 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
 
         await using var connection = await _source.OpenConnectionAsync(cancel).ConfigureAwait(false);
         await EnsurePartitionsAsync(connection, flows, cancel).ConfigureAwait(false);
-        await _gate.WaitAsync(cancel).ConfigureAwait(false);
-        var rows = new FlowRow[flows.Count];
-        try
-        {
-            await StoreDictionaryAsync(connection, flows, cancel).ConfigureAwait(false);
-            for (var i = 0; i < rows.Length; i++)
-            {
-                rows[i] = FlowColumns.Row(flows[i], _dictionary);
-            }
-        }
-        finally
-        {
-            _gate.Release();
-        }
-
-        await using var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false);
+        var (rows, begun) = await PrepareAsync(connection, flows, cancel).ConfigureAwait(false);
+        await using var transaction = begun;
         await ExecuteAsync(connection, "CREATE TEMP TABLE IF NOT EXISTS flows_staging (LIKE flows) ON COMMIT DELETE ROWS", cancel).ConfigureAwait(false);
         await using (var copy = await connection.BeginBinaryImportAsync($"COPY flows_staging ({FlowColumns.List}) FROM STDIN (FORMAT BINARY)", cancel).ConfigureAwait(false))
         {
@@ -275,6 +293,67 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         // The batch is stored: merging is tidying, which a cancellation does not interrupt and a failure does not undo.
         await MergeAsync(connection, merge, CancellationToken.None).ConfigureAwait(false);
         return (new FlowWriteResult(written, flows.Count - written), fresh);
+    }
+
+    /// <summary>
+    /// Numbers the batch's ends and strings and makes its rows, then begins the transaction that stores
+    /// them, holding <see cref="SweepLock"/> shared: once the numbers are known to be those of the
+    /// current generation, no sweep can delete one before the flows that use them commit. When a sweep
+    /// came between (the generation moved on), the rows are made again from ends and strings read anew.
+    /// </summary>
+    private async Task<(FlowRow[] Rows, NpgsqlTransaction Transaction)> PrepareAsync(NpgsqlConnection connection, IReadOnlyList<FlowRecord> flows, CancellationToken cancel)
+    {
+        var rows = new FlowRow[flows.Count];
+        for (var attempt = 1; ; attempt++)
+        {
+            long generation;
+            await _gate.WaitAsync(cancel).ConfigureAwait(false);
+            try
+            {
+                // The first write reads the ends and strings (with their generation), unless a query did.
+                if (attempt > 1 || _generation < 0)
+                {
+                    await RefreshDictionaryAsync(connection, cancel).ConfigureAwait(false);
+                }
+
+                await StoreDictionaryAsync(connection, flows, cancel).ConfigureAwait(false);
+                var dictionary = _dictionary;
+                for (var i = 0; i < rows.Length; i++)
+                {
+                    rows[i] = FlowColumns.Row(flows[i], dictionary);
+                }
+
+                generation = _generation;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+
+            var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false);
+            try
+            {
+                // The lock first, then the generation, in a statement of its own: its snapshot is taken
+                // after the lock is held, so it sees a sweep that committed while this waited.
+                await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock_shared({SweepLock})", cancel).ConfigureAwait(false);
+                await using var current = new NpgsqlCommand("SELECT generation FROM flow_dictionary_state", connection);
+                if ((long)(await current.ExecuteScalarAsync(cancel).ConfigureAwait(false))! == generation)
+                {
+                    return (rows, transaction);
+                }
+            }
+            catch
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            if (attempt == 3)
+            {
+                throw new FlowStoreException($"cannot store flows in {Description}: the ends and strings were swept three times while this batch was being prepared");
+            }
+        }
     }
 
     /// <summary>
@@ -387,7 +466,11 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         {
             // Replicas number ends and strings one at a time, so numbers commit in the order they were
             // handed out: a replica that knows the highest has every lower one (see RefreshDictionaryAsync).
+            // Those other replicas numbered since this one last looked are read first, under the lock (all
+            // committed): the numbers this one is about to learn are higher, and a refresh reads only above
+            // the highest known.
             await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({DictionaryLock})", cancel).ConfigureAwait(false);
+            await LoadDictionaryAsync(connection, _dictionary, _dictionary.MaxEnd, _dictionary.MaxString, cancel).ConfigureAwait(false);
             foreach (var (hash, end) in ends)
             {
                 await using var insert = new NpgsqlCommand($"INSERT INTO flow_ends (hash, {FlowColumns.EndList}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING", connection);
@@ -439,27 +522,40 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     /// above the highest it knows, found by the highest number each table holds (an index's last
     /// entry, however large the tables grow). Replicas number under <see cref="DictionaryLock"/>, so
     /// numbers commit in order; the last <see cref="RereadNumbers"/> below the highest known are read
-    /// again all the same, for a replica of a version before that lock. Everything is read again when
-    /// a flow read back named an end or string this replica did not know.
+    /// again all the same, for a replica of a version before that lock. Everything is read again, into
+    /// a dictionary of its own, when a sweep deleted ends since (the generation moved on) or a flow read
+    /// back named an end or string this replica did not know.
     /// </summary>
     private async Task RefreshDictionaryAsync(NpgsqlConnection connection, CancellationToken cancel)
     {
         int ends, strings;
-        await using (var highest = new NpgsqlCommand("SELECT coalesce((SELECT max(id) FROM flow_ends), 0), coalesce((SELECT max(id) FROM flow_strings), 0)", connection))
+        long generation;
+        await using (var highest = new NpgsqlCommand(
+            "SELECT coalesce((SELECT max(id) FROM flow_ends), 0), coalesce((SELECT max(id) FROM flow_strings), 0), (SELECT generation FROM flow_dictionary_state)", connection))
         await using (var reader = await highest.ExecuteReaderAsync(cancel).ConfigureAwait(false))
         {
             await reader.ReadAsync(cancel).ConfigureAwait(false);
-            (ends, strings) = (reader.GetInt32(0), reader.GetInt32(1));
+            (ends, strings, generation) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2));
         }
 
-        if (_dictionary.MetUnknown)
+        // A flow naming an end that is truly missing (a row written by hand) would make every query read
+        // everything again: once a minute at most.
+        var unknown = _dictionary.MetUnknown && Environment.TickCount64 - _unknownReadAt > 60_000;
+        if (unknown)
         {
-            _dictionary.MetUnknown = false;
-            await LoadDictionaryAsync(connection, int.MinValue, int.MinValue, cancel).ConfigureAwait(false);
+            _unknownReadAt = Environment.TickCount64;
+        }
+
+        if (generation != _generation || unknown)
+        {
+            // The generation was read before the ends: a sweep after it moves it on again, and the next refresh reads them anew.
+            var fresh = new FlowDictionary();
+            await LoadDictionaryAsync(connection, fresh, int.MinValue, int.MinValue, cancel).ConfigureAwait(false);
+            (_dictionary, _generation) = (fresh, generation);
         }
         else if (_dictionary.MaxEnd < ends || _dictionary.MaxString < strings)
         {
-            await LoadDictionaryAsync(connection, Math.Max(0, _dictionary.MaxEnd - RereadNumbers), Math.Max(0, _dictionary.MaxString - RereadNumbers), cancel).ConfigureAwait(false);
+            await LoadDictionaryAsync(connection, _dictionary, Math.Max(0, _dictionary.MaxEnd - RereadNumbers), Math.Max(0, _dictionary.MaxString - RereadNumbers), cancel).ConfigureAwait(false);
         }
     }
 
@@ -467,7 +563,7 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     internal const int RereadNumbers = 1024;
 
     /// <summary>Loads the ends and strings numbered above <paramref name="endsAbove"/> and <paramref name="stringsAbove"/>.</summary>
-    private async Task LoadDictionaryAsync(NpgsqlConnection connection, int endsAbove, int stringsAbove, CancellationToken cancel)
+    private static async Task LoadDictionaryAsync(NpgsqlConnection connection, FlowDictionary dictionary, int endsAbove, int stringsAbove, CancellationToken cancel)
     {
         await using (var command = new NpgsqlCommand($"SELECT id, hash, {FlowColumns.EndList} FROM flow_ends WHERE id > $1", connection))
         {
@@ -475,7 +571,7 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
             await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             while (await reader.ReadAsync(cancel).ConfigureAwait(false))
             {
-                _dictionary.LoadEnd(reader.GetInt32(0), reader.GetInt64(1), FlowColumns.ReadEnd(reader));
+                dictionary.LoadEnd(reader.GetInt32(0), reader.GetInt64(1), FlowColumns.ReadEnd(reader));
             }
         }
 
@@ -485,7 +581,7 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
             await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
             while (await reader.ReadAsync(cancel).ConfigureAwait(false))
             {
-                _dictionary.LoadString(reader.GetInt32(0), reader.GetString(1));
+                dictionary.LoadString(reader.GetInt32(0), reader.GetString(1));
             }
         }
     }
@@ -711,7 +807,63 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         }
 
         await transaction.CommitAsync(cancel).ConfigureAwait(false);
+        if (!dryRun && deleted > 0)
+        {
+            await SweepAsync(connection, cancel).ConfigureAwait(false);
+        }
+
         return new RetentionResult(deleted, dropped, dryRun);
+    }
+
+    /// <summary>
+    /// After retention: deletes the ends no stored flow uses any more (pods come and go, and each
+    /// replica keeps every end in memory), so that they do not pile up for the life of the store.
+    /// Every stored flow is in the hourly totals, so an end no row of totals names has no flow; those
+    /// are found first without a lock, then deleted while holding <see cref="SweepLock"/> alone if
+    /// still unnamed, and the generation moves on: a replica storing flows holds the lock shared and
+    /// makes its rows again when the generation moved on since it numbered them. Strings (names, paths,
+    /// policies) are not swept: the flows' detail columns would have to be read in full.
+    /// </summary>
+    private async Task SweepAsync(NpgsqlConnection connection, CancellationToken cancel)
+    {
+        const string Unnamed = "NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.src = e.id) AND NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.dst = e.id)";
+        var unnamed = new List<int>();
+        await using (var find = new NpgsqlCommand($"SELECT e.id FROM flow_ends e WHERE {Unnamed}", connection) { CommandTimeout = 0 })
+        await using (var reader = await find.ExecuteReaderAsync(cancel).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                unnamed.Add(reader.GetInt32(0));
+            }
+        }
+
+        if (unnamed.Count == 0)
+        {
+            return;
+        }
+
+        await using (var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false))
+        {
+            await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({SweepLock})", cancel).ConfigureAwait(false);
+            await using var delete = new NpgsqlCommand($"DELETE FROM flow_ends e WHERE e.id = ANY(@unnamed) AND {Unnamed}", connection) { CommandTimeout = 0 };
+            delete.Parameters.AddWithValue("unnamed", unnamed.ToArray());
+            if (await delete.ExecuteNonQueryAsync(cancel).ConfigureAwait(false) > 0)
+            {
+                await ExecuteAsync(connection, "UPDATE flow_dictionary_state SET generation = generation + 1", cancel).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancel).ConfigureAwait(false);
+        }
+
+        await _gate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            await RefreshDictionaryAsync(connection, cancel).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>The day partitions of <c>flows</c>, by name and first nanosecond.</summary>

@@ -1,6 +1,7 @@
 using Npgsql;
 using Palisade.Flows.Records;
 using Palisade.Flows.Storage;
+using Palisade.Flows.Synthesis;
 
 namespace Palisade.Flows.Tests.Storage;
 
@@ -165,6 +166,7 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
 
         // The store as the schema version before the totals left it.
         await RowsAsync(connection, "DROP TABLE flow_hours");
+        await RowsAsync(connection, "DROP TABLE flow_dictionary_state");
         await RowsAsync(connection, "DELETE FROM palisade_schema WHERE version >= 3");
 
         await using (var store = await PostgresFlowStore.OpenAsync(connection))
@@ -268,6 +270,82 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
         {
             Assert.Equal("8MB", await store.ShowAsync("work_mem"));
         }
+    }
+
+    [SkippableFact]
+    public async Task ApplyRetention_EndsNoFlowUsesAnyMore_AreSwept()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        var captures = Reading.HubbleCaptureTests.ReadAll().Flows;
+        var recent = TotalsChecks.Synthesize(2_000);
+        await using var store = await PostgresFlowStore.OpenAsync(connection);
+        await store.WriteAsync(captures);
+        await store.WriteAsync(recent);
+        var before = (await RowsAsync(connection, "SELECT id FROM flow_ends")).Count;
+        await store.SetRetentionRulesAsync([new RetentionRule(RetentionRule.Everything, 30)]);
+
+        // Thirty days after the synthetic flows, so the captures of 2021 expire and they stay.
+        var result = await store.ApplyRetentionAsync(TotalsChecks.Start + (30L * 86_400 * 1_000_000_000) - 1);
+
+        Assert.Equal(captures.DistinctBy(static f => (f.TimeUnixNanos, f.Id)).Count(), result.Deleted);
+        var used = await RowsAsync(connection, "SELECT src FROM flows UNION SELECT dst FROM flows");
+        var kept = await RowsAsync(connection, "SELECT id FROM flow_ends");
+        Assert.True(kept.Count < before, $"{kept.Count} of {before} ends kept");
+        Assert.Equal(used.Order(StringComparer.Ordinal), kept.Order(StringComparer.Ordinal));
+        Assert.Equal(["1"], await RowsAsync(connection, "SELECT generation FROM flow_dictionary_state"));
+        await TotalsChecks.AssertSameBothWaysAsync(store, recent);
+    }
+
+    [SkippableFact]
+    public async Task Write_AfterAnotherReplicaSweptTheEndsItKnows_StoresThemAgain()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        var captures = Reading.HubbleCaptureTests.ReadAll().Flows;
+        await using var writer = await PostgresFlowStore.OpenAsync(connection);
+        await writer.WriteAsync(captures);
+
+        // Another replica's retention deletes every flow, and so every end this replica knows.
+        await using (var other = await PostgresFlowStore.OpenAsync(connection))
+        {
+            await other.SetRetentionRulesAsync([new RetentionRule(RetentionRule.Everything, 30)]);
+            Assert.True((await other.ApplyRetentionAsync(TotalsChecks.Start)).Deleted > 0);
+        }
+
+        Assert.Empty(await RowsAsync(connection, "SELECT id FROM flow_ends"));
+
+        // Stored again, the flows name ends that exist, as a replica that knew none of them reads them.
+        var written = await writer.WriteAsync(captures);
+        await using var reader = await PostgresFlowStore.OpenAsync(connection);
+        Assert.Equal(written.Written, await reader.CountAsync(FlowQuery.All));
+        Assert.Empty(await RowsAsync(connection, "SELECT f.src FROM flows f WHERE NOT EXISTS (SELECT 1 FROM flow_ends e WHERE e.id = f.src) OR NOT EXISTS (SELECT 1 FROM flow_ends e WHERE e.id = f.dst)"));
+        var namespaces = await reader.CountByAsync(FlowQuery.All, FlowCountField.SourceNamespace);
+        Assert.Equal(
+            captures.DistinctBy(static f => (f.TimeUnixNanos, f.Id)).GroupBy(static f => f.Source.Namespace).Select(static g => $"{g.Key} {g.Count()}").Order(StringComparer.Ordinal),
+            namespaces.Select(static c => $"{c.Key} {c.Value}").Order(StringComparer.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task Query_EndsAnotherReplicaNumberedBeforeThisOneNumberedItsOwn_AreLearnt()
+    {
+        Skip.If(server.AdminConnectionString is null, server.Unavailable);
+        var connection = await server.CreateDatabaseAsync();
+        var captures = Reading.HubbleCaptureTests.ReadAll().Flows;
+        var space = captures[0].Source.Namespace!;
+        await using var first = await PostgresFlowStore.OpenAsync(connection);
+        await using var second = await PostgresFlowStore.OpenAsync(connection);
+        await first.WriteAsync(TotalsChecks.Synthesize(100));
+
+        // The second replica numbers the captures' ends; then the first numbers ends of its own, higher.
+        await second.WriteAsync(captures);
+        var highest = await RowsAsync(connection, "SELECT max(id) FROM flow_ends");
+        await first.WriteAsync(new FlowSynthesizer(new FlowSynthesisOptions { Namespaces = 7, WorkloadsPerNamespace = 3, FlowsPerSecond = 2, StartNanos = TotalsChecks.Start }).Next(3_000));
+        Assert.NotEqual(highest, await RowsAsync(connection, "SELECT max(id) FROM flow_ends"));
+
+        var query = new FlowQuery { Namespaces = [space] };
+        Assert.True(await second.CountAsync(query) > 0);
+        Assert.Equal(await second.CountAsync(query), await first.CountAsync(query));
     }
 
     [SkippableFact]
