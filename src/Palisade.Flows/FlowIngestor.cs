@@ -189,7 +189,7 @@ public sealed class FlowIngestor(IFlowStore store)
                     await result.ConfigureAwait(false);
                     if (fresh is not null && await fresh.ConfigureAwait(false) is { } added)
                     {
-                        await OnNew!(added, cancel).ConfigureAwait(false);
+                        await OnNew!(added, CancellationToken.None).ConfigureAwait(false);
                     }
                 }
                 catch (Exception)

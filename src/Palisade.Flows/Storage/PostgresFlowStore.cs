@@ -471,48 +471,43 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
             // the highest known.
             await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({DictionaryLock})", cancel).ConfigureAwait(false);
             await LoadDictionaryAsync(connection, _dictionary, _dictionary.MaxEnd, _dictionary.MaxString, cancel).ConfigureAwait(false);
+            // Each row's number comes back from its own statement, also for a row another replica stored
+            // first (the no-op update locks it, so no sweep deletes it before this commits): read
+            // afterwards, a row swept in between would be missing.
+            var endIds = new List<(int Id, long Hash, FlowEnd End)>(ends.Count);
             foreach (var (hash, end) in ends)
             {
-                await using var insert = new NpgsqlCommand($"INSERT INTO flow_ends (hash, {FlowColumns.EndList}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING", connection);
+                await using var insert = new NpgsqlCommand(
+                    $"INSERT INTO flow_ends (hash, {FlowColumns.EndList}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO UPDATE SET hash = EXCLUDED.hash RETURNING id", connection);
                 insert.Parameters.AddWithValue(hash);
                 foreach (var value in FlowColumns.EndValues(end))
                 {
                     insert.Parameters.Add(value is string[] list ? new NpgsqlParameter { Value = list, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text } : new NpgsqlParameter { Value = value ?? DBNull.Value, NpgsqlDbType = value switch { int => NpgsqlDbType.Integer, long => NpgsqlDbType.Bigint, _ => NpgsqlDbType.Text } });
                 }
 
-                await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+                endIds.Add(((int)(await insert.ExecuteScalarAsync(cancel).ConfigureAwait(false))!, hash, end));
             }
 
+            var stringIds = new List<(int Id, string Text)>(strings.Count);
             foreach (var (hash, text) in strings)
             {
-                await using var insert = new NpgsqlCommand("INSERT INTO flow_strings (hash, text) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", connection);
+                await using var insert = new NpgsqlCommand("INSERT INTO flow_strings (hash, text) VALUES ($1, $2) ON CONFLICT (hash) DO UPDATE SET hash = EXCLUDED.hash RETURNING id", connection);
                 insert.Parameters.AddWithValue(hash);
                 insert.Parameters.AddWithValue(text);
-                await insert.ExecuteNonQueryAsync(cancel).ConfigureAwait(false);
+                stringIds.Add(((int)(await insert.ExecuteScalarAsync(cancel).ConfigureAwait(false))!, text));
             }
 
             await transaction.CommitAsync(cancel).ConfigureAwait(false);
-        }
 
-        var endsByHash = ends.ToDictionary(static e => e.Hash, static e => e.End);
-        await using (var read = new NpgsqlCommand("SELECT id, hash FROM flow_ends WHERE hash = ANY($1)", connection))
-        {
-            read.Parameters.AddWithValue(endsByHash.Keys.ToArray());
-            await using var reader = await read.ExecuteReaderAsync(cancel).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            // Learnt once committed: numbers of a transaction that failed would name nothing.
+            foreach (var (id, hash, end) in endIds)
             {
-                _dictionary.LoadEnd(reader.GetInt32(0), reader.GetInt64(1), endsByHash[reader.GetInt64(1)]);
+                _dictionary.LoadEnd(id, hash, end);
             }
-        }
 
-        var stringsByHash = strings.ToDictionary(static e => e.Hash, static e => e.Text);
-        await using (var read = new NpgsqlCommand("SELECT id, hash FROM flow_strings WHERE hash = ANY($1)", connection))
-        {
-            read.Parameters.AddWithValue(stringsByHash.Keys.ToArray());
-            await using var reader = await read.ExecuteReaderAsync(cancel).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            foreach (var (id, text) in stringIds)
             {
-                _dictionary.LoadString(reader.GetInt32(0), stringsByHash[reader.GetInt64(1)]);
+                _dictionary.LoadString(id, text);
             }
         }
     }
@@ -591,12 +586,14 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     {
         ArgumentNullException.ThrowIfNull(query);
         await using var connection = await OpenAsync(cancel).ConfigureAwait(false);
-        var filter = new FlowFilterSql(query, Dialect, _dictionary);
+        // One dictionary for the whole query: a sweep may replace the store's meanwhile.
+        var dictionary = _dictionary;
+        var filter = new FlowFilterSql(query, Dialect, dictionary);
         await using var command = Command(connection, FlowFilterSql.SelectFlows(query, filter), filter);
         await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
         while (await reader.ReadAsync(cancel).ConfigureAwait(false))
         {
-            yield return FlowColumns.Read(reader, _dictionary);
+            yield return FlowColumns.Read(reader, dictionary);
         }
     }
 
@@ -607,6 +604,7 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         await using var connection = await OpenAsync(cancel).ConfigureAwait(false);
         await using var command = Counted(
             connection,
+            _dictionary,
             query,
             static (filter, counting) => $"SELECT {counting.Count} AS n FROM {counting.Table}{filter.Where}",
             static union => $"SELECT coalesce(sum(n), 0)::bigint FROM ({union}) parts",
@@ -622,9 +620,10 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     {
         ArgumentNullException.ThrowIfNull(query);
         await using var connection = await OpenAsync(cancel).ConfigureAwait(false);
-        await using var command = Counted(connection, query, (filter, counting) => FlowCountColumns.Select(field, filter, counting));
+        var dictionary = _dictionary;
+        await using var command = Counted(connection, dictionary, query, (filter, counting) => FlowCountColumns.Select(field, filter, counting));
         await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
-        return await FlowCountColumns.ReadAsync(reader, field, _dictionary, cancel).ConfigureAwait(false);
+        return await FlowCountColumns.ReadAsync(reader, field, dictionary, cancel).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -632,9 +631,10 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     {
         ArgumentNullException.ThrowIfNull(query);
         await using var connection = await OpenAsync(cancel).ConfigureAwait(false);
-        await using var command = Counted(connection, query, (filter, counting) => FlowAggregateSql.Select(aggregate, filter, _dictionary, counting));
+        var dictionary = _dictionary;
+        await using var command = Counted(connection, dictionary, query, (filter, counting) => FlowAggregateSql.Select(aggregate, filter, dictionary, counting));
         await using var reader = await command.ExecuteReaderAsync(cancel).ConfigureAwait(false);
-        return await FlowAggregateSql.ReadAsync(reader, aggregate, _dictionary, limit, cancel).ConfigureAwait(false);
+        return await FlowAggregateSql.ReadAsync(reader, aggregate, dictionary, limit, cancel).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -713,7 +713,9 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     {
         await using var connection = await OpenAsync(cancel).ConfigureAwait(false);
         var rules = await RulesAsync(connection, cancel).ConfigureAwait(false);
-        var expired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, out var named);
+        // One dictionary for every condition: they must name the same ends.
+        var dictionary = _dictionary;
+        var expired = RetentionSql.Expired(rules, nowNanos, dictionary, Dialect, out var named);
         if (expired is null)
         {
             return new RetentionResult(0, [], dryRun);
@@ -760,8 +762,8 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         // The hours with totals of flows some of which expire (but not all) are summed again from the
         // flows left; found before the flows go. The same rules at the same time name the same
         // parameters, with the same values, as expired's.
-        var allExpired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, out _, "last_ns");
-        var someExpired = RetentionSql.Expired(rules, nowNanos, _dictionary, Dialect, out _, "first_ns");
+        var allExpired = RetentionSql.Expired(rules, nowNanos, dictionary, Dialect, out _, "last_ns");
+        var someExpired = RetentionSql.Expired(rules, nowNanos, dictionary, Dialect, out _, "first_ns");
         var partly = new List<long>();
         if (!dryRun)
         {
@@ -809,7 +811,15 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
         await transaction.CommitAsync(cancel).ConfigureAwait(false);
         if (!dryRun && deleted > 0)
         {
-            await SweepAsync(connection, cancel).ConfigureAwait(false);
+            try
+            {
+                await SweepAsync(connection, cancel).ConfigureAwait(false);
+            }
+            catch (Exception failure) when (failure is NpgsqlException or TimeoutException && !cancel.IsCancellationRequested)
+            {
+                // The flows are deleted, which is what retention is for; the ends wait for the next
+                // retention that deletes flows.
+            }
         }
 
         return new RetentionResult(deleted, dropped, dryRun);
@@ -818,15 +828,18 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     /// <summary>
     /// After retention: deletes the ends no stored flow uses any more (pods come and go, and each
     /// replica keeps every end in memory), so that they do not pile up for the life of the store.
-    /// Every stored flow is in the hourly totals, so an end no row of totals names has no flow; those
-    /// are found first without a lock, then deleted while holding <see cref="SweepLock"/> alone if
-    /// still unnamed, and the generation moves on: a replica storing flows holds the lock shared and
+    /// Ends that no row of totals and no flow names are found first without a lock, then deleted
+    /// while holding <see cref="SweepLock"/> alone if still unnamed, and the generation moves on: a replica storing flows holds the lock shared and
     /// makes its rows again when the generation moved on since it numbered them. Strings (names, paths,
     /// policies) are not swept: the flows' detail columns would have to be read in full.
     /// </summary>
     private async Task SweepAsync(NpgsqlConnection connection, CancellationToken cancel)
     {
-        const string Unnamed = "NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.src = e.id) AND NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.dst = e.id)";
+        // The flows too, through their indexes on each end: a flow stored past its cutoff while retention
+        // ran may be without totals, and an end it names must stay.
+        const string Unnamed =
+            "NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.src = e.id) AND NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.dst = e.id) " +
+            "AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.src = e.id) AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.dst = e.id)";
         var unnamed = new List<int>();
         await using (var find = new NpgsqlCommand($"SELECT e.id FROM flow_ends e WHERE {Unnamed}", connection) { CommandTimeout = 0 })
         await using (var reader = await find.ExecuteReaderAsync(cancel).ConfigureAwait(false))
@@ -901,10 +914,10 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
 
     /// <summary>A count or aggregate over the hourly totals for the whole hours of the query's range and the flows for the rest (<see cref="FlowHours.Counted"/>).</summary>
     private NpgsqlCommand Counted(
-        NpgsqlConnection connection, FlowQuery query, Func<FlowFilterSql, FlowCounting, string> select, Func<string, string>? outer = null, bool bySide = false)
+        NpgsqlConnection connection, FlowDictionary dictionary, FlowQuery query, Func<FlowFilterSql, FlowCounting, string> select, Func<string, string>? outer = null, bool bySide = false)
     {
         // Every hour is in the totals as soon as its flows are stored.
-        var (sql, filters) = FlowHours.Counted(query, long.MaxValue, _readsHourlyTotals ? PostgresFlowHours.Counting : null, Dialect, _dictionary, select, outer, bySide);
+        var (sql, filters) = FlowHours.Counted(query, long.MaxValue, _readsHourlyTotals ? PostgresFlowHours.Counting : null, Dialect, dictionary, select, outer, bySide);
         return Command(connection, sql, filters);
     }
 
