@@ -835,31 +835,45 @@ public sealed class PostgresFlowStore : IFlowStore, IHourlyTotals
     /// </summary>
     private async Task SweepAsync(NpgsqlConnection connection, CancellationToken cancel)
     {
-        // The flows too, through their indexes on each end: a flow stored past its cutoff while retention
-        // ran may be without totals, and an end it names must stay.
-        const string Unnamed =
-            "NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.src = e.id) AND NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.dst = e.id) " +
-            "AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.src = e.id) AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.dst = e.id)";
-        var unnamed = new List<int>();
-        await using (var find = new NpgsqlCommand($"SELECT e.id FROM flow_ends e WHERE {Unnamed}", connection) { CommandTimeout = 0 })
-        await using (var reader = await find.ExecuteReaderAsync(cancel).ConfigureAwait(false))
+        // Ends no row of totals names, from the totals' indexes on each end; then, of those, the ones no
+        // flow names either, through the flows' indexes in every day partition (a flow stored past its
+        // cutoff while retention ran may be without totals, and an end it names must stay).
+        const string NoTotals = "NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.src = e.id) AND NOT EXISTS (SELECT 1 FROM flow_hours h WHERE h.dst = e.id)";
+        const string NoFlows = "NOT EXISTS (SELECT 1 FROM flows f WHERE f.src = e.id) AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.dst = e.id)";
+        var unnamed = await IdsAsync($"SELECT e.id FROM flow_ends e WHERE {NoTotals}", null).ConfigureAwait(false);
+        if (unnamed.Length > 0)
         {
-            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
-            {
-                unnamed.Add(reader.GetInt32(0));
-            }
+            unnamed = await IdsAsync($"SELECT e.id FROM flow_ends e WHERE e.id = ANY(@ids) AND {NoFlows}", unnamed).ConfigureAwait(false);
         }
 
-        if (unnamed.Count == 0)
+        if (unnamed.Length == 0)
         {
             return;
+        }
+
+        async Task<int[]> IdsAsync(string sql, int[]? ids)
+        {
+            var found = new List<int>();
+            await using var find = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+            if (ids is not null)
+            {
+                find.Parameters.AddWithValue("ids", ids);
+            }
+
+            await using var reader = await find.ExecuteReaderAsync(cancel).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancel).ConfigureAwait(false))
+            {
+                found.Add(reader.GetInt32(0));
+            }
+
+            return [.. found];
         }
 
         await using (var transaction = await connection.BeginTransactionAsync(cancel).ConfigureAwait(false))
         {
             await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({SweepLock})", cancel).ConfigureAwait(false);
-            await using var delete = new NpgsqlCommand($"DELETE FROM flow_ends e WHERE e.id = ANY(@unnamed) AND {Unnamed}", connection) { CommandTimeout = 0 };
-            delete.Parameters.AddWithValue("unnamed", unnamed.ToArray());
+            await using var delete = new NpgsqlCommand($"DELETE FROM flow_ends e WHERE e.id = ANY(@unnamed) AND {NoTotals} AND {NoFlows}", connection) { CommandTimeout = 0 };
+            delete.Parameters.AddWithValue("unnamed", unnamed);
             if (await delete.ExecuteNonQueryAsync(cancel).ConfigureAwait(false) > 0)
             {
                 await ExecuteAsync(connection, "UPDATE flow_dictionary_state SET generation = generation + 1", cancel).ConfigureAwait(false);
