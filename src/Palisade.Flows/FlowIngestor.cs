@@ -121,18 +121,25 @@ public sealed class FlowIngestor(IFlowStore store)
         // Alerts may keep what a write returns, and writes in flight together each need theirs, so then
         // each write has a list of its own.
         var gathered = OnNew is null && WritesInFlight <= 1 ? new List<FlowRecord>(BatchSize * BatchesPerWrite) : null;
-        var writing = new Queue<(string Source, int Count, Task<FlowWriteResult> Result, Task<IReadOnlyList<FlowRecord>>? New)>();
+        var writing = new Queue<(string Source, Task<(FlowWriteResult Result, IReadOnlyList<FlowRecord>? Added)> Write)>();
+        async Task<(FlowWriteResult, IReadOnlyList<FlowRecord>?)> WriteAsync(IReadOnlyList<FlowRecord> batch)
+        {
+            if (OnNew is null)
+            {
+                return (await store.WriteAsync(batch, cancel).ConfigureAwait(false), null);
+            }
+
+            var added = await store.WriteNewAsync(batch, cancel).ConfigureAwait(false);
+            return (new FlowWriteResult(added.Count, batch.Count - added.Count), added);
+        }
+
         async Task FinishOldestAsync()
         {
-            var (source, count, result, fresh) = writing.Dequeue();
-            if (fresh is null)
+            var (source, write) = writing.Dequeue();
+            var (result, added) = await write.ConfigureAwait(false);
+            stored += result;
+            if (added is not null)
             {
-                stored += await result.ConfigureAwait(false);
-            }
-            else
-            {
-                var added = await fresh.ConfigureAwait(false);
-                stored += new FlowWriteResult(added.Count, count - added.Count);
                 await OnNew!(added, cancel).ConfigureAwait(false);
             }
 
@@ -163,9 +170,7 @@ public sealed class FlowIngestor(IFlowStore store)
                     batch = merged;
                 }
 
-                writing.Enqueue(OnNew is null
-                    ? (source, batch.Count, store.WriteAsync(batch, cancel), null)
-                    : (source, batch.Count, Task.FromResult(default(FlowWriteResult)), store.WriteNewAsync(batch, cancel)));
+                writing.Enqueue((source, WriteAsync(batch)));
                 while (writing.Count >= Math.Max(1, WritesInFlight))
                 {
                     await FinishOldestAsync().ConfigureAwait(false);
@@ -182,12 +187,11 @@ public sealed class FlowIngestor(IFlowStore store)
             // Writes still in flight end before the failure is passed on; those that stored flows are
             // still heard of, in order, since reading the input again would find them stored. What else
             // fails meanwhile is not passed on: the first failure is.
-            foreach (var (_, _, result, fresh) in writing)
+            foreach (var (_, write) in writing)
             {
                 try
                 {
-                    await result.ConfigureAwait(false);
-                    if (fresh is not null && await fresh.ConfigureAwait(false) is { } added)
+                    if ((await write.ConfigureAwait(false)).Added is { } added)
                     {
                         await OnNew!(added, CancellationToken.None).ConfigureAwait(false);
                     }
