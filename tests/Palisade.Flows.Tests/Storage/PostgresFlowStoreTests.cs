@@ -298,30 +298,6 @@ public sealed class PostgresFlowStoreTests(PostgresServer server) : FlowStoreCon
     }
 
     [SkippableFact]
-    public async Task ApplyRetention_AnEndOnlyAFlowWithoutTotalsNames_IsKept()
-    {
-        Skip.If(server.AdminConnectionString is null, server.Unavailable);
-        var connection = await server.CreateDatabaseAsync();
-        await using var store = await PostgresFlowStore.OpenAsync(connection);
-        await store.WriteAsync(Reading.HubbleCaptureTests.ReadAll().Flows);
-        var recent = TotalsChecks.Synthesize(100);
-        await store.WriteAsync(recent);
-        await store.SetRetentionRulesAsync([new RetentionRule(RetentionRule.Everything, 30)]);
-
-        // A flow whose totals are not there (stored past its cutoff while retention ran), from an end no other flow has.
-        await RowsAsync(connection, "INSERT INTO flow_ends (hash, endpoint_id, identity, namespace, pod) VALUES (42, 0, 0, 'lone', 'lone-0')");
-        await RowsAsync(
-            connection,
-            "INSERT INTO flows (time_ns, flow_id, id_from_uuid, verdict, ip_version, protocol, src, dst, src_port, dst_port, tcp_flags, icmp_type, icmp_code, direction, " +
-            "flow_type, policy_match_type, l7_type, l7_latency_ns, engine_verdict, disagreement) " +
-            $"SELECT {recent[0].TimeUnixNanos}, gen_random_uuid(), false, 1, 4, 6, (SELECT id FROM flow_ends WHERE hash = 42), dst, 40000, 443, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0 FROM flows LIMIT 1");
-
-        Assert.True((await store.ApplyRetentionAsync(TotalsChecks.Start + (30L * 86_400 * 1_000_000_000) - 1)).Deleted > 0);
-
-        Assert.Equal(["lone"], await RowsAsync(connection, "SELECT namespace FROM flow_ends WHERE hash = 42"));
-    }
-
-    [SkippableFact]
     public async Task Write_AfterAnotherReplicaSweptTheEndsItKnows_StoresThemAgain()
     {
         Skip.If(server.AdminConnectionString is null, server.Unavailable);
