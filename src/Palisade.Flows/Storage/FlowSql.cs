@@ -91,6 +91,7 @@ public sealed class FlowFilterSql
         Ends(query.Pods, query.FromPods, query.ToPods, dictionary, static (v, e) => FlowMatching.PodMatches(v, e.Endpoint));
         EndsAll(query.Labels, query.FromLabels, query.ToLabels, dictionary);
         Ends(query.Ips, query.FromIps, query.ToIps, dictionary, static (v, e) => FlowMatching.IpMatches(v, e.Ip));
+        var onTimeAndEnds = _conditions.Count;
         AnyOf(query.Verdicts, v => On("verdict", $"verdict = {(int)v}"));
         AnyOf(query.Protocols, v => On("protocol", $"protocol = {(int)v}"));
         Either(query.Ports, v => $"src_port = {v}", v => $"dst_port = {v}");
@@ -113,9 +114,8 @@ public sealed class FlowFilterSql
             _conditions.Add(On("disagreement", "disagreement <> 0"));
         }
 
-        _onTimeAndEnds = query.Verdicts.Count + query.Protocols.Count + query.Ports.Count + query.FromPorts.Count + query.ToPorts.Count + query.HttpStatus.Count +
-            query.HttpMethods.Count + query.DnsQueries.Count + query.Nodes.Count + query.Policies.Count + query.Projects.Count + query.L7Protocols.Count == 0 &&
-            !query.DisagreementOnly;
+        // The time and the ends come first: any condition after them is on something else.
+        _onTimeAndEnds = _conditions.Count == onTimeAndEnds;
     }
 
     /// <summary><c>column IN (1, 2, 3)</c>, or <c>FALSE</c> for no numbers.</summary>
