@@ -331,15 +331,17 @@ public static class CaseFileReader
                 return null;
             }
 
-            if (protocolText is not ("TCP" or "UDP" or "SCTP") || !Protocols.TryParse(protocolText, out var protocol))
+            // Palisade's own cases may also probe ICMP, the message type as the port (as Cilium's rules name it).
+            if (protocolText is not ("TCP" or "UDP" or "SCTP" or "ICMP" or "ICMPv6") || !Protocols.TryParse(protocolText, out var protocol))
             {
-                _reader.Error(DiagnosticCodes.InvalidProtocol, map["protocol"], $"{fieldPath}.protocol", $"'{protocolText}' is not a protocol; use TCP, UDP or SCTP");
+                _reader.Error(DiagnosticCodes.InvalidProtocol, map["protocol"], $"{fieldPath}.protocol", $"'{protocolText}' is not a protocol; use TCP, UDP, SCTP, ICMP or ICMPv6");
                 return null;
             }
 
-            if (port is < 1 or > 65535)
+            if (port < protocol.MinPort() || port > protocol.MaxPort())
             {
-                _reader.Error(DiagnosticCodes.InvalidPort, map["port"], $"{fieldPath}.port", $"port {port} is not between 1 and 65535");
+                var what = protocol.IsIcmp() ? $"{protocol.Name()} type" : "port";
+                _reader.Error(DiagnosticCodes.InvalidPort, map["port"], $"{fieldPath}.port", $"{what} {port} is not between {protocol.MinPort()} and {protocol.MaxPort()}");
                 return null;
             }
 

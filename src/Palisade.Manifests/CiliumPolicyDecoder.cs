@@ -287,6 +287,7 @@ internal static partial class CiliumPolicyDecoder
         }
 
         var ports = Ports(rule, path, deny, direction, context);
+        var icmps = Icmps(rule, path, context);
         if (rule.Has("icmps") && ports is not null)
         {
             context.Reject(rule["icmps"], $"{path}.icmps", "the icmps block may only be present without toPorts; write a separate rule for the ports");
@@ -313,10 +314,94 @@ internal static partial class CiliumPolicyDecoder
             Fqdns = fqdns,
             Services = services,
             ToPorts = ports,
-            HasIcmps = rule.Has("icmps"),
+            Icmps = icmps,
             Path = path,
         };
     }
+
+    /// <summary>
+    /// <c>icmps</c>: ICMP message types by family, each a number (0-255) or Cilium's name for it
+    /// (<c>EchoRequest</c>); the family is <c>IPv4</c> unless it says <c>IPv6</c>. Null when absent.
+    /// </summary>
+    private static List<CiliumPortSpec>? Icmps(MappingNode rule, string path, PolicyContext context)
+    {
+        if (!rule.Has("icmps"))
+        {
+            return null;
+        }
+
+        var reader = context.Reader;
+        var result = new List<CiliumPortSpec>();
+        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, "icmps", $"{path}.icmps"), $"{path}.icmps"))
+        {
+            if (reader.ItemMap(item, itemPath) is not { } icmp)
+            {
+                continue;
+            }
+
+            reader.KnownFields(icmp, itemPath, "fields");
+            foreach (var (fieldNode, fieldPath, _) in FieldReader.Items(reader.List(icmp, "fields", $"{itemPath}.fields"), $"{itemPath}.fields"))
+            {
+                if (reader.ItemMap(fieldNode, fieldPath) is not { } field)
+                {
+                    continue;
+                }
+
+                reader.KnownFields(field, fieldPath, "family", "type");
+                var protocol = Protocol.Icmp;
+                switch (reader.Text(field, "family", $"{fieldPath}.family"))
+                {
+                    case null or "IPv4":
+                        break;
+                    case "IPv6":
+                        protocol = Protocol.IcmpV6;
+                        break;
+                    case var other:
+                        reader.Error(DiagnosticCodes.InvalidProtocol, field["family"], $"{fieldPath}.family", $"'{other}' is not an ICMP family; use IPv4 or IPv6");
+                        continue;
+                }
+
+                if (field["type"] is not ScalarNode { IsNull: false, Value.Length: > 0 } typeNode)
+                {
+                    reader.Error(DiagnosticCodes.MissingField, field, $"{fieldPath}.type", "an ICMP field needs a type: a number from 0 to 255, or a name such as EchoRequest");
+                    continue;
+                }
+
+                var names = protocol == Protocol.Icmp ? IcmpV4Types : IcmpV6Types;
+                if (int.TryParse(typeNode.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var type) ? type > 255 : !names.TryGetValue(typeNode.Value, out type))
+                {
+                    var known = string.Join(", ", names.Keys.Take(6));
+                    reader.Error(DiagnosticCodes.InvalidPort, typeNode, $"{fieldPath}.type", $"'{typeNode.Value}' is not an {protocol.Name()} type; use a number from 0 to 255 or one of Cilium's names ({known}, ...)");
+                    continue;
+                }
+
+                result.Add(new CiliumPortSpec { Protocols = [protocol], Port = type });
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Cilium's names of ICMP message types for IPv4 (its <c>icmpIpv4TypeNameToCode</c>).</summary>
+    private static readonly Dictionary<string, int> IcmpV4Types = new(StringComparer.Ordinal)
+    {
+        ["EchoReply"] = 0, ["DestinationUnreachable"] = 3, ["Redirect"] = 5, ["Echo"] = 8, ["EchoRequest"] = 8,
+        ["RouterAdvertisement"] = 9, ["RouterSelection"] = 10, ["RouterSolicitation"] = 10, ["TimeExceeded"] = 11, ["ParameterProblem"] = 12,
+        ["Timestamp"] = 13, ["TimestampReply"] = 14, ["Photuris"] = 40, ["ExtendedEchoRequest"] = 42, ["ExtendedEchoReply"] = 43,
+    };
+
+    /// <summary>Cilium's names of ICMP message types for IPv6 (its <c>icmpIpv6TypeNameToCode</c>).</summary>
+    private static readonly Dictionary<string, int> IcmpV6Types = new(StringComparer.Ordinal)
+    {
+        ["DestinationUnreachable"] = 1, ["PacketTooBig"] = 2, ["TimeExceeded"] = 3, ["ParameterProblem"] = 4,
+        ["EchoRequest"] = 128, ["EchoReply"] = 129, ["MulticastListenerQuery"] = 130, ["MulticastListenerReport"] = 131,
+        ["MulticastListenerDone"] = 132, ["RouterSolicitation"] = 133, ["RouterAdvertisement"] = 134, ["NeighborSolicitation"] = 135,
+        ["NeighborAdvertisement"] = 136, ["RedirectMessage"] = 137, ["RouterRenumbering"] = 138, ["ICMPNodeInformationQuery"] = 139,
+        ["ICMPNodeInformationResponse"] = 140, ["InverseNeighborDiscoverySolicitation"] = 141, ["InverseNeighborDiscoveryAdvertisement"] = 142,
+        ["HomeAgentAddressDiscoveryRequest"] = 144, ["HomeAgentAddressDiscoveryReply"] = 145, ["MobilePrefixSolicitation"] = 146,
+        ["MobilePrefixAdvertisement"] = 147, ["DuplicateAddressRequestCodeSuffix"] = 157, ["DuplicateAddressConfirmationCodeSuffix"] = 158,
+        ["ExtendedEchoRequest"] = 160, ["ExtendedEchoReply"] = 161,
+    };
 
     private static IpSet? Cidrs(MappingNode rule, string path, string p, PolicyContext context)
     {

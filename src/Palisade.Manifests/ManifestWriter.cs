@@ -325,7 +325,9 @@ public static class ManifestWriter
             ("toFQDNs", rule.Fqdns?.Select(static f => (object?)DnsMatch(f)).ToList()),
             ("toServices", rule.Services?.Select(static s => (object?)Service(s)).ToList()),
             ("toPorts", rule.ToPorts?.Select(static entry => (object?)PortRule(entry)).ToList()),
-            ("icmps", rule.HasIcmps ? new List<object?> { Map(("fields", new List<object?> { Map(("type", 8), ("family", "IPv4")) })) } : null));
+            ("icmps", rule.Icmps is { } icmps
+                ? new List<object?> { Map(("fields", icmps.SelectMany(static i => i.Protocols.Select(p => (object?)Map(("type", i.Port ?? 0), ("family", p == Protocol.IcmpV6 ? "IPv6" : "IPv4")))).ToList())) }
+                : null));
     }
 
     private static Dictionary<string, object?> Service(CiliumServiceRef service) => service.Name is { } name

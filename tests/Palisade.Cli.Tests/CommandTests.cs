@@ -65,6 +65,30 @@ public sealed class CommandTests : IDisposable
     public void Eval_PortOutOfRange_ExitsTwo(string port) =>
         Assert.Equal(2, CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "project-alpha/postgres", "--port", port).ExitCode);
 
+    [Fact]
+    public void Eval_PingToTheProjectDatabase_DeniedByItsPortRule()
+    {
+        // The database's NetworkPolicy names ports, so it admits no ICMP.
+        var result = CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "project-alpha/postgres", "--protocol", "ICMP");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("DENIED: project-alpha/jupyter", result.Output, StringComparison.Ordinal);
+        Assert.Contains(" : ICMP 8", result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--protocol", "ICMP", "--port", "8", "has no ports")]
+    [InlineData("--protocol", "ICMPv6", "--icmp-type", "256", "not between 0 and 255")]
+    [InlineData("--protocol", "TCP", "--icmp-type", "8", "takes --port")]
+    [InlineData("--protocol", "UDP", "--dns-query", "pypi.org", "needs --port")]
+    public void Eval_PortOrTypeThatDoesNotFitTheProtocol_ExitsTwo(string option1, string value1, string option2, string value2, string message)
+    {
+        var result = CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "project-alpha/postgres", option1, value1, option2, value2);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("GET", "/repository/pypi/simple/numpy/", 0, "CiliumNetworkPolicy project-alpha/workspace-mirror-read-only spec.egress[0].toPorts[0].rules.http[0] allows the request")]
     [InlineData("HEAD", "/repository/cran/src/contrib/PACKAGES", 0, "rules.http[0] allows the request")]
@@ -225,6 +249,7 @@ public sealed class CommandTests : IDisposable
               metadata: {name: a, labels: {app: "bad value"}}
             expect:
               - probe: {from: default/a, to: default/a, protocol: TCP, port: 80, verdict: maybe}
+              - probe: {from: default/a, to: default/a, protocol: ICMP, port: 300, verdict: deny}
               - matrix:
                   protocol: TCP
                   port: 80
@@ -240,7 +265,9 @@ public sealed class CommandTests : IDisposable
         Assert.Contains("error PAL0009", result.Error, StringComparison.Ordinal);
         Assert.Contains($"{file}:7:", result.Error, StringComparison.Ordinal);
         Assert.Contains("'maybe' is not a verdict", result.Error, StringComparison.Ordinal);
-        Assert.Contains($"{file}:13:", result.Error, StringComparison.Ordinal);
+        Assert.Contains($"{file}:8:", result.Error, StringComparison.Ordinal);
+        Assert.Contains("ICMP type 300 is not between 0 and 255", result.Error, StringComparison.Ordinal);
+        Assert.Contains($"{file}:14:", result.Error, StringComparison.Ordinal);
         Assert.Contains("row 'default/a' has 2 cells but the header names 1 destinations", result.Error, StringComparison.Ordinal);
     }
 

@@ -78,7 +78,7 @@ public sealed class CiliumPolicyDecoderTests
         Assert.Equal([("X-Project", (string?)"alpha")], http[1].Headers);
         Assert.Single(block.EgressDeny!);
         Assert.Equal([CiliumEntity.RemoteNode], block.Ingress![0].Entities!);
-        Assert.True(block.Ingress[1].HasIcmps);
+        Assert.Equal([(Protocol.Icmp, (int?)8)], block.Ingress[1].Icmps!.Select(static i => (i.Protocols.Single(), i.Port)));
     }
 
     /// <summary>Policies the Cilium agent refuses: Palisade warns (the API server stores them) and leaves the policy out, as the agent does.</summary>
@@ -114,6 +114,19 @@ public sealed class CiliumPolicyDecoderTests
         Assert.Empty(result.Cluster.CiliumPolicies);
     }
 
+    [Theory]
+    [InlineData("{type: 8, family: IPv4}", "ICMP 8")]
+    [InlineData("{type: EchoRequest}, {type: EchoRequest, family: IPv6}", "ICMP 8,ICMPv6 128")]
+    [InlineData("{type: 0}, {type: PacketTooBig, family: IPv6}, {type: 255}", "ICMP 0,255,ICMPv6 2")]
+    public void Load_IcmpFields_AdmitTheirTypesByFamily(string fields, string admitted)
+    {
+        var result = LoadText(Valid.Replace("{type: 8, family: IPv4}", fields, StringComparison.Ordinal));
+
+        Assert.False(result.HasErrors, string.Join("\n", result.Diagnostics));
+        var rule = Assert.Single(Assert.Single(result.Cluster.CiliumPolicies).Blocks).Ingress![1];
+        Assert.Equal(admitted, rule.Icmps!.Aggregate(ConnectionSet.None, static (set, port) => set.Union(port.Resolve(null))).ToString());
+    }
+
     [Fact]
     public void Load_EmptyPeerListBesideAnotherKind_IsAccepted()
     {
@@ -130,6 +143,10 @@ public sealed class CiliumPolicyDecoderTests
     [InlineData("cidr: 10.0.0.0/8", "cidr: 10.0.0/8", DiagnosticCodes.InvalidCidr, "spec.egress[3].toCIDRSet[0].cidr")]
     [InlineData("port: \"443\"", "port: \"70000\"", DiagnosticCodes.InvalidPort, "spec.egress[1].toPorts[0].ports[0].port")]
     [InlineData("  endpointSelector: {matchLabels: {app: jupyter}}\n", "", DiagnosticCodes.MissingField, "spec.endpointSelector")]
+    [InlineData("{type: 8, family: IPv4}", "{type: 8, family: IPv5}", DiagnosticCodes.InvalidProtocol, "spec.ingress[1].icmps[0].fields[0].family")]
+    [InlineData("{type: 8, family: IPv4}", "{type: 256}", DiagnosticCodes.InvalidPort, "spec.ingress[1].icmps[0].fields[0].type")]
+    [InlineData("{type: 8, family: IPv4}", "{type: PacketTooBig, family: IPv4}", DiagnosticCodes.InvalidPort, "spec.ingress[1].icmps[0].fields[0].type")]
+    [InlineData("{type: 8, family: IPv4}", "{family: IPv4}", DiagnosticCodes.MissingField, "spec.ingress[1].icmps[0].fields[0].type")]
     public void Load_PolicyTheApiServerRefuses_IsAnError(string from, string to, string code, string path)
     {
         var yaml = Valid.Replace(from, to, StringComparison.Ordinal);

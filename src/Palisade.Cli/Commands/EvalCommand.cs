@@ -19,10 +19,14 @@ internal static class EvalCommand
         var to = new Option<string>("--to") { Description = "Destination, in the same forms as --from", Required = true };
         var protocol = new Option<string>("--protocol")
         {
-            Description = "TCP, UDP or SCTP",
+            Description = "TCP, UDP, SCTP, ICMP or ICMPv6",
             DefaultValueFactory = _ => "TCP",
-        }.AcceptOnlyFromAmong("TCP", "UDP", "SCTP", "tcp", "udp", "sctp");
-        var port = new Option<int>("--port") { Description = "Destination port, 1-65535", Required = true };
+        }.AcceptOnlyFromAmong("TCP", "UDP", "SCTP", "ICMP", "ICMPv6", "tcp", "udp", "sctp", "icmp", "icmpv6");
+        var port = new Option<int?>("--port") { Description = "Destination port, 1-65535 (TCP, UDP and SCTP)" };
+        var icmpType = new Option<int?>("--icmp-type")
+        {
+            Description = "The ICMP message type, 0-255 (ICMP and ICMPv6; default the echo request: 8, or 128 for ICMPv6)",
+        };
         var explain = new Option<bool>("--explain")
         {
             Description = "Also list the policies that select each end and the rules that match the peer but not the port",
@@ -45,22 +49,53 @@ internal static class EvalCommand
             "Decide one connection, and optionally one HTTP request or DNS query on it: prints ALLOWED or DENIED with the tier, policy and rule that decided each direction. " +
             "Exit code 0 when allowed, 1 when denied, 2 on bad input.")
         {
-            paths, from, to, protocol, port, method, path, host, headers, query, explain, scope, verbose,
+            paths, from, to, protocol, port, icmpType, method, path, host, headers, query, explain, scope, verbose,
         };
 
         command.SetAction(parse =>
         {
-            var portNumber = parse.GetValue(port);
-            if (portNumber is < 1 or > 65535)
+            if (!Protocols.TryParse(parse.GetRequiredValue(protocol), out var proto))
             {
-                error.WriteLine($"palisade: --port {portNumber} is not between 1 and 65535");
+                error.WriteLine("palisade: --protocol must be TCP, UDP, SCTP, ICMP or ICMPv6");
                 return ExitCodes.BadInput;
             }
 
-            if (!Protocols.TryParse(parse.GetRequiredValue(protocol), out var proto))
+            int portNumber;
+            if (proto.IsIcmp())
             {
-                error.WriteLine("palisade: --protocol must be TCP, UDP or SCTP");
-                return ExitCodes.BadInput;
+                if (parse.GetValue(port) is not null)
+                {
+                    error.WriteLine($"palisade: {proto.Name()} has no ports; give --icmp-type instead (8 is an echo request, 128 for ICMPv6)");
+                    return ExitCodes.BadInput;
+                }
+
+                portNumber = parse.GetValue(icmpType) ?? (proto == Protocol.Icmp ? 8 : 128);
+                if (portNumber is < 0 or > 255)
+                {
+                    error.WriteLine($"palisade: --icmp-type {portNumber} is not between 0 and 255");
+                    return ExitCodes.BadInput;
+                }
+            }
+            else
+            {
+                if (parse.GetValue(icmpType) is not null)
+                {
+                    error.WriteLine($"palisade: --icmp-type is for ICMP and ICMPv6; {proto.Name()} takes --port");
+                    return ExitCodes.BadInput;
+                }
+
+                if (parse.GetValue(port) is not { } given)
+                {
+                    error.WriteLine($"palisade: {proto.Name()} needs --port (1-65535)");
+                    return ExitCodes.BadInput;
+                }
+
+                portNumber = given;
+                if (portNumber is < 1 or > 65535)
+                {
+                    error.WriteLine($"palisade: --port {portNumber} is not between 1 and 65535");
+                    return ExitCodes.BadInput;
+                }
             }
 
             var log = CommonOptions.Logger(error, parse.GetValue(verbose));

@@ -643,10 +643,10 @@ public static class SnapshotCompiler
             var peers = CiliumPeers(policy, rule, direction, context);
             if (rule.ToPorts is null)
             {
-                // Without toPorts a rule covers every port, unless it names ICMP types: then it covers
-                // only those, which Palisade does not model, so no TCP, UDP or SCTP connection.
-                yield return rule.HasIcmps
-                    ? new RuleDraft(direction, $"{rule.Path}.icmps", peers, [], false, action, null)
+                // Without toPorts a rule covers every port and ICMP, unless it names ICMP types: then it
+                // covers only those, and no TCP, UDP or SCTP connection.
+                yield return rule.Icmps is { } icmps
+                    ? new RuleDraft(direction, $"{rule.Path}.icmps", peers, icmps, false, action, null)
                     : new RuleDraft(direction, rule.Path, peers, null, true, action, null);
                 yield break;
             }

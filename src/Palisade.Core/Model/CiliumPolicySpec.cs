@@ -145,8 +145,14 @@ public sealed record CiliumRuleSpec
     /// <summary><c>toPorts</c>; null when absent or empty (every port).</summary>
     public IReadOnlyList<CiliumPortRuleSpec>? ToPorts { get; init; }
 
-    /// <summary>Whether <c>icmps</c> is set: the rule then also (or only) admits ICMP, which Palisade's connections do not carry.</summary>
-    public bool HasIcmps { get; init; }
+    /// <summary>
+    /// <c>icmps</c>: the ICMP message types the rule admits (ICMP or ICMPv6, the type as the port);
+    /// null when absent. A rule with them admits no TCP, UDP or SCTP.
+    /// </summary>
+    public IReadOnlyList<CiliumPortSpec>? Icmps { get; init; }
+
+    /// <summary>Whether <c>icmps</c> is set.</summary>
+    public bool HasIcmps => Icmps is not null;
 
     /// <summary>The rule's path, e.g. <c>spec.ingress[0]</c>.</summary>
     public required string Path { get; init; }

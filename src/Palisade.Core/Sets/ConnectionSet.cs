@@ -5,15 +5,16 @@ namespace Palisade.Sets;
 
 /// <summary>
 /// An immutable set of (protocol, port) pairs: what a rule admits or a connection carries. Ports run
-/// from 1 to 65535 for each of TCP, UDP and SCTP. Internally one <see cref="IntervalSet{T}"/> over
-/// the key <c>protocol * 65536 + port</c>, so union, intersection and difference are single merges.
+/// from 1 to 65535 for each of TCP, UDP and SCTP; for ICMP and ICMPv6 the "port" is the message type,
+/// 0 to 255, as Cilium treats it. Internally one <see cref="IntervalSet{T}"/> over the key
+/// <c>protocol * 65536 + port</c>, so union, intersection and difference are single merges.
 /// </summary>
 public sealed class ConnectionSet : IEquatable<ConnectionSet>
 {
-    /// <summary>The lowest port a connection set holds.</summary>
+    /// <summary>The lowest port of a transport protocol.</summary>
     public const int MinPort = 1;
 
-    /// <summary>The highest port a connection set holds.</summary>
+    /// <summary>The highest port of a transport protocol.</summary>
     public const int MaxPort = 65535;
 
     private const uint Stride = 65536;
@@ -21,9 +22,14 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
     /// <summary>No connection at all.</summary>
     public static readonly ConnectionSet None = new(IntervalSet<uint>.Empty);
 
-    /// <summary>Every port of every protocol ("All Connections").</summary>
-    public static readonly ConnectionSet All = new(IntervalSet<uint>.FromIntervals(
-        Protocols.All.Select(static p => new Interval<uint>(Key(p, MinPort), Key(p, MaxPort)))));
+    /// <summary>Every port of every protocol, ICMP included: what a rule without ports admits ("All Connections").</summary>
+    public static readonly ConnectionSet All = Every(Protocols.All);
+
+    /// <summary>Every port of TCP, UDP and SCTP, and no ICMP: all that netpol-analyzer's model holds.</summary>
+    public static readonly ConnectionSet Transport = Every(Protocols.Transport);
+
+    /// <summary>Every ICMP and ICMPv6 message type.</summary>
+    public static readonly ConnectionSet AllIcmp = Every([Protocol.Icmp, Protocol.IcmpV6]);
 
     private ConnectionSet(IntervalSet<uint> keys) => Keys = keys;
 
@@ -33,20 +39,23 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
     /// <summary>Whether the set holds no connection.</summary>
     public bool IsEmpty => Keys.IsEmpty;
 
-    /// <summary>Whether the set holds every port of every protocol.</summary>
+    /// <summary>Whether the set holds every port of every protocol, ICMP included.</summary>
     public bool IsAll => Equals(All);
 
     private static uint Key(Protocol protocol, int port) => ((uint)protocol * Stride) + (uint)port;
 
-    /// <summary>Every port of <paramref name="protocol"/>.</summary>
-    public static ConnectionSet AllPorts(Protocol protocol) => Ports(protocol, MinPort, MaxPort);
+    private static ConnectionSet Every(IEnumerable<Protocol> protocols) => new(IntervalSet<uint>.FromIntervals(
+        protocols.Select(static p => new Interval<uint>(Key(p, p.MinPort()), Key(p, p.MaxPort())))));
 
-    /// <summary>Ports <paramref name="from"/> to <paramref name="to"/> (inclusive) of <paramref name="protocol"/>.</summary>
+    /// <summary>Every port of <paramref name="protocol"/>.</summary>
+    public static ConnectionSet AllPorts(Protocol protocol) => Ports(protocol, protocol.MinPort(), protocol.MaxPort());
+
+    /// <summary>Ports (or ICMP types) <paramref name="from"/> to <paramref name="to"/> (inclusive) of <paramref name="protocol"/>.</summary>
     public static ConnectionSet Ports(Protocol protocol, int from, int to)
     {
-        if (from < MinPort || to > MaxPort || from > to)
+        if (from < protocol.MinPort() || to > protocol.MaxPort() || from > to)
         {
-            throw new ArgumentOutOfRangeException(nameof(from), $"Port range {from}-{to} is not within {MinPort}-{MaxPort}.");
+            throw new ArgumentOutOfRangeException(nameof(from), $"{protocol.Name()} range {from}-{to} is not within {protocol.MinPort()}-{protocol.MaxPort()}.");
         }
 
         return new ConnectionSet(IntervalSet<uint>.Range(Key(protocol, from), Key(protocol, to)));
@@ -110,15 +119,22 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
     /// <summary>
     /// netpol-analyzer's text: <c>All Connections</c>, <c>No Connections</c>, or protocols in
     /// alphabetical order with their ports, e.g. <c>SCTP 9003,TCP 80,8080-8090,UDP 53</c>.
+    /// netpol-analyzer knows no ICMP, so the text speaks of it only where rules named ICMP types:
+    /// ICMP that is wholly admitted or wholly refused beside TCP, UDP or SCTP is left out (every
+    /// port of those three reads <c>All Connections</c>), and ICMP alone is written out
+    /// (<c>ICMP 8,ICMPv6 128</c>).
     /// </summary>
     public override string ToString()
     {
-        if (IsAll)
+        var transport = Intersect(Transport);
+        var icmp = Intersect(AllIcmp);
+        var icmpShown = !icmp.IsEmpty && (transport.IsEmpty || !icmp.Equals(AllIcmp));
+        if (transport.Equals(Transport) && !icmpShown)
         {
             return "All Connections";
         }
 
-        if (IsEmpty)
+        if (transport.IsEmpty && !icmpShown)
         {
             return "No Connections";
         }
@@ -126,7 +142,7 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
         var text = new StringBuilder();
         foreach (var protocol in Protocols.PrintOrder)
         {
-            var ports = PortsOf(protocol);
+            IReadOnlyList<(int From, int To)> ports = protocol.IsIcmp() && !icmpShown ? [] : PortsOf(protocol);
             if (ports.Count == 0)
             {
                 continue;
@@ -198,7 +214,7 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
             var toText = dash < 0 ? item : item[(dash + 1)..];
             if (!int.TryParse(fromText, NumberStyles.None, CultureInfo.InvariantCulture, out var from)
                 || !int.TryParse(toText, NumberStyles.None, CultureInfo.InvariantCulture, out var to)
-                || from < MinPort || to > MaxPort || from > to)
+                || from < protocol.Value.MinPort() || to > protocol.Value.MaxPort() || from > to)
             {
                 return false;
             }

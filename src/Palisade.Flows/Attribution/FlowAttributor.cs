@@ -114,7 +114,7 @@ public sealed class FlowAttributor
         var reply = flow.IsReply == true;
         var (fromFlow, toFlow) = reply ? (flow.Destination, flow.Source) : (flow.Source, flow.Destination);
         var (fromIp, toIp) = reply ? (flow.DestinationIp, flow.SourceIp) : (flow.SourceIp, flow.DestinationIp);
-        var port = reply ? flow.SourcePort : flow.DestinationPort;
+        var port = PortOf(flow, protocol, reply);
         var names = reply ? flow.SourceNames : flow.DestinationNames;
         if (!TryResolve(fromFlow, fromIp, [], cache, out var from) || !TryResolve(toFlow, toIp, names, cache, out var to))
         {
@@ -226,10 +226,45 @@ public sealed class FlowAttributor
             case FlowProtocol.Sctp:
                 protocol = Protocol.Sctp;
                 return true;
+            case FlowProtocol.Icmpv4:
+                protocol = Protocol.Icmp;
+                return true;
+            case FlowProtocol.Icmpv6:
+                protocol = Protocol.IcmpV6;
+                return true;
             default:
                 protocol = default;
                 return false;
         }
+    }
+
+    /// <summary>
+    /// What policies judge a flow by: its destination port, or for ICMP its message type (Cilium's
+    /// rules name types as ports). A reply is judged as the connection it answers: by the server's
+    /// port, and for ICMP by the request's type (an echo reply as the echo request it answers).
+    /// </summary>
+    private static int PortOf(FlowRecord flow, Protocol protocol, bool reply)
+    {
+        if (!protocol.IsIcmp())
+        {
+            return reply ? flow.SourcePort : flow.DestinationPort;
+        }
+
+        var type = flow.IcmpType;
+        if (!reply)
+        {
+            return type;
+        }
+
+        return (protocol, type) switch
+        {
+            (Protocol.Icmp, 0) => 8,
+            (Protocol.Icmp, 14) => 13,
+            (Protocol.Icmp, 43) => 42,
+            (Protocol.IcmpV6, 129) => 128,
+            (Protocol.IcmpV6, 161) => 160,
+            _ => type,
+        };
     }
 
     /// <summary>

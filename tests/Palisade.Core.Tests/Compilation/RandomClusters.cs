@@ -16,6 +16,12 @@ internal static class RandomClusters
 
     public static readonly int[] ProbePorts = [53, 80, 81, 443, 5432, 8080];
 
+    /// <summary>ICMP message types probed: echo reply and request for IPv4, echo request for IPv6.</summary>
+    public static readonly int[] ProbeIcmpTypes = [0, 8, 128];
+
+    /// <summary>The ports (or, for ICMP, message types) probed for <paramref name="protocol"/>.</summary>
+    public static int[] ProbesOf(Protocol protocol) => protocol.IsIcmp() ? ProbeIcmpTypes : ProbePorts;
+
     public static readonly string[] OutsideAddresses = ["8.8.8.8", "10.0.0.9", "10.1.2.3", "192.168.1.20", "2001:db8::7"];
 
     /// <summary>A random cluster with Cilium policies besides the others.</summary>
@@ -108,7 +114,7 @@ internal static class RandomClusters
                 Entities = kind == 1 ? [(CiliumEntity)random.Next(6)] : null,
                 Cidrs = kind == 2 ? IpPrefix.Parse(random.Next(2) == 0 ? "0.0.0.0/0" : "8.8.8.0/24").ToSet() : null,
                 Fqdns = kind == 5 && egress && !deny ? [DnsPattern.Create(random.Next(2) == 0 ? "example.org" : "*.example.org", DnsPatternStyle.Glob)] : null,
-                HasIcmps = !withPorts && random.Next(4) == 0,
+                Icmps = !withPorts && random.Next(4) == 0 ? [new CiliumPortSpec { Protocols = [random.Next(2) == 0 ? Protocol.Icmp : Protocol.IcmpV6], Port = random.Next(2) == 0 ? 8 : 128 }] : null,
                 ToPorts = withPorts
                     ?
                     [

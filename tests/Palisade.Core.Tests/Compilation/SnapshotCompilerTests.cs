@@ -21,7 +21,7 @@ public sealed class SnapshotCompilerTests
                 var outside = RandomClusters.OutsideAddresses.Select(a => IpNumbers.TryParse(a, out var n) ? n : throw new FormatException(a)).ToList();
                 foreach (var protocol in Protocols.All)
                 {
-                    foreach (var port in RandomClusters.ProbePorts)
+                    foreach (var port in RandomClusters.ProbesOf(protocol))
                     {
                         for (var s = 0; s < cluster.Pods.Count; s++)
                         {
@@ -66,7 +66,7 @@ public sealed class SnapshotCompilerTests
                 var outside = RandomClusters.OutsideAddresses.Select(a => IpNumbers.TryParse(a, out var n) ? n : throw new FormatException(a)).ToList();
                 foreach (var protocol in Protocols.All)
                 {
-                    foreach (var port in RandomClusters.ProbePorts)
+                    foreach (var port in RandomClusters.ProbesOf(protocol))
                     {
                         for (var s = 0; s < cluster.Pods.Count; s++)
                         {
@@ -210,7 +210,7 @@ public sealed class SnapshotCompilerTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Evaluate_CiliumRuleWithOnlyIcmps_IsolatesAndAdmitsNoPort(bool withPeer)
+    public void Evaluate_CiliumRuleWithOnlyIcmps_AdmitsItsTypesAndNoPort(bool withPeer)
     {
         var cluster = new ClusterSpec
         {
@@ -234,7 +234,7 @@ public sealed class SnapshotCompilerTests
                                 {
                                     Path = "spec.ingress[0]",
                                     Endpoints = withPeer ? [new LabelSelectorSpec { MatchLabels = LabelSet.Of(("app", "client")) }] : null,
-                                    HasIcmps = true,
+                                    Icmps = [new CiliumPortSpec { Protocols = [Protocol.Icmp], Port = 8 }],
                                 },
                             ],
                         },
@@ -246,13 +246,22 @@ public sealed class SnapshotCompilerTests
         Assert.True(snapshot.TryResolve("default/client", out var client, out _));
         Assert.True(snapshot.TryResolve("default/server", out var server, out _));
 
-        foreach (var protocol in Protocols.All)
+        foreach (var protocol in Protocols.Transport)
         {
             Assert.False(snapshot.Evaluate(client, server, protocol, 5432));
             Assert.False(snapshot.Explain(client, server, protocol, 5432).Allowed);
         }
 
+        // The echo request it names passes; other types, and ICMPv6, do not.
+        Assert.True(snapshot.Evaluate(client, server, Protocol.Icmp, 8));
+        Assert.StartsWith("CiliumNetworkPolicy default/ping-only spec.ingress[0]", Assert.Single(snapshot.Explain(client, server, Protocol.Icmp, 8).Ingress.AllowingRules).ToString(), StringComparison.Ordinal);
+        Assert.False(snapshot.Evaluate(client, server, Protocol.Icmp, 0));
+        Assert.False(snapshot.Evaluate(client, server, Protocol.IcmpV6, 8));
+        Assert.Equal("ICMP 8", snapshot.Allowed(snapshot.Pods.First(p => p.Spec.Name == "client").Identity, snapshot.Pods.First(p => p.Spec.Name == "server").Identity).ToString());
+
+        // The client is selected by nothing: everything leaves it, ICMP included.
         Assert.True(snapshot.Evaluate(server, client, Protocol.Tcp, 5432));
+        Assert.True(snapshot.Evaluate(server, client, Protocol.IcmpV6, 128));
     }
 
     [Fact]

@@ -31,12 +31,34 @@ public sealed class ConnectionSetTests
     }
 
     [Fact]
-    public void ToString_EveryPortOfEveryProtocol_IsAllConnections()
+    public void ToString_EveryPortOfEveryTransportProtocol_IsAllConnections()
     {
-        var all = ConnectionSet.AllPorts(Protocol.Tcp).Union(ConnectionSet.AllPorts(Protocol.Udp)).Union(ConnectionSet.AllPorts(Protocol.Sctp));
-        Assert.Equal("All Connections", all.ToString());
-        Assert.True(all.IsAll);
+        // netpol-analyzer's model has no ICMP: every port of TCP, UDP and SCTP is all it knows.
+        var transport = ConnectionSet.AllPorts(Protocol.Tcp).Union(ConnectionSet.AllPorts(Protocol.Udp)).Union(ConnectionSet.AllPorts(Protocol.Sctp));
+        Assert.Equal("All Connections", transport.ToString());
+        Assert.False(transport.IsAll);
+        Assert.True(transport.Union(ConnectionSet.AllIcmp).IsAll);
+        Assert.Equal("All Connections", ConnectionSet.All.ToString());
     }
+
+    [Theory]
+    [InlineData("ICMP 8", "ICMP 8")]
+    [InlineData("ICMP 0,8,ICMPv6 128-129", "ICMP 0,8,ICMPv6 128-129")]
+    [InlineData("ICMP 8,TCP 80", "ICMP 8,TCP 80")]
+    [InlineData("ICMP 0-255,ICMPv6 0-255", "ICMP 0-255,ICMPv6 0-255")]
+    [InlineData("ICMP 0-255,ICMPv6 0-255,TCP 80", "TCP 80")]
+    [InlineData("ICMP 0-7,9-255,ICMPv6 0-255,SCTP 1-65535,TCP 1-65535,UDP 1-65535", "ICMP 0-7,9-255,ICMPv6 0-255,SCTP 1-65535,TCP 1-65535,UDP 1-65535")]
+    public void ToString_Icmp_ShownWhereRulesNamedTypes(string text, string printed)
+    {
+        // Wholly admitted beside TCP, UDP or SCTP (what an admin deny of some ports leaves of a rule
+        // without ports), ICMP is left out, so that the text is netpol-analyzer's.
+        Assert.True(ConnectionSet.TryParse(text, out var set), text);
+        Assert.Equal(printed, set.ToString());
+    }
+
+    [Fact]
+    public void Ports_IcmpTypeBeyond255_Throws() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => ConnectionSet.Port(Protocol.Icmp, 256));
 
     [Fact]
     public void ToString_OneProtocolFull_ListsTheRange() =>
@@ -54,11 +76,12 @@ public sealed class ConnectionSetTests
 
     [Theory]
     [InlineData("TCP")]
+    [InlineData("ICMP 256")]
     [InlineData("80")]
     [InlineData("TCP 0")]
     [InlineData("TCP 70000")]
     [InlineData("TCP 90-80")]
-    [InlineData("ICMP 8")]
+    [InlineData("ICMP")]
     public void TryParse_Malformed_Fails(string text) => Assert.False(ConnectionSet.TryParse(text, out _));
 
     [Fact]

@@ -206,6 +206,97 @@ public sealed class FlowAttributorTests
         Assert.All(flows, f => Assert.Equal(Disagreement.None, f.Attribution!.Disagreement));
     }
 
+    /// <summary>A project whose database answers ping from its workspace (a Cilium icmps rule) and takes TCP 5432 (a NetworkPolicy with ports).</summary>
+    private static readonly Lazy<PolicySnapshot> Pings = new(() =>
+    {
+        var loaded = ManifestLoader.LoadText("""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: jupyter-0, namespace: project-alpha, labels: {app: jupyter}}
+            status: {podIP: 10.1.0.10}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: postgres-0, namespace: project-alpha, labels: {app: postgres}}
+            status: {podIP: 10.1.0.20}
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: postgres-ingress, namespace: project-alpha}
+            spec:
+              podSelector: {matchLabels: {app: postgres}}
+              ingress:
+              - from: [{podSelector: {matchLabels: {app: jupyter}}}]
+                ports: [{port: 5432, protocol: TCP}]
+            ---
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: postgres-ping, namespace: project-alpha}
+            spec:
+              endpointSelector: {matchLabels: {app: postgres}}
+              ingress:
+              - fromEndpoints: [{matchLabels: {app: jupyter}}]
+                icmps: [{fields: [{type: EchoRequest}]}]
+            """, "pings.yaml");
+        Assert.False(loaded.HasErrors, string.Join("\n", loaded.Diagnostics));
+        return SnapshotCompiler.Compile(loaded.Cluster);
+    });
+
+    private static FlowRecord Icmp(string verdict, bool fromJupyter, string icmp, bool reply, string family = "ICMPv4", string direction = "INGRESS")
+    {
+        var (from, to) = fromJupyter ? (("jupyter-0", "jupyter", "10.1.0.10"), ("postgres-0", "postgres", "10.1.0.20")) : (("postgres-0", "postgres", "10.1.0.20"), ("jupyter-0", "jupyter", "10.1.0.10"));
+        var line = "{\"flow\":{\"time\":\"2026-11-28T10:00:00Z\",\"verdict\":\"" + verdict + "\",\"IP\":{\"source\":\"" + from.Item3 + "\",\"destination\":\"" + to.Item3 +
+            "\",\"ipVersion\":\"IPv4\"},\"l4\":{\"" + family + "\":" + icmp + "},\"source\":{\"namespace\":\"project-alpha\",\"pod_name\":\"" + from.Item1 + "\",\"labels\":[\"k8s:app=" + from.Item2 +
+            "\"]},\"destination\":{\"namespace\":\"project-alpha\",\"pod_name\":\"" + to.Item1 + "\",\"labels\":[\"k8s:app=" + to.Item2 + "\"]},\"traffic_direction\":\"" + direction + "\",\"is_reply\":" +
+            (reply ? "true" : "false") + (verdict == "DROPPED" ? ",\"drop_reason_desc\":\"POLICY_DENIED\"" : string.Empty) + "},\"node_name\":\"worker-1\"}";
+        Assert.Equal(FlowLineKind.Flow, new HubbleFlowParser().TryParse(Encoding.UTF8.GetBytes(line), out var flow, out var error));
+        Assert.Equal(default, error);
+        return flow!;
+    }
+
+    [Fact]
+    public void Attribute_PingTheIcmpsRuleAllows_IsAllowedByIt()
+    {
+        var a = new FlowAttributor(Pings.Value).Attribute(Icmp("FORWARDED", fromJupyter: true, "{\"type\":8}", reply: false)).Attribution!;
+
+        Assert.Equal(EngineVerdict.Allowed, a.Verdict);
+        Assert.Equal("CiliumNetworkPolicy project-alpha/postgres-ping", a.Policy);
+        Assert.Equal(Disagreement.None, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_EchoReply_IsJudgedAsTheRequestItAnswers()
+    {
+        // Hubble leaves out type 0 (the echo reply): "ICMPv4":{}. Leaving the database, the reply is
+        // judged at the database's ingress, where the ping came in.
+        var a = new FlowAttributor(Pings.Value).Attribute(Icmp("FORWARDED", fromJupyter: false, "{}", reply: true, direction: "EGRESS")).Attribution!;
+
+        Assert.Equal(EngineVerdict.Allowed, a.Verdict);
+        Assert.Equal("CiliumNetworkPolicy project-alpha/postgres-ping", a.Policy);
+    }
+
+    [Theory]
+    [InlineData("{\"type\":13}", "ICMPv4")]
+    [InlineData("{\"type\":128}", "ICMPv6")]
+    public void Attribute_IcmpTheRulesDoNotName_IsDeniedAndForwardingItIsAGap(string icmp, string family)
+    {
+        // The NetworkPolicy names ports, so it admits no ICMP; the icmps rule admits IPv4 echo requests only.
+        var a = new FlowAttributor(Pings.Value).Attribute(Icmp("FORWARDED", fromJupyter: true, icmp, reply: false, family)).Attribution!;
+
+        Assert.Equal(EngineVerdict.Denied, a.Verdict);
+        Assert.Equal(Disagreement.ForwardedButDenied, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_PingTheOtherWay_IsDeniedWhereNoPolicyIsolates()
+    {
+        // Nothing selects the workspace for ingress: the database may ping it.
+        var a = new FlowAttributor(Pings.Value).Attribute(Icmp("DROPPED", fromJupyter: false, "{\"type\":8}", reply: false)).Attribution!;
+
+        Assert.Equal(EngineVerdict.Allowed, a.Verdict);
+        Assert.Equal(Disagreement.DroppedButAllowed, a.Disagreement);
+    }
+
     [Fact]
     public void Attribute_PodsUnknownToTheSnapshot_GetNoVerdict()
     {
