@@ -15,6 +15,8 @@ namespace Palisade.Manifests;
 /// </summary>
 internal static partial class CiliumPolicyDecoder
 {
+    private static readonly string[] CidrSetKinds = ["cidr", "cidrGroupRef", "cidrGroupSelector"];
+
     private static readonly string[] BlockFields =
         ["endpointSelector", "nodeSelector", "ingress", "ingressDeny", "egress", "egressDeny", "enableDefaultDeny", "description", "labels", "log"];
 
@@ -259,7 +261,7 @@ internal static partial class CiliumPolicyDecoder
             }
         }
 
-        var cidrs = Cidrs(rule, path, p, context);
+        var (cidrs, cidrGroups) = Cidrs(rule, path, p, context);
         List<DnsPattern>? fqdns = null;
         if (!from && rule.Has("toFQDNs"))
         {
@@ -311,6 +313,7 @@ internal static partial class CiliumPolicyDecoder
             Endpoints = endpoints,
             Entities = entities,
             Cidrs = cidrs,
+            CidrGroups = cidrGroups,
             Fqdns = fqdns,
             Services = services,
             ToPorts = ports,
@@ -403,10 +406,11 @@ internal static partial class CiliumPolicyDecoder
         ["ExtendedEchoRequest"] = 160, ["ExtendedEchoReply"] = 161,
     };
 
-    private static IpSet? Cidrs(MappingNode rule, string path, string p, PolicyContext context)
+    private static (IpSet? Cidrs, List<CiliumCidrGroupRef>? Groups) Cidrs(MappingNode rule, string path, string p, PolicyContext context)
     {
         var reader = context.Reader;
         IpSet? result = null;
+        List<CiliumCidrGroupRef>? groups = null;
         foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}CIDR", $"{path}.{p}CIDR"), $"{path}.{p}CIDR"))
         {
             result ??= IpSet.Empty;
@@ -432,9 +436,32 @@ internal static partial class CiliumPolicyDecoder
                 }
 
                 reader.KnownFields(set, itemPath, "cidr", "except", "cidrGroupRef", "cidrGroupSelector");
+                var kinds = CidrSetKinds.Where(set.Has).ToList();
+                if (kinds.Count > 1)
+                {
+                    reader.Error(DiagnosticCodes.InvalidPeer, set, itemPath, $"an entry has one of cidr, cidrGroupRef and cidrGroupSelector, not {string.Join(" and ", kinds)}; write one entry each");
+                    continue;
+                }
+
                 if (set.Has("cidrGroupRef") || set.Has("cidrGroupSelector"))
                 {
-                    reader.Warning(DiagnosticCodes.UnsupportedFeature, set, itemPath, "CIDR groups are not evaluated by Palisade; this entry matches nothing");
+                    if (set.Has("except"))
+                    {
+                        reader.Warning(DiagnosticCodes.UnsupportedFeature, set["except"], $"{itemPath}.except", "except applies only beside cidr; Cilium ignores it beside a CIDR group, and so does Palisade");
+                    }
+
+                    if (set.Has("cidrGroupRef"))
+                    {
+                        if (reader.Text(set, "cidrGroupRef", $"{itemPath}.cidrGroupRef") is { Length: > 0 } groupName)
+                        {
+                            (groups ??= []).Add(new CiliumCidrGroupRef(groupName, null));
+                        }
+                    }
+                    else if (reader.Selector(set, "cidrGroupSelector", $"{itemPath}.cidrGroupSelector") is { } groupSelector)
+                    {
+                        (groups ??= []).Add(new CiliumCidrGroupRef(null, groupSelector));
+                    }
+
                     continue;
                 }
 
@@ -461,7 +488,52 @@ internal static partial class CiliumPolicyDecoder
             }
         }
 
-        return result;
+        return (result, groups);
+    }
+
+    /// <summary>
+    /// A CiliumCIDRGroup (<c>cilium.io/v2alpha1</c>, or <c>v2</c> in newer Cilium): cluster-scoped, its
+    /// outside addresses in <c>spec.externalCIDRs</c>.
+    /// </summary>
+    public static void DecodeCidrGroup(MappingNode map, FieldReader reader, ObjectCollection into)
+    {
+        var (name, _, metadata) = ObjectDecoder.Metadata(map, reader, "CiliumCIDRGroup", namespaced: false);
+        if (name is null || metadata is null)
+        {
+            return;
+        }
+
+        var cidrs = IpSet.Empty;
+        if (reader.Map(map, "spec", "spec", required: true) is { } spec)
+        {
+            reader.KnownFields(spec, "spec", "externalCIDRs");
+            if (!spec.Has("externalCIDRs"))
+            {
+                reader.Error(DiagnosticCodes.MissingField, spec, "spec.externalCIDRs", "'externalCIDRs' is required: the group's CIDRs, e.g. [\"192.0.2.0/24\"]", spec.Location);
+            }
+
+            foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(spec, "externalCIDRs", "spec.externalCIDRs"), "spec.externalCIDRs"))
+            {
+                if (reader.Text(item, itemPath) is { } text && Prefix(text, item, itemPath, reader) is { } prefix)
+                {
+                    cidrs = cidrs.Union(prefix.ToSet());
+                }
+            }
+        }
+
+        if (reader.ErrorCount > 0)
+        {
+            return;
+        }
+
+        into.CidrGroups.Add(new CiliumCidrGroupSpec
+        {
+            Name = name,
+            Labels = reader.Labels(metadata, "labels", "metadata.labels"),
+            Cidrs = cidrs,
+            Location = map.Location,
+        });
+        into.Locations.Add((new ObjectKey("CiliumCIDRGroup", string.Empty, name), map.Location));
     }
 
     private static IpPrefix? Prefix(string text, ManifestNode? node, string path, FieldReader reader)

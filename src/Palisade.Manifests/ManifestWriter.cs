@@ -35,6 +35,7 @@ public static class ManifestWriter
         var ciliumByNamespace = namespacedCilium.ToLookup(static p => p.Namespace, StringComparer.Ordinal);
         var clusterWide = cluster.AdminNetworkPolicies.Select(AdminPolicy)
             .Concat(cluster.CiliumPolicies.Where(static p => p.IsClusterwide).Select(CiliumPolicy))
+            .Concat(cluster.CidrGroups.Select(CidrGroup))
             .ToList();
         if (clusterWide.Count > 0)
         {
@@ -116,6 +117,12 @@ public static class ManifestWriter
 
     private static Dictionary<string, string>? Labels(LabelSet labels) =>
         labels.Count == 0 ? null : labels.ToDictionary(static l => l.Key, static l => l.Value, StringComparer.Ordinal);
+
+    private static Dictionary<string, object?> CidrGroup(CiliumCidrGroupSpec group) => Map(
+        ("apiVersion", "cilium.io/v2alpha1"),
+        ("kind", "CiliumCIDRGroup"),
+        ("metadata", Map(("name", group.Name), ("labels", Labels(group.Labels)))),
+        ("spec", Map(("externalCIDRs", group.Cidrs.ToPrefixes().Select(static c => (object?)c.ToString()).ToList()))));
 
     private static Dictionary<string, object?> Namespace(NamespaceSpec ns) => Map(
         ("apiVersion", "v1"),
@@ -321,7 +328,11 @@ public static class ManifestWriter
         return Map(
             ($"{p}Endpoints", rule.Endpoints?.Select(static s => (object?)Selector(s)).ToList()),
             ($"{p}Entities", rule.Entities?.Select(static e => (object?)CiliumPolicyDecoder.Entities.First(pair => pair.Value == e).Key).ToList()),
-            ($"{p}CIDRSet", rule.Cidrs?.ToPrefixes().Select(static c => (object?)Map(("cidr", c.ToString()))).ToList()),
+            ($"{p}CIDRSet", rule.Cidrs is null && rule.CidrGroups is null
+                ? null
+                : (rule.Cidrs?.ToPrefixes().Select(static c => (object?)Map(("cidr", c.ToString()))) ?? [])
+                    .Concat((rule.CidrGroups ?? []).Select(static g => (object?)(g.Name is { } name ? Map(("cidrGroupRef", name)) : Map(("cidrGroupSelector", Selector(g.Selector!))))))
+                    .ToList()),
             ("toFQDNs", rule.Fqdns?.Select(static f => (object?)DnsMatch(f)).ToList()),
             ("toServices", rule.Services?.Select(static s => (object?)Service(s)).ToList()),
             ("toPorts", rule.ToPorts?.Select(static entry => (object?)PortRule(entry)).ToList()),

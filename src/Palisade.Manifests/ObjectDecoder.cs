@@ -26,15 +26,17 @@ internal sealed class ObjectCollection
 
     public List<EndpointSliceSpec> EndpointSlices { get; } = [];
 
+    public List<CiliumCidrGroupSpec> CidrGroups { get; } = [];
+
     /// <summary>Where every object starts, by key, for duplicate checks.</summary>
     public List<(ObjectKey Key, SourceLocation Location)> Locations { get; } = [];
 
     /// <summary>How many objects of each kind there are now, to undo additions with <see cref="Rollback"/>.</summary>
-    public (int, int, int, int, int, int, int, int, int, int) Mark() =>
-        (Namespaces.Count, Pods.Count, Workloads.Count, Nodes.Count, Services.Count, NetworkPolicies.Count, Locations.Count, AdminNetworkPolicies.Count, CiliumPolicies.Count, EndpointSlices.Count);
+    public (int, int, int, int, int, int, int, int, int, int, int) Mark() =>
+        (Namespaces.Count, Pods.Count, Workloads.Count, Nodes.Count, Services.Count, NetworkPolicies.Count, Locations.Count, AdminNetworkPolicies.Count, CiliumPolicies.Count, EndpointSlices.Count, CidrGroups.Count);
 
     /// <summary>Removes what was added since <paramref name="mark"/>.</summary>
-    public void Rollback((int, int, int, int, int, int, int, int, int, int) mark)
+    public void Rollback((int, int, int, int, int, int, int, int, int, int, int) mark)
     {
         static void Trim<T>(List<T> list, int count) => list.RemoveRange(count, list.Count - count);
         Trim(Namespaces, mark.Item1);
@@ -47,6 +49,7 @@ internal sealed class ObjectCollection
         Trim(AdminNetworkPolicies, mark.Item8);
         Trim(CiliumPolicies, mark.Item9);
         Trim(EndpointSlices, mark.Item10);
+        Trim(CidrGroups, mark.Item11);
     }
 
     public void AddRange(ObjectCollection other)
@@ -60,6 +63,7 @@ internal sealed class ObjectCollection
         AdminNetworkPolicies.AddRange(other.AdminNetworkPolicies);
         CiliumPolicies.AddRange(other.CiliumPolicies);
         EndpointSlices.AddRange(other.EndpointSlices);
+        CidrGroups.AddRange(other.CidrGroups);
         Locations.AddRange(other.Locations);
     }
 
@@ -74,6 +78,7 @@ internal sealed class ObjectCollection
         AdminNetworkPolicies = [.. AdminNetworkPolicies],
         CiliumPolicies = [.. CiliumPolicies],
         EndpointSlices = [.. EndpointSlices],
+        CidrGroups = [.. CidrGroups],
     };
 }
 
@@ -156,6 +161,9 @@ internal static class ObjectDecoder
             case "EndpointSlice":
                 DecodeEndpointSlice(map, reader, into);
                 break;
+            case "CiliumCIDRGroup":
+                CiliumPolicyDecoder.DecodeCidrGroup(map, reader, into);
+                break;
             default:
                 if (WorkloadSpec.Kinds.Contains(kind))
                 {
@@ -183,7 +191,7 @@ internal static class ObjectDecoder
     }
 
     /// <summary>Reads <c>metadata</c>: name (required), namespace (default <c>default</c> when namespaced), labels.</summary>
-    private static (string? Name, string Namespace, MappingNode? Metadata) Metadata(MappingNode map, FieldReader reader, string kind, bool namespaced)
+    internal static (string? Name, string Namespace, MappingNode? Metadata) Metadata(MappingNode map, FieldReader reader, string kind, bool namespaced)
     {
         var metadata = reader.Map(map, "metadata", "metadata", required: true);
         if (metadata is null)

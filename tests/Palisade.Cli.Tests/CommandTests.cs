@@ -318,6 +318,55 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void Test_CidrGroupsTheWorkspaceMayReach_FollowTheGroupsAsTheyChange()
+    {
+        var file = Write("approved.case.yaml", """
+            name: approved-destinations
+            manifests: |
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: jupyter, namespace: project-alpha, labels: {app: jupyter}}
+              ---
+              apiVersion: cilium.io/v2alpha1
+              kind: CiliumCIDRGroup
+              metadata: {name: census-office, labels: {tre.k8tre.io/approved: "true"}}
+              spec: {externalCIDRs: [192.0.2.0/24]}
+              ---
+              apiVersion: cilium.io/v2
+              kind: CiliumNetworkPolicy
+              metadata: {name: approved-egress, namespace: project-alpha}
+              spec:
+                endpointSelector: {}
+                egress:
+                - toCIDRSet: [{cidrGroupRef: census-office}, {cidrGroupSelector: {matchLabels: {tre.k8tre.io/approved: "true"}}}]
+                  toPorts: [{ports: [{port: "443", protocol: TCP}]}]
+            steps:
+              - name: by name
+                expect:
+                  - probe: {from: project-alpha/jupyter, to: 192.0.2.10, protocol: TCP, port: 443, verdict: allow}
+                  - probe: {from: project-alpha/jupyter, to: 198.51.100.9, protocol: TCP, port: 443, verdict: deny}
+              - name: by label
+                apply: |
+                  apiVersion: cilium.io/v2
+                  kind: CiliumCIDRGroup
+                  metadata: {name: genomics-archive, labels: {tre.k8tre.io/approved: "true"}}
+                  spec: {externalCIDRs: [198.51.100.0/24]}
+                expect:
+                  - probe: {from: project-alpha/jupyter, to: 198.51.100.9, protocol: TCP, port: 443, verdict: allow}
+              - name: withdrawn
+                delete: [CiliumCIDRGroup/census-office]
+                expect:
+                  - probe: {from: project-alpha/jupyter, to: 192.0.2.10, protocol: TCP, port: 443, verdict: deny}
+                  - probe: {from: project-alpha/jupyter, to: 198.51.100.9, protocol: TCP, port: 443, verdict: allow}
+            """);
+
+        var result = CliRunner.Run("test", file);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.EndsWith("5 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Synth_WritesAClusterThatAnalyzes()
     {
         var target = Path.Combine(_folder, "synth");

@@ -221,4 +221,69 @@ public sealed class CiliumPolicyDecoderTests
         Assert.Contains(message, warning.Message, StringComparison.Ordinal);
         Assert.Empty(result.Cluster.CiliumPolicies);
     }
+
+    private const string ApprovedDestinations = """
+        apiVersion: cilium.io/v2alpha1
+        kind: CiliumCIDRGroup
+        metadata: {name: approved-data-providers, labels: {tre.k8tre.io/approved: "true"}}
+        spec:
+          externalCIDRs: ["192.0.2.0/24", "198.51.100.7", "2001:db8::/64"]
+        ---
+        apiVersion: cilium.io/v2
+        kind: CiliumNetworkPolicy
+        metadata: {name: egress-to-providers, namespace: project-alpha}
+        spec:
+          endpointSelector: {}
+          egress:
+          - toCIDRSet:
+            - cidrGroupRef: approved-data-providers
+            - cidrGroupSelector: {matchLabels: {tre.k8tre.io/approved: "true"}}
+            - cidr: 203.0.113.0/24
+        """;
+
+    [Fact]
+    public void Load_CidrGroupAndReferences_ReadsBoth()
+    {
+        var result = LoadText(ApprovedDestinations);
+
+        Assert.False(result.HasErrors, string.Join("\n", result.Diagnostics));
+        Assert.Empty(result.Diagnostics);
+        var group = Assert.Single(result.Cluster.CidrGroups);
+        Assert.Equal("approved-data-providers", group.Name);
+        Assert.Equal("192.0.2.0/24,198.51.100.7/32,2001:db8::/64", string.Join(",", group.Cidrs.ToPrefixes()));
+        var rule = Assert.Single(Assert.Single(Assert.Single(result.Cluster.CiliumPolicies).Blocks).Egress!);
+        Assert.Equal("203.0.113.0/24", string.Join(",", rule.Cidrs!.ToPrefixes()));
+        Assert.Equal(2, rule.CidrGroups!.Count);
+        Assert.All(rule.CidrGroups, r => Assert.True(r.Matches(group)));
+        Assert.False(rule.CidrGroups[1].Matches(group with { Labels = LabelSet.Empty }));
+    }
+
+    [Theory]
+    [InlineData("  externalCIDRs: [\"192.0.2.0/24\", \"198.51.100.7\", \"2001:db8::/64\"]", "  externalCIDRs: [\"192.0.2.0/33\"]", DiagnosticCodes.InvalidCidr, "spec.externalCIDRs[0]")]
+    [InlineData("  externalCIDRs: [\"192.0.2.0/24\", \"198.51.100.7\", \"2001:db8::/64\"]", "  cidrs: []", DiagnosticCodes.MissingField, "spec.externalCIDRs")]
+    [InlineData("    - cidrGroupRef: approved-data-providers", "    - {cidrGroupRef: approved-data-providers, cidr: 10.0.0.0/8}", DiagnosticCodes.InvalidPeer, "spec.egress[0].toCIDRSet[0]")]
+    public void Load_BadCidrGroupOrReference_IsAnError(string from, string to, string code, string path)
+    {
+        var yaml = ApprovedDestinations.Replace(from, to, StringComparison.Ordinal);
+        Assert.NotEqual(ApprovedDestinations, yaml);
+
+        var result = LoadText(yaml);
+
+        Assert.True(result.HasErrors);
+        var error = Assert.Single(result.Diagnostics, static d => d.Severity == Severity.Error);
+        Assert.Equal(code, error.Code);
+        Assert.Equal(path, error.Path);
+        Assert.True(error.Location.Line > 0 && error.Location.Column > 0);
+    }
+
+    [Fact]
+    public void Load_ExceptBesideACidrGroup_WarnsThatItIsIgnored()
+    {
+        var result = LoadText(ApprovedDestinations.Replace("    - cidrGroupRef: approved-data-providers", "    - {cidrGroupRef: approved-data-providers, except: [192.0.2.0/28]}", StringComparison.Ordinal));
+
+        var warning = Assert.Single(result.Diagnostics);
+        Assert.Equal(DiagnosticCodes.UnsupportedFeature, warning.Code);
+        Assert.Equal("spec.egress[0].toCIDRSet[0].except", warning.Path);
+        Assert.Single(result.Cluster.CiliumPolicies);
+    }
 }

@@ -340,6 +340,29 @@ public static class SnapshotCompiler
         private IpSet PeerAddresses(AdminPeerSpec peer) =>
             peer.NetworkAddresses ?? (peer.Nodes is { } nodes ? NodeAddresses(nodes) : IpSet.Empty);
 
+        /// <summary>
+        /// The addresses a Cilium rule's CIDR fields name: its own CIDRs and those of the CiliumCIDRGroups
+        /// its sets name (a group that does not exist names nothing, as in Cilium until it is created).
+        /// </summary>
+        private IpSet? CiliumCidrs(CiliumRuleSpec rule)
+        {
+            if (rule.CidrGroups is not { } references)
+            {
+                return rule.Cidrs;
+            }
+
+            var result = rule.Cidrs ?? IpSet.Empty;
+            foreach (var group in spec.CidrGroups)
+            {
+                if (references.Any(r => r.Matches(group)))
+                {
+                    result = result.Union(group.Cidrs);
+                }
+            }
+
+            return result;
+        }
+
         private List<IpSet> DistinctIpBlocks()
         {
             var seen = new HashSet<IpSet>();
@@ -350,7 +373,7 @@ public static class SnapshotCompiler
                     .Where(static peer => peer.NetworkAddresses is not null || peer.Nodes is not null).Select(PeerAddresses))
                 .Concat(spec.CiliumPolicies.SelectMany(static p => p.Blocks)
                     .SelectMany(static b => b.Allow(Direction.Ingress).Concat(b.Allow(Direction.Egress)).Concat(b.Deny(Direction.Ingress)).Concat(b.Deny(Direction.Egress)))
-                    .Where(static r => r.Cidrs is not null).Select(r => r.Cidrs!.Except(_nodeAddresses)));
+                    .Select(CiliumCidrs).Where(static c => c is not null).Select(c => c!.Except(_nodeAddresses)));
             foreach (var set in sets)
             {
                 if (!set.IsEmpty && seen.Add(set))
@@ -746,7 +769,7 @@ public static class SnapshotCompiler
                 peers.Add(new PeerDraft(groups, addresses, $"{rule.Path}.{field}Entities") { Nodes = nodes });
             }
 
-            if (rule.Cidrs is { } cidrs)
+            if (CiliumCidrs(rule) is { } cidrs)
             {
                 // Cilium's CIDR peers never match nodes; with ipBlockScope all they match pods inside them.
                 var addresses = cidrs.Except(_nodeAddresses);

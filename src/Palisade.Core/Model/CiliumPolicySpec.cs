@@ -133,8 +133,14 @@ public sealed record CiliumRuleSpec
     /// <summary><c>fromEntities</c>/<c>toEntities</c>; null when absent.</summary>
     public IReadOnlyList<CiliumEntity>? Entities { get; init; }
 
-    /// <summary>The addresses of <c>fromCIDR</c>/<c>toCIDR</c>/<c>fromCIDRSet</c>/<c>toCIDRSet</c> (with exceptions); null when absent.</summary>
+    /// <summary>
+    /// The addresses of <c>fromCIDR</c>/<c>toCIDR</c>/<c>fromCIDRSet</c>/<c>toCIDRSet</c> (with
+    /// exceptions); null when absent. CIDR groups the sets name are in <see cref="CidrGroups"/>.
+    /// </summary>
     public IpSet? Cidrs { get; init; }
+
+    /// <summary>The CiliumCIDRGroups the CIDR sets name (<c>cidrGroupRef</c>, <c>cidrGroupSelector</c>); null when none.</summary>
+    public IReadOnlyList<CiliumCidrGroupRef>? CidrGroups { get; init; }
 
     /// <summary><c>toFQDNs</c>; null when absent.</summary>
     public IReadOnlyList<DnsPattern>? Fqdns { get; init; }
@@ -305,3 +311,14 @@ public sealed record HttpRuleSpec
 /// (<c>k8sServiceSelector</c>), in a namespace or (when empty) in any. It admits the pods the service selects.
 /// </summary>
 public sealed record CiliumServiceRef(string? Name, string? Namespace, LabelSelectorSpec? Selector);
+
+/// <summary>A CIDR set entry's CiliumCIDRGroups: the one named <paramref name="Name"/>, or those whose labels <paramref name="Selector"/> matches.</summary>
+public sealed record CiliumCidrGroupRef(string? Name, LabelSelectorSpec? Selector)
+{
+    /// <summary>Whether the entry names <paramref name="group"/>.</summary>
+    public bool Matches(CiliumCidrGroupSpec group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        return Name is not null ? group.Name == Name : Selector is not null && Selector.Matches(group.Labels);
+    }
+}

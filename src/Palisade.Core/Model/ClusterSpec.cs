@@ -37,6 +37,9 @@ public sealed record ClusterSpec
     /// <summary>EndpointSlices (the API server's, for Cilium's <c>kube-apiserver</c> entity).</summary>
     public IReadOnlyList<EndpointSliceSpec> EndpointSlices { get; init; } = [];
 
+    /// <summary>CiliumCIDRGroups, which Cilium policies name in their CIDR sets.</summary>
+    public IReadOnlyList<CiliumCidrGroupSpec> CidrGroups { get; init; } = [];
+
     /// <summary>The keys of every object, in the order above.</summary>
     public IEnumerable<ObjectKey> Keys =>
         Namespaces.Select(static n => new ObjectKey("Namespace", string.Empty, n.Name))
@@ -47,7 +50,8 @@ public sealed record ClusterSpec
             .Concat(NetworkPolicies.Select(static p => p.Key))
             .Concat(AdminNetworkPolicies.Select(static p => p.Key))
             .Concat(CiliumPolicies.Select(static p => p.Key))
-            .Concat(EndpointSlices.Select(static e => new ObjectKey("EndpointSlice", e.Namespace, e.Name)));
+            .Concat(EndpointSlices.Select(static e => new ObjectKey("EndpointSlice", e.Namespace, e.Name)))
+            .Concat(CidrGroups.Select(static g => g.Key));
 
     /// <summary>
     /// This cluster with the objects of <paramref name="other"/> added; an object with the same kind,
@@ -64,6 +68,7 @@ public sealed record ClusterSpec
         AdminNetworkPolicies = Merge(AdminNetworkPolicies, other.AdminNetworkPolicies, static p => p.Key.ToString()),
         CiliumPolicies = Merge(CiliumPolicies, other.CiliumPolicies, static p => p.Key.ToString()),
         EndpointSlices = Merge(EndpointSlices, other.EndpointSlices, static e => $"{e.Namespace}/{e.Name}"),
+        CidrGroups = Merge(CidrGroups, other.CidrGroups, static g => g.Name),
     };
 
     /// <summary>This cluster without the objects whose keys are given; returns the keys that matched nothing.</summary>
@@ -93,6 +98,7 @@ public sealed record ClusterSpec
             AdminNetworkPolicies = [.. AdminNetworkPolicies.Where(p => Keep(p.Key))],
             CiliumPolicies = [.. CiliumPolicies.Where(p => Keep(p.Key))],
             EndpointSlices = [.. EndpointSlices.Where(e => Keep(new ObjectKey("EndpointSlice", e.Namespace, e.Name)))],
+            CidrGroups = [.. CidrGroups.Where(g => Keep(g.Key))],
         };
         missing = [.. wanted.Where(k => !found.Contains(k))];
         return result;

@@ -193,3 +193,26 @@ public sealed record EndpointSliceSpec
     /// <summary>Whether the slice belongs to the <c>default/kubernetes</c> service, the API server.</summary>
     public bool IsApiServer => Namespace == "default" && (ServiceName ?? Name) == "kubernetes";
 }
+
+/// <summary>
+/// A CiliumCIDRGroup (<c>cilium.io/v2alpha1</c> or <c>v2</c>, cluster-scoped): a named, labelled list
+/// of outside CIDRs that Cilium policies name in <c>fromCIDRSet</c>/<c>toCIDRSet</c> with
+/// <c>cidrGroupRef</c> or <c>cidrGroupSelector</c>; a TRE's approved destinations, kept in one place.
+/// </summary>
+public sealed record CiliumCidrGroupSpec
+{
+    /// <summary>The name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The labels, which <c>cidrGroupSelector</c> matches.</summary>
+    public LabelSet Labels { get; init; } = LabelSet.Empty;
+
+    /// <summary>The addresses of <c>spec.externalCIDRs</c>.</summary>
+    public required IpSet Cidrs { get; init; }
+
+    /// <summary>Where it was written.</summary>
+    public SourceLocation? Location { get; init; }
+
+    /// <summary>The object's key.</summary>
+    public ObjectKey Key => new("CiliumCIDRGroup", string.Empty, Name);
+}
