@@ -367,6 +367,48 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void Test_ToServicesNamingAServiceWithoutSelector_AdmitsItsEndpointAddresses()
+    {
+        var file = Write("external-db.case.yaml", """
+            name: external-database
+            manifests: |
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: jupyter, namespace: project-alpha, labels: {app: jupyter}}
+              ---
+              apiVersion: v1
+              kind: Service
+              metadata: {name: registry-db, namespace: project-alpha}
+              spec: {ports: [{port: 5432}]}
+              ---
+              apiVersion: discovery.k8s.io/v1
+              kind: EndpointSlice
+              metadata: {name: registry-db-1, namespace: project-alpha, labels: {kubernetes.io/service-name: registry-db}}
+              addressType: IPv4
+              endpoints: [{addresses: [10.20.0.5]}]
+              ports: [{port: 5432}]
+              ---
+              apiVersion: cilium.io/v2
+              kind: CiliumNetworkPolicy
+              metadata: {name: registry-db, namespace: project-alpha}
+              spec:
+                endpointSelector: {matchLabels: {app: jupyter}}
+                egress:
+                - toServices: [{k8sService: {serviceName: registry-db, namespace: project-alpha}}]
+                  toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
+            expect:
+              - probe: {from: project-alpha/jupyter, to: 10.20.0.5, protocol: TCP, port: 5432, verdict: allow}
+              - probe: {from: project-alpha/jupyter, to: 10.20.0.6, protocol: TCP, port: 5432, verdict: deny}
+              - probe: {from: project-alpha/jupyter, to: 10.20.0.5, protocol: TCP, port: 22, verdict: deny}
+            """);
+
+        var result = CliRunner.Run("test", file);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.EndsWith("3 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Synth_WritesAClusterThatAnalyzes()
     {
         var target = Path.Combine(_folder, "synth");

@@ -791,15 +791,47 @@ public static class SnapshotCompiler
             if (rule.Services is { } services)
             {
                 var groups = new Bitset(context.GroupCount);
+                var addresses = IpSet.Empty;
                 foreach (var service in services)
                 {
                     groups.Or(ServicePods(service, context));
+                    addresses = addresses.Union(ServiceEndpointAddresses(service));
                 }
 
-                peers.Add(new PeerDraft(groups, IpSet.Empty, $"{rule.Path}.toServices"));
+                peers.Add(new PeerDraft(groups, addresses.Except(_nodeAddresses), $"{rule.Path}.toServices"));
             }
 
             return peers.Count > 0 ? [.. peers] : [new PeerDraft(new Bitset(context.GroupCount), IpSet.Empty, rule.Path)];
+        }
+
+        /// <summary>
+        /// The addresses behind the services without a selector that a <c>toServices</c> entry names:
+        /// their EndpointSlices' addresses, which Cilium admits as it admits CIDRs (usually a database or
+        /// an API outside the cluster, given a name inside it).
+        /// </summary>
+        private IpSet ServiceEndpointAddresses(CiliumServiceRef reference)
+        {
+            var result = IpSet.Empty;
+            foreach (var service in spec.Services)
+            {
+                if (service.Selector is not null || !reference.Names(service))
+                {
+                    continue;
+                }
+
+                foreach (var slice in spec.EndpointSlices)
+                {
+                    if (slice.Namespace == service.Namespace && slice.ServiceName == service.Name)
+                    {
+                        foreach (var address in slice.Addresses)
+                        {
+                            result = result.Union(IpSet.Single(address));
+                        }
+                    }
+                }
+            }
+
+            return result;
         }
 
         /// <summary>The pods behind the services a <c>toServices</c> entry names: each service's selector in its namespace.</summary>
@@ -808,10 +840,7 @@ public static class SnapshotCompiler
             var groups = new Bitset(context.GroupCount);
             foreach (var service in spec.Services)
             {
-                var named = reference.Name is null || service.Name == reference.Name;
-                var inNamespace = string.IsNullOrEmpty(reference.Namespace) || service.Namespace == reference.Namespace;
-                var selected = reference.Selector is null || reference.Selector.Matches(service.Labels);
-                if (!named || !inNamespace || !selected || service.Selector is null || !context.NamespaceIndex.TryGetValue(service.Namespace, out var ns))
+                if (!reference.Names(service) || service.Selector is null || !context.NamespaceIndex.TryGetValue(service.Namespace, out var ns))
                 {
                     continue;
                 }

@@ -308,9 +308,20 @@ public sealed record HttpRuleSpec
 
 /// <summary>
 /// A <c>toServices</c> entry: a service by name (<c>k8sService</c>) or by its labels
-/// (<c>k8sServiceSelector</c>), in a namespace or (when empty) in any. It admits the pods the service selects.
+/// (<c>k8sServiceSelector</c>), in a namespace or (when empty) in any. It admits the pods the service
+/// selects, or for a service without a selector the addresses of its EndpointSlices.
 /// </summary>
-public sealed record CiliumServiceRef(string? Name, string? Namespace, LabelSelectorSpec? Selector);
+public sealed record CiliumServiceRef(string? Name, string? Namespace, LabelSelectorSpec? Selector)
+{
+    /// <summary>Whether the reference names <paramref name="service"/>: by name (or selector) and namespace.</summary>
+    public bool Names(ServiceSpec service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return (Name is null || service.Name == Name)
+            && (string.IsNullOrEmpty(Namespace) || service.Namespace == Namespace)
+            && (Selector is null || Selector.Matches(service.Labels));
+    }
+}
 
 /// <summary>A CIDR set entry's CiliumCIDRGroups: the one named <paramref name="Name"/>, or those whose labels <paramref name="Selector"/> matches.</summary>
 public sealed record CiliumCidrGroupRef(string? Name, LabelSelectorSpec? Selector)
