@@ -389,6 +389,13 @@ public static class CaseFileReader
                 query = _reader.Text(dnsMap, "query", $"{fieldPath}.dns.query", required: true);
             }
 
+            if (target is { Protocol: var icmp } && icmp.IsIcmp() && (http is not null || query is not null))
+            {
+                var field = http is not null ? "http" : "dns";
+                _reader.Error(DiagnosticCodes.InvalidCase, probe[field], $"{fieldPath}.{field}", $"{icmp.Name()} carries no HTTP request or DNS query; probe TCP or UDP for those");
+                return null;
+            }
+
             if (from is null || to is null || target is null || verdict is null)
             {
                 return null;

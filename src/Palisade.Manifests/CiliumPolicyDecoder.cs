@@ -218,7 +218,7 @@ internal static partial class CiliumPolicyDecoder
             : ["toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toFQDNs", "toServices", "toRequires", "toNodes", "toGroups", "toPorts", "icmps", "authentication"];
         reader.KnownFields(rule, path, known);
 
-        foreach (var unsupported in new[] { $"{p}Nodes", $"{p}Groups", $"{p}Requires" })
+        foreach (var unsupported in new[] { $"{p}Groups", $"{p}Requires" })
         {
             if (rule.Has(unsupported))
             {
@@ -235,6 +235,20 @@ internal static partial class CiliumPolicyDecoder
                 if (reader.ItemMap(item, itemPath) is { } selectorMap && reader.SelectorOf(selectorMap, itemPath, NormalizeKey) is { } selector)
                 {
                     endpoints.Add(selector);
+                }
+            }
+        }
+
+        // fromNodes/toNodes (Cilium 1.16 and later, with node selector labels enabled): nodes by their labels.
+        List<LabelSelectorSpec>? nodes = null;
+        if (rule.Has($"{p}Nodes"))
+        {
+            nodes = [];
+            foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}Nodes", $"{path}.{p}Nodes"), $"{path}.{p}Nodes"))
+            {
+                if (reader.ItemMap(item, itemPath) is { } selectorMap && reader.SelectorOf(selectorMap, itemPath) is { } selector)
+                {
+                    nodes.Add(selector);
                 }
             }
         }
@@ -290,7 +304,7 @@ internal static partial class CiliumPolicyDecoder
 
         var ports = Ports(rule, path, deny, direction, context);
         var icmps = Icmps(rule, path, context);
-        if (rule.Has("icmps") && ports is not null)
+        if (rule["icmps"] is SequenceNode { Items.Count: > 0 } && ports is not null)
         {
             context.Reject(rule["icmps"], $"{path}.icmps", "the icmps block may only be present without toPorts; write a separate rule for the ports");
         }
@@ -314,6 +328,7 @@ internal static partial class CiliumPolicyDecoder
             Entities = entities,
             Cidrs = cidrs,
             CidrGroups = cidrGroups,
+            Nodes = nodes,
             Fqdns = fqdns,
             Services = services,
             ToPorts = ports,
@@ -324,12 +339,19 @@ internal static partial class CiliumPolicyDecoder
 
     /// <summary>
     /// <c>icmps</c>: ICMP message types by family, each a number (0-255) or Cilium's name for it
-    /// (<c>EchoRequest</c>); the family is <c>IPv4</c> unless it says <c>IPv6</c>. Null when absent.
+    /// (<c>EchoRequest</c>); the family is <c>IPv4</c> unless it says <c>IPv6</c>. Null when absent or
+    /// empty: Cilium treats <c>icmps: []</c> as no ICMP rule, so a rule with neither ports nor ICMP
+    /// types stays a rule for everything.
     /// </summary>
     private static List<CiliumPortSpec>? Icmps(MappingNode rule, string path, PolicyContext context)
     {
-        if (!rule.Has("icmps"))
+        if (rule["icmps"] is not SequenceNode { Items.Count: > 0 })
         {
+            if (rule.Has("icmps"))
+            {
+                context.Reader.List(rule, "icmps", $"{path}.icmps");
+            }
+
             return null;
         }
 
@@ -370,11 +392,26 @@ internal static partial class CiliumPolicyDecoder
                     continue;
                 }
 
+                // The API server takes a number from 0 to 255 without leading zeros, or any name Cilium
+                // knows; the agent refuses a name of the other family.
                 var names = protocol == Protocol.Icmp ? IcmpV4Types : IcmpV6Types;
-                if (int.TryParse(typeNode.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var type) ? type > 255 : !names.TryGetValue(typeNode.Value, out type))
+                var text = typeNode.Value;
+                var numeric = text.All(char.IsAsciiDigit);
+                if (numeric ? text.Length > 3 || (text.Length > 1 && text[0] == '0') || int.Parse(text, CultureInfo.InvariantCulture) > 255 : !IcmpV4Types.ContainsKey(text) && !IcmpV6Types.ContainsKey(text))
                 {
                     var known = string.Join(", ", names.Keys.Take(6));
-                    reader.Error(DiagnosticCodes.InvalidPort, typeNode, $"{fieldPath}.type", $"'{typeNode.Value}' is not an {protocol.Name()} type; use a number from 0 to 255 or one of Cilium's names ({known}, ...)");
+                    reader.Error(DiagnosticCodes.InvalidPort, typeNode, $"{fieldPath}.type", $"'{text}' is not an ICMP type; use a number from 0 to 255 or one of Cilium's names ({known}, ...)");
+                    continue;
+                }
+
+                int type;
+                if (numeric)
+                {
+                    type = int.Parse(text, CultureInfo.InvariantCulture);
+                }
+                else if (!names.TryGetValue(text, out type))
+                {
+                    context.Reject(typeNode, $"{fieldPath}.type", $"'{text}' is not an {protocol.Name()} type (Cilium knows it for the other family); give the number, or family {(protocol == Protocol.Icmp ? "IPv6" : "IPv4")}");
                     continue;
                 }
 
@@ -389,7 +426,7 @@ internal static partial class CiliumPolicyDecoder
     private static readonly Dictionary<string, int> IcmpV4Types = new(StringComparer.Ordinal)
     {
         ["EchoReply"] = 0, ["DestinationUnreachable"] = 3, ["Redirect"] = 5, ["Echo"] = 8, ["EchoRequest"] = 8,
-        ["RouterAdvertisement"] = 9, ["RouterSelection"] = 10, ["RouterSolicitation"] = 10, ["TimeExceeded"] = 11, ["ParameterProblem"] = 12,
+        ["RouterAdvertisement"] = 9, ["RouterSelection"] = 10, ["TimeExceeded"] = 11, ["ParameterProblem"] = 12,
         ["Timestamp"] = 13, ["TimestampReply"] = 14, ["Photuris"] = 40, ["ExtendedEchoRequest"] = 42, ["ExtendedEchoReply"] = 43,
     };
 

@@ -327,6 +327,7 @@ public static class ManifestWriter
         var p = ingress ? "from" : "to";
         return Map(
             ($"{p}Endpoints", rule.Endpoints?.Select(static s => (object?)Selector(s)).ToList()),
+            ($"{p}Nodes", rule.Nodes?.Select(static s => (object?)Selector(s)).ToList()),
             ($"{p}Entities", rule.Entities?.Select(static e => (object?)CiliumPolicyDecoder.Entities.First(pair => pair.Value == e).Key).ToList()),
             ($"{p}CIDRSet", rule.Cidrs is null && rule.CidrGroups is null
                 ? null

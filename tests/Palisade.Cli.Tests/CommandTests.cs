@@ -81,6 +81,7 @@ public sealed class CommandTests : IDisposable
     [InlineData("--protocol", "ICMPv6", "--icmp-type", "256", "not between 0 and 255")]
     [InlineData("--protocol", "TCP", "--icmp-type", "8", "takes --port")]
     [InlineData("--protocol", "UDP", "--dns-query", "pypi.org", "needs --port")]
+    [InlineData("--protocol", "ICMP", "--dns-query", "pypi.org", "carries no HTTP request or DNS query")]
     public void Eval_PortOrTypeThatDoesNotFitTheProtocol_ExitsTwo(string option1, string value1, string option2, string value2, string message)
     {
         var result = CliRunner.Run("eval", Sample, "--from", "project-alpha/jupyter", "--to", "project-alpha/postgres", option1, value1, option2, value2);
@@ -406,6 +407,65 @@ public sealed class CommandTests : IDisposable
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.EndsWith("3 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Analyze_AdminDenyOfEveryPort_ListsNoIcmpLine()
+    {
+        // What is left of the pair is ICMP, wholly: netpol-analyzer, which knows no ICMP, lists no line.
+        var file = Write("deny-ports.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: client, namespace: default, labels: {app: client}}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: server, namespace: default, labels: {app: server}}
+            ---
+            apiVersion: policy.networking.k8s.io/v1alpha1
+            kind: AdminNetworkPolicy
+            metadata: {name: no-ports-to-server}
+            spec:
+              priority: 10
+              subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: client}}}}
+              egress:
+              - name: every-port
+                action: Deny
+                to: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: server}}}}]
+                ports:
+                - portRange: {protocol: TCP, start: 1, end: 65535}
+                - portRange: {protocol: UDP, start: 1, end: 65535}
+                - portRange: {protocol: SCTP, start: 1, end: 65535}
+            """);
+
+        var result = CliRunner.Run("analyze", file);
+        var ping = CliRunner.Run("eval", file, "--from", "default/client", "--to", "default/server", "--protocol", "ICMP");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.DoesNotContain("default/client[Pod] => default/server[Pod]", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("ICMP", result.Output, StringComparison.Ordinal);
+        Assert.Contains("default/server[Pod] => default/client[Pod] : All Connections", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0, ping.ExitCode);
+    }
+
+    [Fact]
+    public void Test_IcmpProbeWithDnsQuery_ExitsTwo()
+    {
+        var file = Write("icmp-dns.case.yaml", """
+            name: icmp-dns
+            manifests: |
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: a}
+            expect:
+              - probe: {from: default/a, to: 192.0.2.1, protocol: ICMP, port: 8, dns: {query: pypi.org}, verdict: deny}
+            """);
+
+        var result = CliRunner.Run("test", file);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"{file}:7:", result.Error, StringComparison.Ordinal);
+        Assert.Contains("ICMP carries no HTTP request or DNS query", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

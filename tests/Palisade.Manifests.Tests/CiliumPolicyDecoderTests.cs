@@ -97,6 +97,7 @@ public sealed class CiliumPolicyDecoderTests
     [InlineData("path: \"/repository/.*\"", "path: \"/repository/(\"", "spec.egress[4].toPorts[0].rules.http[0].path", "not a valid regular expression")]
     [InlineData("port: \"8000\", endPort: 8100", "port: \"8100\", endPort: 8000", "spec.egress[3].toPorts[0].ports[0].endPort", "endPort 8000")]
     [InlineData("  - fromEndpoints: [{}]\n    icmps:", "  - fromEndpoints: [{}]\n    toPorts: [{ports: [{port: \"80\"}]}]\n    icmps:", "spec.ingress[1].icmps", "without toPorts")]
+    [InlineData("{type: 8, family: IPv4}", "{type: PacketTooBig, family: IPv4}", "spec.ingress[1].icmps[0].fields[0].type", "not an ICMP type (Cilium knows it for the other family)")]
     public void Load_PolicyTheAgentRefuses_WarnsAndLeavesItOut(string from, string to, string path, string message)
     {
         var yaml = Valid.Replace(from, to, StringComparison.Ordinal);
@@ -128,6 +129,18 @@ public sealed class CiliumPolicyDecoderTests
     }
 
     [Fact]
+    public void Load_EmptyIcmps_IsNoIcmpRule()
+    {
+        // Cilium reads icmps: [] as no ICMP rule: the rule has neither ports nor types, so it admits everything from its peers.
+        var result = LoadText(Valid.Replace("icmps: [{fields: [{type: 8, family: IPv4}]}]", "icmps: []", StringComparison.Ordinal));
+
+        Assert.False(result.HasErrors, string.Join("\n", result.Diagnostics));
+        var rule = Assert.Single(Assert.Single(result.Cluster.CiliumPolicies).Blocks).Ingress![1];
+        Assert.Null(rule.Icmps);
+        Assert.Null(rule.ToPorts);
+    }
+
+    [Fact]
     public void Load_EmptyPeerListBesideAnotherKind_IsAccepted()
     {
         var result = LoadText(Valid.Replace("  - toEntities: [kube-apiserver]", "  - {toEntities: [kube-apiserver], toEndpoints: []}", StringComparison.Ordinal));
@@ -145,7 +158,8 @@ public sealed class CiliumPolicyDecoderTests
     [InlineData("  endpointSelector: {matchLabels: {app: jupyter}}\n", "", DiagnosticCodes.MissingField, "spec.endpointSelector")]
     [InlineData("{type: 8, family: IPv4}", "{type: 8, family: IPv5}", DiagnosticCodes.InvalidProtocol, "spec.ingress[1].icmps[0].fields[0].family")]
     [InlineData("{type: 8, family: IPv4}", "{type: 256}", DiagnosticCodes.InvalidPort, "spec.ingress[1].icmps[0].fields[0].type")]
-    [InlineData("{type: 8, family: IPv4}", "{type: PacketTooBig, family: IPv4}", DiagnosticCodes.InvalidPort, "spec.ingress[1].icmps[0].fields[0].type")]
+    [InlineData("{type: 8, family: IPv4}", "{type: PacketTooBeeg}", DiagnosticCodes.InvalidPort, "spec.ingress[1].icmps[0].fields[0].type")]
+    [InlineData("{type: 8, family: IPv4}", "{type: \"08\"}", DiagnosticCodes.InvalidPort, "spec.ingress[1].icmps[0].fields[0].type")]
     [InlineData("{type: 8, family: IPv4}", "{family: IPv4}", DiagnosticCodes.MissingField, "spec.ingress[1].icmps[0].fields[0].type")]
     public void Load_PolicyTheApiServerRefuses_IsAnError(string from, string to, string code, string path)
     {

@@ -21,7 +21,7 @@ internal static class EvalCommand
         {
             Description = "TCP, UDP, SCTP, ICMP or ICMPv6",
             DefaultValueFactory = _ => "TCP",
-        }.AcceptOnlyFromAmong("TCP", "UDP", "SCTP", "ICMP", "ICMPv6", "tcp", "udp", "sctp", "icmp", "icmpv6");
+        }.AcceptOnlyFromAmong("TCP", "UDP", "SCTP", "ICMP", "ICMPv4", "ICMPv6", "tcp", "udp", "sctp", "icmp", "icmpv4", "icmpv6");
         var port = new Option<int?>("--port") { Description = "Destination port, 1-65535 (TCP, UDP and SCTP)" };
         var icmpType = new Option<int?>("--icmp-type")
         {
@@ -134,6 +134,12 @@ internal static class EvalCommand
             }
 
             var isHttp = parse.GetValue(method) is not null || parse.GetValue(path) is not null || parse.GetValue(host) is not null || headerMap.Count > 0;
+            if (proto.IsIcmp() && (isHttp || parse.GetValue(query) is not null))
+            {
+                error.WriteLine($"palisade: {proto.Name()} carries no HTTP request or DNS query; ask about TCP or UDP for those");
+                return ExitCodes.BadInput;
+            }
+
             if (isHttp && parse.GetValue(query) is not null)
             {
                 error.WriteLine("palisade: ask about an HTTP request or a DNS query, not both");

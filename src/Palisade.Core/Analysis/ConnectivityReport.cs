@@ -140,17 +140,18 @@ public static class ConnectivityAnalyzer
             {
                 foreach (var (destinationIdentity, destinations) in byIdentity)
                 {
-                    AddPairs(lines, snapshot, peers, sources, destinations, sourceIdentity, destinationIdentity, snapshot.Allowed(sourceIdentity, destinationIdentity), explain: true);
+                    AddPairs(lines, snapshot, peers, sources, destinations, sourceIdentity, destinationIdentity, snapshot.Allowed(sourceIdentity, destinationIdentity).Reported, explain: true);
                 }
             }
         }
         else
         {
+            // Lines list what netpol-analyzer's text describes: ICMP alone, wholly admitted, makes no line.
             foreach (var (sourceIdentity, destinationIdentity, connections) in snapshot.ConnectedPairs())
             {
-                if (byIdentity.TryGetValue(sourceIdentity, out var sources) && byIdentity.TryGetValue(destinationIdentity, out var destinations))
+                if (!connections.Reported.IsEmpty && byIdentity.TryGetValue(sourceIdentity, out var sources) && byIdentity.TryGetValue(destinationIdentity, out var destinations))
                 {
-                    AddPairs(lines, snapshot, peers, sources, destinations, sourceIdentity, destinationIdentity, connections, explain: false);
+                    AddPairs(lines, snapshot, peers, sources, destinations, sourceIdentity, destinationIdentity, connections.Reported, explain: false);
                 }
             }
         }
@@ -195,8 +196,14 @@ public static class ConnectivityAnalyzer
                     byEntity.Add(entityKey, entities);
                 }
 
-                foreach (var (peer, direction, connections, probe) in found.Concat(entities))
+                foreach (var (peer, direction, reach, probe) in found.Concat(entities))
                 {
+                    var connections = reach.Reported;
+                    if (connections.IsEmpty)
+                    {
+                        continue;
+                    }
+
                     var line = direction == Direction.Egress ? new ReportLine(peers[i], peer, connections) : new ReportLine(peer, peers[i], connections);
                     if (options.Explain)
                     {
@@ -264,15 +271,31 @@ public static class ConnectivityAnalyzer
     /// </summary>
     private static IEnumerable<(UInt128 First, UInt128 Last, ConnectionSet Connections)> OutsideRanges(PolicySnapshot snapshot, int identity, Direction direction)
     {
+        // What the text describes of each range (ICMP wholly admitted is left out), with neighbouring
+        // ranges that read the same written as one.
         var includeV6 = snapshot.UsesIPv6;
+        (UInt128 First, UInt128 Last, ConnectionSet Connections)? pendingV4 = null;
         (UInt128 First, UInt128 Last, ConnectionSet Connections)? pendingV6 = null;
-        foreach (var (first, last, connections) in snapshot.OutsideReach(identity, direction))
+        foreach (var (first, last, reach) in snapshot.OutsideReach(identity, direction))
         {
+            var connections = reach.Reported;
             var v4First = UInt128.Max(first, IpNumbers.V4Base);
             var v4Last = UInt128.Min(last, IpNumbers.V4Last);
-            if (v4First <= v4Last && !connections.IsEmpty)
+            if (v4First <= v4Last)
             {
-                yield return (v4First, v4Last, connections);
+                if (pendingV4 is { } pending && pending.Connections.Equals(connections) && pending.Last + 1 == v4First)
+                {
+                    pendingV4 = (pending.First, v4Last, connections);
+                }
+                else
+                {
+                    if (pendingV4 is { } done && !done.Connections.IsEmpty)
+                    {
+                        yield return done;
+                    }
+
+                    pendingV4 = (v4First, v4Last, connections);
+                }
             }
 
             if (!includeV6)
@@ -297,6 +320,11 @@ public static class ConnectivityAnalyzer
 
                 pendingV6 = (v6First, v6Last, connections);
             }
+        }
+
+        if (pendingV4 is { } last4 && !last4.Connections.IsEmpty)
+        {
+            yield return last4;
         }
 
         if (pendingV6 is { } last6 && !last6.Connections.IsEmpty)

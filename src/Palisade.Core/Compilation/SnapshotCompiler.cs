@@ -783,6 +783,18 @@ public static class SnapshotCompiler
                 peers.Add(new PeerDraft(groups, addresses, $"{rule.Path}.{field}CIDR"));
             }
 
+            if (rule.Nodes is { } nodeSelectors)
+            {
+                // The nodes' own addresses, which CIDR peers never match.
+                var addresses = IpSet.Empty;
+                foreach (var selector in nodeSelectors)
+                {
+                    addresses = addresses.Union(NodeAddresses(selector));
+                }
+
+                peers.Add(new PeerDraft(new Bitset(context.GroupCount), addresses, $"{rule.Path}.{field}Nodes"));
+            }
+
             if (rule.Fqdns is { } names)
             {
                 peers.Add(new PeerDraft(new Bitset(context.GroupCount), IpSet.Empty, $"{rule.Path}.toFQDNs") { Names = [.. names], NamesNeedDnsProxy = true });

@@ -139,6 +139,9 @@ public sealed record CiliumRuleSpec
     /// </summary>
     public IpSet? Cidrs { get; init; }
 
+    /// <summary><c>fromNodes</c>/<c>toNodes</c>: nodes by their labels; null when absent.</summary>
+    public IReadOnlyList<LabelSelectorSpec>? Nodes { get; init; }
+
     /// <summary>The CiliumCIDRGroups the CIDR sets name (<c>cidrGroupRef</c>, <c>cidrGroupSelector</c>); null when none.</summary>
     public IReadOnlyList<CiliumCidrGroupRef>? CidrGroups { get; init; }
 
@@ -164,7 +167,7 @@ public sealed record CiliumRuleSpec
     public required string Path { get; init; }
 
     /// <summary>Whether no peer field is set.</summary>
-    public bool NoPeerField => Endpoints is null && Entities is null && Cidrs is null && Fqdns is null && Services is null;
+    public bool NoPeerField => Endpoints is null && Entities is null && Cidrs is null && CidrGroups is null && Nodes is null && Fqdns is null && Services is null;
 
     /// <summary>
     /// Whether the rule matches every peer: no peer field, but ports (or ICMP types) to limit it. A

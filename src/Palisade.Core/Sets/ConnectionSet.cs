@@ -117,32 +117,49 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
     }
 
     /// <summary>
-    /// netpol-analyzer's text: <c>All Connections</c>, <c>No Connections</c>, or protocols in
-    /// alphabetical order with their ports, e.g. <c>SCTP 9003,TCP 80,8080-8090,UDP 53</c>.
-    /// netpol-analyzer knows no ICMP, so the text speaks of it only where rules named ICMP types:
-    /// ICMP that is wholly admitted or wholly refused beside TCP, UDP or SCTP is left out (every
-    /// port of those three reads <c>All Connections</c>), and ICMP alone is written out
-    /// (<c>ICMP 8,ICMPv6 128</c>).
+    /// What netpol-analyzer's text describes of the set: TCP, UDP and SCTP, and ICMP only where it is
+    /// neither wholly admitted nor wholly refused (only Cilium's <c>icmps</c> rules name ICMP types;
+    /// every rule without ports admits all of it, and netpol-analyzer knows no ICMP).
+    /// </summary>
+    public ConnectionSet Reported
+    {
+        get
+        {
+            var icmp = Intersect(AllIcmp);
+            return icmp.IsEmpty || icmp.Equals(AllIcmp) ? Intersect(Transport) : this;
+        }
+    }
+
+    /// <summary>
+    /// netpol-analyzer's text of <see cref="Reported"/>: <c>All Connections</c> (every port of TCP, UDP
+    /// and SCTP), <c>No Connections</c>, or protocols in alphabetical order with their ports, e.g.
+    /// <c>SCTP 9003,TCP 80,8080-8090,UDP 53</c>, ICMP types as ports (<c>ICMP 8,TCP 5432</c>).
+    /// <see cref="Describe"/> leaves nothing out.
     /// </summary>
     public override string ToString()
     {
-        var transport = Intersect(Transport);
-        var icmp = Intersect(AllIcmp);
-        var icmpShown = !icmp.IsEmpty && (transport.IsEmpty || !icmp.Equals(AllIcmp));
-        if (transport.Equals(Transport) && !icmpShown)
+        var reported = Reported;
+        if (reported.Equals(Transport))
         {
             return "All Connections";
         }
 
-        if (transport.IsEmpty && !icmpShown)
-        {
-            return "No Connections";
-        }
+        return reported.IsEmpty ? "No Connections" : reported.List();
+    }
 
+    /// <summary>
+    /// The whole set, ICMP included: <c>All Connections</c> only when it is <see cref="All"/>, else
+    /// every protocol with its ports (<c>SCTP 1-65535,TCP 1-65535,UDP 1-65535</c> for every port of
+    /// those three and no ICMP). What explanations print, where leaving ICMP out would mislead.
+    /// </summary>
+    public string Describe() => IsAll ? "All Connections" : IsEmpty ? "No Connections" : List();
+
+    private string List()
+    {
         var text = new StringBuilder();
         foreach (var protocol in Protocols.PrintOrder)
         {
-            IReadOnlyList<(int From, int To)> ports = protocol.IsIcmp() && !icmpShown ? [] : PortsOf(protocol);
+            var ports = PortsOf(protocol);
             if (ports.Count == 0)
             {
                 continue;
@@ -174,8 +191,10 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
     }
 
     /// <summary>
-    /// Reads the text <see cref="ToString"/> writes. An item without a protocol continues the one
-    /// before it (<c>TCP 80,8080</c>). Returns false on anything else.
+    /// Reads the text <see cref="ToString"/> or <see cref="Describe"/> writes. An item without a
+    /// protocol continues the one before it (<c>TCP 80,8080</c>). Returns false on anything else.
+    /// <c>All Connections</c> reads as <see cref="All"/>, ICMP included; the text of a set whose ICMP
+    /// <see cref="ToString"/> leaves out reads back without it.
     /// </summary>
     public static bool TryParse(string text, out ConnectionSet result)
     {

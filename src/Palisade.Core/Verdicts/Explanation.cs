@@ -147,7 +147,7 @@ public sealed record SideExplanation
         {
             foreach (var miss in NearMisses)
             {
-                text.Append(CultureInfo.InvariantCulture, $"\n    {miss.Rule} matches the peer but admits only {miss.Admits}");
+                text.Append(CultureInfo.InvariantCulture, $"\n    {miss.Rule} matches the peer but admits only {miss.Admits.Describe()}");
             }
         }
 

@@ -23,7 +23,10 @@ public sealed record AttributionOptions
 /// Each end is resolved in the snapshot by namespace and pod name, else by address (a pod's or node's),
 /// else it is an address outside the cluster, known by the first DNS name Hubble gives for it. A reply
 /// (<c>is_reply</c>) is judged as the connection it answers: the other way round, to the port it came
-/// from. ICMP and flows without ports are not judged (the engine decides TCP, UDP and SCTP).
+/// from. ICMP is judged by its message type (an echo reply as the echo request it answers), except
+/// what Cilium passes whatever the policies say: ICMP errors about a connection (destination
+/// unreachable, time exceeded, parameter problem, source quench, packet too big) and IPv6 neighbour
+/// discovery. Flows of other protocols are not judged.
 /// </para>
 /// <para>
 /// A flow Hubble observed on one side (<c>traffic_direction</c> EGRESS at the source, INGRESS at the
@@ -111,7 +114,13 @@ public sealed class FlowAttributor
             return flow with { Attribution = cache.Attribution(new FlowAttribution { Project = project }) };
         }
 
-        var reply = flow.IsReply == true;
+        if (protocol.IsIcmp() && !IcmpJudged(protocol, flow.IcmpType))
+        {
+            return flow with { Attribution = cache.Attribution(new FlowAttribution { Project = project }) };
+        }
+
+        // Hubble leaves is_reply unset at some observation points; an ICMP reply type says it then.
+        var reply = flow.IsReply == true || (flow.IsReply is null && protocol.IsIcmp() && IcmpRequestOf(protocol, flow.IcmpType) is not null);
         var (fromFlow, toFlow) = reply ? (flow.Destination, flow.Source) : (flow.Source, flow.Destination);
         var (fromIp, toIp) = reply ? (flow.DestinationIp, flow.SourceIp) : (flow.SourceIp, flow.DestinationIp);
         var port = PortOf(flow, protocol, reply);
@@ -251,21 +260,33 @@ public sealed class FlowAttributor
         }
 
         var type = flow.IcmpType;
-        if (!reply)
-        {
-            return type;
-        }
-
-        return (protocol, type) switch
-        {
-            (Protocol.Icmp, 0) => 8,
-            (Protocol.Icmp, 14) => 13,
-            (Protocol.Icmp, 43) => 42,
-            (Protocol.IcmpV6, 129) => 128,
-            (Protocol.IcmpV6, 161) => 160,
-            _ => type,
-        };
+        return reply && IcmpRequestOf(protocol, type) is { } request ? request : type;
     }
+
+    /// <summary>The request type an ICMP reply type answers (echo, timestamp, extended echo); null for any other type.</summary>
+    private static int? IcmpRequestOf(Protocol protocol, int type) => (protocol, type) switch
+    {
+        (Protocol.Icmp, 0) => 8,
+        (Protocol.Icmp, 14) => 13,
+        (Protocol.Icmp, 43) => 42,
+        (Protocol.IcmpV6, 129) => 128,
+        (Protocol.IcmpV6, 161) => 160,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Whether policies decide an ICMP message of <paramref name="type"/>: not an error about another
+    /// connection, which Cilium passes as related to it when that connection is allowed (IPv4 3, 4, 11,
+    /// 12; IPv6 1 to 4), not IPv6 neighbour discovery (133 to 137), which Cilium always passes, and not
+    /// a type outside 0 to 255.
+    /// </summary>
+    private static bool IcmpJudged(Protocol protocol, int type) => type is >= 0 and <= 255 && (protocol, type) switch
+    {
+        (Protocol.Icmp, 3 or 4 or 11 or 12) => false,
+        (Protocol.IcmpV6, >= 1 and <= 4) => false,
+        (Protocol.IcmpV6, >= 133 and <= 137) => false,
+        _ => true,
+    };
 
     /// <summary>
     /// <see cref="TryResolve(FlowEndpoint, UInt128?, IReadOnlyList{string}, out Endpoint)"/>, remembered by

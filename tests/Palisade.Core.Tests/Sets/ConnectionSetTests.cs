@@ -45,15 +45,26 @@ public sealed class ConnectionSetTests
     [InlineData("ICMP 8", "ICMP 8")]
     [InlineData("ICMP 0,8,ICMPv6 128-129", "ICMP 0,8,ICMPv6 128-129")]
     [InlineData("ICMP 8,TCP 80", "ICMP 8,TCP 80")]
-    [InlineData("ICMP 0-255,ICMPv6 0-255", "ICMP 0-255,ICMPv6 0-255")]
+    [InlineData("ICMP 0-255,ICMPv6 0-255", "No Connections")]
     [InlineData("ICMP 0-255,ICMPv6 0-255,TCP 80", "TCP 80")]
     [InlineData("ICMP 0-7,9-255,ICMPv6 0-255,SCTP 1-65535,TCP 1-65535,UDP 1-65535", "ICMP 0-7,9-255,ICMPv6 0-255,SCTP 1-65535,TCP 1-65535,UDP 1-65535")]
     public void ToString_Icmp_ShownWhereRulesNamedTypes(string text, string printed)
     {
-        // Wholly admitted beside TCP, UDP or SCTP (what an admin deny of some ports leaves of a rule
-        // without ports), ICMP is left out, so that the text is netpol-analyzer's.
+        // Wholly admitted (what a rule without ports admits, and an admin deny of some ports leaves of
+        // it), ICMP is left out, so that Kubernetes policies read as netpol-analyzer writes them.
         Assert.True(ConnectionSet.TryParse(text, out var set), text);
         Assert.Equal(printed, set.ToString());
+        Assert.Equal(printed == "No Connections", set.Reported.IsEmpty);
+        Assert.Equal(text, set.Describe());
+    }
+
+    [Fact]
+    public void Describe_LeavesNothingOut()
+    {
+        Assert.Equal("All Connections", ConnectionSet.All.Describe());
+        Assert.Equal("SCTP 1-65535,TCP 1-65535,UDP 1-65535", ConnectionSet.Transport.Describe());
+        Assert.Equal("All Connections", ConnectionSet.Transport.ToString());
+        Assert.Equal("No Connections", ConnectionSet.None.Describe());
     }
 
     [Fact]

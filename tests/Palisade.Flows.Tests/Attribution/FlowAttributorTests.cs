@@ -242,13 +242,13 @@ public sealed class FlowAttributorTests
         return SnapshotCompiler.Compile(loaded.Cluster);
     });
 
-    private static FlowRecord Icmp(string verdict, bool fromJupyter, string icmp, bool reply, string family = "ICMPv4", string direction = "INGRESS")
+    private static FlowRecord Icmp(string verdict, bool fromJupyter, string icmp, bool? reply, string family = "ICMPv4", string direction = "INGRESS")
     {
         var (from, to) = fromJupyter ? (("jupyter-0", "jupyter", "10.1.0.10"), ("postgres-0", "postgres", "10.1.0.20")) : (("postgres-0", "postgres", "10.1.0.20"), ("jupyter-0", "jupyter", "10.1.0.10"));
         var line = "{\"flow\":{\"time\":\"2026-11-28T10:00:00Z\",\"verdict\":\"" + verdict + "\",\"IP\":{\"source\":\"" + from.Item3 + "\",\"destination\":\"" + to.Item3 +
             "\",\"ipVersion\":\"IPv4\"},\"l4\":{\"" + family + "\":" + icmp + "},\"source\":{\"namespace\":\"project-alpha\",\"pod_name\":\"" + from.Item1 + "\",\"labels\":[\"k8s:app=" + from.Item2 +
-            "\"]},\"destination\":{\"namespace\":\"project-alpha\",\"pod_name\":\"" + to.Item1 + "\",\"labels\":[\"k8s:app=" + to.Item2 + "\"]},\"traffic_direction\":\"" + direction + "\",\"is_reply\":" +
-            (reply ? "true" : "false") + (verdict == "DROPPED" ? ",\"drop_reason_desc\":\"POLICY_DENIED\"" : string.Empty) + "},\"node_name\":\"worker-1\"}";
+            "\"]},\"destination\":{\"namespace\":\"project-alpha\",\"pod_name\":\"" + to.Item1 + "\",\"labels\":[\"k8s:app=" + to.Item2 + "\"]},\"traffic_direction\":\"" + direction + "\"" +
+            (reply is { } r ? ",\"is_reply\":" + (r ? "true" : "false") : string.Empty) + (verdict == "DROPPED" ? ",\"drop_reason_desc\":\"POLICY_DENIED\"" : string.Empty) + "},\"node_name\":\"worker-1\"}";
         Assert.Equal(FlowLineKind.Flow, new HubbleFlowParser().TryParse(Encoding.UTF8.GetBytes(line), out var flow, out var error));
         Assert.Equal(default, error);
         return flow!;
@@ -288,13 +288,38 @@ public sealed class FlowAttributorTests
     }
 
     [Fact]
-    public void Attribute_PingTheOtherWay_IsDeniedWhereNoPolicyIsolates()
+    public void Attribute_PingTheOtherWay_IsAllowedWhereNoPolicyIsolates()
     {
         // Nothing selects the workspace for ingress: the database may ping it.
         var a = new FlowAttributor(Pings.Value).Attribute(Icmp("DROPPED", fromJupyter: false, "{\"type\":8}", reply: false)).Attribution!;
 
         Assert.Equal(EngineVerdict.Allowed, a.Verdict);
         Assert.Equal(Disagreement.DroppedButAllowed, a.Disagreement);
+    }
+
+    [Fact]
+    public void Attribute_EchoReplyWithoutIsReply_IsStillJudgedAsTheRequest()
+    {
+        // Hubble leaves is_reply unset at some observation points; the echo reply's type says what it is.
+        var a = new FlowAttributor(Pings.Value).Attribute(Icmp("FORWARDED", fromJupyter: false, "{}", reply: null, direction: "EGRESS")).Attribution!;
+
+        Assert.Equal(EngineVerdict.Allowed, a.Verdict);
+        Assert.Equal("CiliumNetworkPolicy project-alpha/postgres-ping", a.Policy);
+    }
+
+    [Theory]
+    [InlineData("{\"type\":3,\"code\":3}", "ICMPv4")]
+    [InlineData("{\"type\":11}", "ICMPv4")]
+    [InlineData("{\"type\":2}", "ICMPv6")]
+    [InlineData("{\"type\":135}", "ICMPv6")]
+    public void Attribute_IcmpCiliumPassesWhateverThePolicies_IsNotJudged(string icmp, string family)
+    {
+        // An error about another connection (passed as related to it) and IPv6 neighbour discovery:
+        // forwarding them is no enforcement gap.
+        var a = new FlowAttributor(Pings.Value).Attribute(Icmp("FORWARDED", fromJupyter: true, icmp, reply: false, family)).Attribution!;
+
+        Assert.Equal(EngineVerdict.Unknown, a.Verdict);
+        Assert.Equal(Disagreement.None, a.Disagreement);
     }
 
     [Fact]
