@@ -329,6 +329,7 @@ internal static partial class CiliumPolicyDecoder
             Cidrs = cidrs,
             CidrGroups = cidrGroups,
             Nodes = nodes,
+            HasUnevaluatedPeers = rule[$"{p}Groups"] is SequenceNode { Items.Count: > 0 },
             Fqdns = fqdns,
             Services = services,
             ToPorts = ports,

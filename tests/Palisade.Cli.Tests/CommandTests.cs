@@ -469,6 +469,82 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void Test_NodesByTheirLabels_AreCiliumPeers()
+    {
+        var file = Write("nodes.case.yaml", """
+            name: nodes-by-labels
+            manifests: |
+              apiVersion: v1
+              kind: Node
+              metadata: {name: cp-1, labels: {node-role.kubernetes.io/control-plane: ""}}
+              status: {addresses: [{type: InternalIP, address: 192.168.10.10}]}
+              ---
+              apiVersion: v1
+              kind: Node
+              metadata: {name: worker-1}
+              status: {addresses: [{type: InternalIP, address: 192.168.10.11}]}
+              ---
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: gitops, namespace: argocd, labels: {app: gitops}}
+              spec: {nodeName: worker-1}
+              ---
+              apiVersion: cilium.io/v2
+              kind: CiliumNetworkPolicy
+              metadata: {name: gitops, namespace: argocd}
+              spec:
+                endpointSelector: {}
+                egress:
+                - toNodes: [{matchLabels: {node-role.kubernetes.io/control-plane: ""}}]
+                  toPorts: [{ports: [{port: "6443", protocol: TCP}]}]
+                ingress:
+                - fromNodes: [{matchExpressions: [{key: node-role.kubernetes.io/control-plane, operator: Exists}]}]
+            expect:
+              - probe: {from: argocd/gitops, to: "node:cp-1", protocol: TCP, port: 6443, verdict: allow}
+              - probe: {from: argocd/gitops, to: "node:cp-1", protocol: TCP, port: 22, verdict: deny}
+              - probe: {from: argocd/gitops, to: "node:worker-1", protocol: TCP, port: 6443, verdict: deny}
+              - probe: {from: "node:cp-1", to: argocd/gitops, protocol: TCP, port: 8080, verdict: allow}
+              - probe: {from: 192.168.10.12, to: argocd/gitops, protocol: TCP, port: 8080, verdict: deny}
+            """);
+
+        var result = CliRunner.Run("test", file);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.EndsWith("5 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Test_ToGroupsWithPorts_MatchesNoPeerRatherThanEvery()
+    {
+        // Palisade cannot know a cloud provider's group addresses: the rule is warned about and admits
+        // nothing, where dropping the field would have left a rule for every peer on port 443.
+        var file = Write("groups.case.yaml", """
+            name: groups
+            manifests: |
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: jupyter, namespace: project-alpha}
+              ---
+              apiVersion: cilium.io/v2
+              kind: CiliumNetworkPolicy
+              metadata: {name: cloud, namespace: project-alpha}
+              spec:
+                endpointSelector: {}
+                egress:
+                - toGroups: [{aws: {securityGroupsIds: [sg-0123]}}]
+                  toPorts: [{ports: [{port: "443", protocol: TCP}]}]
+            expect:
+              - probe: {from: project-alpha/jupyter, to: 8.8.8.8, protocol: TCP, port: 443, verdict: deny}
+            """);
+
+        var result = CliRunner.Run("test", file);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("warning PAL0062", result.Error, StringComparison.Ordinal);
+        Assert.Contains("toGroups", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Synth_WritesAClusterThatAnalyzes()
     {
         var target = Path.Combine(_folder, "synth");

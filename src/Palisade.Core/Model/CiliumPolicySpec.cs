@@ -139,6 +139,12 @@ public sealed record CiliumRuleSpec
     /// </summary>
     public IpSet? Cidrs { get; init; }
 
+    /// <summary>
+    /// Whether the rule names peers Palisade cannot evaluate (<c>toGroups</c>: addresses a cloud
+    /// provider gives); the rule then matches no peer, rather than every peer as a rule without peers would.
+    /// </summary>
+    public bool HasUnevaluatedPeers { get; init; }
+
     /// <summary><c>fromNodes</c>/<c>toNodes</c>: nodes by their labels; null when absent.</summary>
     public IReadOnlyList<LabelSelectorSpec>? Nodes { get; init; }
 
@@ -167,7 +173,7 @@ public sealed record CiliumRuleSpec
     public required string Path { get; init; }
 
     /// <summary>Whether no peer field is set.</summary>
-    public bool NoPeerField => Endpoints is null && Entities is null && Cidrs is null && CidrGroups is null && Nodes is null && Fqdns is null && Services is null;
+    public bool NoPeerField => Endpoints is null && Entities is null && Cidrs is null && CidrGroups is null && Nodes is null && Fqdns is null && Services is null && !HasUnevaluatedPeers;
 
     /// <summary>
     /// Whether the rule matches every peer: no peer field, but ports (or ICMP types) to limit it. A
