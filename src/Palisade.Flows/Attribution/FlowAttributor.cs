@@ -520,6 +520,26 @@ public sealed class FlowAttributor
         EndpointKind ToKind, int ToPod, UInt128 ToAddress, string? ToName,
         Protocol Protocol, int Port, string? Method, string? Path, string? Host, string? Headers, string? Dns);
 
+    /// <summary>
+    /// Equality of <see cref="Key"/> by value, with a hash that reads only the length and three
+    /// characters of each string: equal keys hash alike, and the pods, addresses and port tell most
+    /// keys apart, so a flow's look-up does not walk its path, host and headers character by character.
+    /// </summary>
+    private sealed class KeyComparer : IEqualityComparer<Key>
+    {
+        public static readonly KeyComparer Instance = new();
+
+        public bool Equals(Key x, Key y) => x == y;
+
+        public int GetHashCode(Key key)
+        {
+            var hash = HashCode.Combine(key.FromKind, key.FromPod, key.FromAddress, key.ToKind, key.ToPod, key.ToAddress, key.Protocol, key.Port);
+            return HashCode.Combine(hash, Cheap(key.FromName), Cheap(key.ToName), Cheap(key.Method), Cheap(key.Path), Cheap(key.Host), Cheap(key.Headers), Cheap(key.Dns));
+        }
+
+        private static int Cheap(string? text) => text is not { Length: > 0 } ? -1 : (text.Length * 31) ^ (text[0] << 8) ^ (text[text.Length >> 1] << 16) ^ (text[^1] << 24);
+    }
+
     /// <summary>The parts of a layer-7 record verdicts depend on; headers as one string, names upper-cased (they match case-insensitively).</summary>
     private readonly record struct RequestParts(string? Method, string? Path, string? Host, string? Headers, string? Dns);
 
@@ -536,7 +556,7 @@ public sealed class FlowAttributor
     /// <summary>What one caller at a time remembers: verdicts by connection, resolved ends, and attributions (shared: they are immutable and few).</summary>
     private sealed class Caches
     {
-        public Dictionary<Key, Decision> Decisions { get; } = [];
+        public Dictionary<Key, Decision> Decisions { get; } = new(KeyComparer.Instance);
 
         public Dictionary<EndKey, (bool Found, Endpoint Endpoint)> Ends { get; } = [];
 

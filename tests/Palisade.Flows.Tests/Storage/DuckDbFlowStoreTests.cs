@@ -13,6 +13,20 @@ public sealed class DuckDbFlowStoreTests : FlowStoreContract, IDisposable
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     [Fact]
+    public async Task Write_RunsDuckDbOnOneThread_AndQueriesOnItsDefault()
+    {
+        await using var store = await DuckDbFlowStore.OpenAsync(Path.Combine(_folder, "threads.duckdb"));
+        var queryThreads = await store.ThreadsAsync();
+
+        await store.WriteAsync(Reading.HubbleCaptureTests.ReadAll().Flows.Take(50).ToList());
+        var writing = await store.ThreadsAsync();
+        await store.CountAsync(FlowQuery.All);
+
+        Assert.Equal(1, writing);
+        Assert.Equal(queryThreads, await store.ThreadsAsync());
+    }
+
+    [Fact]
     public async Task Open_Twice_KeepsTheFlowsAndTheSchema()
     {
         var path = Path.Combine(_folder, "kept.duckdb");
