@@ -41,7 +41,7 @@ internal static partial class CiliumPolicyDecoder
     /// <summary>Cilium label keys carry a source prefix (<c>k8s:</c>, <c>any:</c>); selectors compare without it.</summary>
     public static string NormalizeKey(string key)
     {
-        foreach (var prefix in (string[])["k8s:", "any:", "k8s.", "container:"])
+        foreach (var prefix in (string[])["k8s:", "any:", "k8s.", "container:", "node:", "cidrgroup:"])
         {
             if (key.StartsWith(prefix, StringComparison.Ordinal))
             {
@@ -218,12 +218,9 @@ internal static partial class CiliumPolicyDecoder
             : ["toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toFQDNs", "toServices", "toRequires", "toNodes", "toGroups", "toPorts", "icmps", "authentication"];
         reader.KnownFields(rule, path, known);
 
-        foreach (var unsupported in new[] { $"{p}Groups", $"{p}Requires" })
+        if (rule.Has($"{p}Groups"))
         {
-            if (rule.Has(unsupported))
-            {
-                reader.Warning(DiagnosticCodes.UnsupportedFeature, rule[unsupported], $"{path}.{unsupported}", $"'{unsupported}' is not evaluated by Palisade; the field is ignored");
-            }
+            reader.Warning(DiagnosticCodes.UnsupportedFeature, rule[$"{p}Groups"], $"{path}.{p}Groups", $"'{p}Groups' is not evaluated by Palisade (it cannot know a cloud provider's group addresses); the rule matches no peer");
         }
 
         List<LabelSelectorSpec>? endpoints = null;
@@ -239,6 +236,23 @@ internal static partial class CiliumPolicyDecoder
             }
         }
 
+        // fromRequires/toRequires: requirements every peer of the rule's fromEndpoints/toEndpoints must
+        // also meet; they admit nothing by themselves (a rule with them and no endpoints matches no peer).
+        if (rule.Has($"{p}Requires"))
+        {
+            var requirements = new List<LabelRequirement>();
+            foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}Requires", $"{path}.{p}Requires"), $"{path}.{p}Requires"))
+            {
+                if (reader.ItemMap(item, itemPath) is { } selectorMap && reader.SelectorOf(selectorMap, itemPath, NormalizeKey) is { } required)
+                {
+                    requirements.AddRange(required.MatchLabels.Select(static l => new LabelRequirement(l.Key, SelectorOperator.In, [l.Value])));
+                    requirements.AddRange(required.MatchExpressions);
+                }
+            }
+
+            endpoints = [.. (endpoints ?? []).Select(e => e with { MatchExpressions = [.. e.MatchExpressions, .. requirements] })];
+        }
+
         // fromNodes/toNodes (Cilium 1.16 and later, with node selector labels enabled): nodes by their labels.
         List<LabelSelectorSpec>? nodes = null;
         if (rule.Has($"{p}Nodes"))
@@ -246,7 +260,7 @@ internal static partial class CiliumPolicyDecoder
             nodes = [];
             foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}Nodes", $"{path}.{p}Nodes"), $"{path}.{p}Nodes"))
             {
-                if (reader.ItemMap(item, itemPath) is { } selectorMap && reader.SelectorOf(selectorMap, itemPath) is { } selector)
+                if (reader.ItemMap(item, itemPath) is { } selectorMap && reader.SelectorOf(selectorMap, itemPath, NormalizeKey) is { } selector)
                 {
                     nodes.Add(selector);
                 }
@@ -483,21 +497,33 @@ internal static partial class CiliumPolicyDecoder
 
                 if (set.Has("cidrGroupRef") || set.Has("cidrGroupSelector"))
                 {
-                    if (set.Has("except"))
+                    // Cilium takes except from the group's addresses too, without checking they are inside.
+                    var excepted = IpSet.Empty;
+                    foreach (var (exceptNode, exceptPath, _) in FieldReader.Items(reader.List(set, "except", $"{itemPath}.except"), $"{itemPath}.except"))
                     {
-                        reader.Warning(DiagnosticCodes.UnsupportedFeature, set["except"], $"{itemPath}.except", "except applies only beside cidr; Cilium ignores it beside a CIDR group, and so does Palisade");
+                        if (reader.Text(exceptNode, exceptPath) is { } text && Prefix(text, exceptNode, exceptPath, reader) is { } exception)
+                        {
+                            excepted = excepted.Union(exception.ToSet());
+                        }
                     }
 
                     if (set.Has("cidrGroupRef"))
                     {
-                        if (reader.Text(set, "cidrGroupRef", $"{itemPath}.cidrGroupRef") is { Length: > 0 } groupName)
+                        if (reader.Text(set, "cidrGroupRef", $"{itemPath}.cidrGroupRef") is { } groupName)
                         {
-                            (groups ??= []).Add(new CiliumCidrGroupRef(groupName, null));
+                            if (KubernetesNames.CheckObjectName(groupName) is { } problem)
+                            {
+                                reader.Error(DiagnosticCodes.InvalidName, set["cidrGroupRef"], $"{itemPath}.cidrGroupRef", problem);
+                            }
+                            else
+                            {
+                                (groups ??= []).Add(new CiliumCidrGroupRef(groupName, null) { Except = excepted });
+                            }
                         }
                     }
-                    else if (reader.Selector(set, "cidrGroupSelector", $"{itemPath}.cidrGroupSelector") is { } groupSelector)
+                    else if (reader.Selector(set, "cidrGroupSelector", $"{itemPath}.cidrGroupSelector", NormalizeKey) is { } groupSelector)
                     {
-                        (groups ??= []).Add(new CiliumCidrGroupRef(null, groupSelector));
+                        (groups ??= []).Add(new CiliumCidrGroupRef(null, groupSelector) { Except = excepted });
                     }
 
                     continue;
@@ -552,7 +578,17 @@ internal static partial class CiliumPolicyDecoder
 
             foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(spec, "externalCIDRs", "spec.externalCIDRs"), "spec.externalCIDRs"))
             {
-                if (reader.Text(item, itemPath) is { } text && Prefix(text, item, itemPath, reader) is { } prefix)
+                // The CRD's items are CIDRs: a bare address is refused (policies' CIDR fields accept one).
+                if (reader.Text(item, itemPath) is not { } text)
+                {
+                    continue;
+                }
+
+                if (!text.Contains('/', StringComparison.Ordinal))
+                {
+                    reader.Error(DiagnosticCodes.InvalidCidr, item, itemPath, $"'{text}' is not a CIDR; write it with its prefix length, e.g. {text}/{(text.Contains(':', StringComparison.Ordinal) ? 128 : 32)}");
+                }
+                else if (Prefix(text, item, itemPath, reader) is { } prefix)
                 {
                     cidrs = cidrs.Union(prefix.ToSet());
                 }

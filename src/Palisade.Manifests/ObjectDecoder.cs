@@ -161,6 +161,9 @@ internal static class ObjectDecoder
             case "EndpointSlice":
                 DecodeEndpointSlice(map, reader, into);
                 break;
+            case "Endpoints":
+                DecodeEndpoints(map, reader, into);
+                break;
             case "CiliumCIDRGroup":
                 CiliumPolicyDecoder.DecodeCidrGroup(map, reader, into);
                 break;
@@ -469,9 +472,22 @@ internal static class ObjectDecoder
 
         var labels = reader.Labels(metadata, "labels", "metadata.labels");
         var addresses = new List<UInt128>();
+        if (reader.Text(map, "addressType", "addressType") == "FQDN")
+        {
+            // Names, not addresses: nothing a policy can match by address (Cilium ignores such slices too).
+            reader.Warning(DiagnosticCodes.UnsupportedFeature, map["addressType"], "addressType", "an EndpointSlice of names (FQDN) gives no addresses; it is left out");
+            return;
+        }
+
         foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(map, "endpoints", "endpoints"), "endpoints"))
         {
             if (reader.ItemMap(item, itemPath) is not { } endpoint)
+            {
+                continue;
+            }
+
+            // An endpoint that is not ready receives no traffic; Cilium leaves it out of a service's backends.
+            if (reader.Map(endpoint, "conditions", $"{itemPath}.conditions") is { } conditions && reader.Boolean(conditions, "ready", $"{itemPath}.conditions.ready") == false)
             {
                 continue;
             }
@@ -496,6 +512,48 @@ internal static class ObjectDecoder
         into.Locations.Add((new ObjectKey("EndpointSlice", ns, name), map.Location));
     }
 
+    /// <summary>
+    /// A v1 Endpoints object, the usual way to give a Service without a selector its addresses: read as
+    /// the EndpointSlice the API server's mirroring controller makes of it (<c>subsets[].addresses[].ip</c>;
+    /// <c>notReadyAddresses</c> receive no traffic).
+    /// </summary>
+    private static void DecodeEndpoints(MappingNode map, FieldReader reader, ObjectCollection into)
+    {
+        var (name, ns, metadata) = Metadata(map, reader, "Endpoints", namespaced: true);
+        if (name is null || metadata is null)
+        {
+            return;
+        }
+
+        var addresses = new List<UInt128>();
+        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(map, "subsets", "subsets"), "subsets"))
+        {
+            if (reader.ItemMap(item, itemPath) is not { } subset)
+            {
+                continue;
+            }
+
+            foreach (var (addressItem, addressPath, _) in FieldReader.Items(reader.List(subset, "addresses", $"{itemPath}.addresses"), $"{itemPath}.addresses"))
+            {
+                if (reader.ItemMap(addressItem, addressPath) is { } address && Address(address["ip"], reader, $"{addressPath}.ip") is { } ip)
+                {
+                    addresses.Add(ip);
+                }
+            }
+        }
+
+        into.EndpointSlices.Add(new EndpointSliceSpec
+        {
+            Kind = "Endpoints",
+            Namespace = ns,
+            Name = name,
+            ServiceName = name,
+            Addresses = addresses,
+            Location = map.Location,
+        });
+        into.Locations.Add((new ObjectKey("Endpoints", ns, name), map.Location));
+    }
+
     private static void DecodeService(MappingNode map, FieldReader reader, ObjectCollection into)
     {
         var (name, ns, metadata) = Metadata(map, reader, "Service", namespaced: true);
@@ -505,7 +563,13 @@ internal static class ObjectDecoder
         }
 
         var spec = reader.Map(map, "spec", "spec");
+        // The API server keeps an empty selector as none: such a service gets its endpoints by hand.
         var selector = spec is not null && spec.Has("selector") ? reader.Labels(spec, "selector", "spec.selector") : null;
+        if (selector is { Count: 0 })
+        {
+            selector = null;
+        }
+
         var labels = reader.Labels(metadata, "labels", "metadata.labels");
         into.Services.Add(new ServiceSpec { Namespace = ns, Name = name, Selector = selector, Labels = labels, Location = map.Location });
         into.Locations.Add((new ObjectKey("Service", ns, name), map.Location));

@@ -330,7 +330,7 @@ public sealed class CommandTests : IDisposable
               ---
               apiVersion: cilium.io/v2alpha1
               kind: CiliumCIDRGroup
-              metadata: {name: census-office, labels: {tre.k8tre.io/approved: "true"}}
+              metadata: {name: census-office}
               spec: {externalCIDRs: [192.0.2.0/24]}
               ---
               apiVersion: cilium.io/v2
@@ -339,12 +339,13 @@ public sealed class CommandTests : IDisposable
               spec:
                 endpointSelector: {}
                 egress:
-                - toCIDRSet: [{cidrGroupRef: census-office}, {cidrGroupSelector: {matchLabels: {tre.k8tre.io/approved: "true"}}}]
+                - toCIDRSet: [{cidrGroupRef: census-office, except: [192.0.2.128/25]}, {cidrGroupSelector: {matchLabels: {tre.k8tre.io/approved: "true"}}}]
                   toPorts: [{ports: [{port: "443", protocol: TCP}]}]
             steps:
               - name: by name
                 expect:
                   - probe: {from: project-alpha/jupyter, to: 192.0.2.10, protocol: TCP, port: 443, verdict: allow}
+                  - probe: {from: project-alpha/jupyter, to: 192.0.2.200, protocol: TCP, port: 443, verdict: deny}
                   - probe: {from: project-alpha/jupyter, to: 198.51.100.9, protocol: TCP, port: 443, verdict: deny}
               - name: by label
                 apply: |
@@ -364,7 +365,7 @@ public sealed class CommandTests : IDisposable
         var result = CliRunner.Run("test", file);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.EndsWith("5 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        Assert.EndsWith("6 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -386,8 +387,24 @@ public sealed class CommandTests : IDisposable
               kind: EndpointSlice
               metadata: {name: registry-db-1, namespace: project-alpha, labels: {kubernetes.io/service-name: registry-db}}
               addressType: IPv4
-              endpoints: [{addresses: [10.20.0.5]}]
+              endpoints: [{addresses: [10.20.0.5]}, {addresses: [10.20.0.6], conditions: {ready: false}}]
               ports: [{port: 5432}]
+              ---
+              apiVersion: discovery.k8s.io/v1
+              kind: EndpointSlice
+              metadata: {name: registry-db-names, namespace: project-alpha, labels: {kubernetes.io/service-name: registry-db}}
+              addressType: FQDN
+              endpoints: [{addresses: [db.example.org]}]
+              ---
+              apiVersion: v1
+              kind: Service
+              metadata: {name: archive, namespace: project-alpha}
+              spec: {selector: {}, ports: [{port: 443}]}
+              ---
+              apiVersion: v1
+              kind: Endpoints
+              metadata: {name: archive, namespace: project-alpha}
+              subsets: [{addresses: [{ip: 10.30.0.7}], notReadyAddresses: [{ip: 10.30.0.8}], ports: [{port: 443}]}]
               ---
               apiVersion: cilium.io/v2
               kind: CiliumNetworkPolicy
@@ -397,16 +414,22 @@ public sealed class CommandTests : IDisposable
                 egress:
                 - toServices: [{k8sService: {serviceName: registry-db, namespace: project-alpha}}]
                   toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
+                - toServices: [{k8sService: {serviceName: archive, namespace: project-alpha}}]
+                  toPorts: [{ports: [{port: "443", protocol: TCP}]}]
             expect:
               - probe: {from: project-alpha/jupyter, to: 10.20.0.5, protocol: TCP, port: 5432, verdict: allow}
               - probe: {from: project-alpha/jupyter, to: 10.20.0.6, protocol: TCP, port: 5432, verdict: deny}
+              - probe: {from: project-alpha/jupyter, to: 10.20.0.7, protocol: TCP, port: 5432, verdict: deny}
               - probe: {from: project-alpha/jupyter, to: 10.20.0.5, protocol: TCP, port: 22, verdict: deny}
+              - probe: {from: project-alpha/jupyter, to: 10.30.0.7, protocol: TCP, port: 443, verdict: allow}
+              - probe: {from: project-alpha/jupyter, to: 10.30.0.8, protocol: TCP, port: 443, verdict: deny}
             """);
 
         var result = CliRunner.Run("test", file);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.EndsWith("3 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        Assert.EndsWith("6 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        Assert.Contains("an EndpointSlice of names (FQDN) gives no addresses", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -481,8 +504,13 @@ public sealed class CommandTests : IDisposable
               ---
               apiVersion: v1
               kind: Node
-              metadata: {name: worker-1}
+              metadata: {name: worker-1, labels: {pool: workers}}
               status: {addresses: [{type: InternalIP, address: 192.168.10.11}]}
+              ---
+              apiVersion: v1
+              kind: Node
+              metadata: {name: worker-2, labels: {pool: workers}}
+              status: {addresses: [{type: InternalIP, address: 192.168.10.12}]}
               ---
               apiVersion: v1
               kind: Pod
@@ -497,6 +525,8 @@ public sealed class CommandTests : IDisposable
                 egress:
                 - toNodes: [{matchLabels: {node-role.kubernetes.io/control-plane: ""}}]
                   toPorts: [{ports: [{port: "6443", protocol: TCP}]}]
+                - toNodes: [{matchLabels: {"any:pool": workers}}]
+                  toPorts: [{ports: [{port: "10250", protocol: TCP}]}]
                 ingress:
                 - fromNodes: [{matchExpressions: [{key: node-role.kubernetes.io/control-plane, operator: Exists}]}]
             expect:
@@ -504,13 +534,103 @@ public sealed class CommandTests : IDisposable
               - probe: {from: argocd/gitops, to: "node:cp-1", protocol: TCP, port: 22, verdict: deny}
               - probe: {from: argocd/gitops, to: "node:worker-1", protocol: TCP, port: 6443, verdict: deny}
               - probe: {from: "node:cp-1", to: argocd/gitops, protocol: TCP, port: 8080, verdict: allow}
-              - probe: {from: 192.168.10.12, to: argocd/gitops, protocol: TCP, port: 8080, verdict: deny}
+              - probe: {from: "node:worker-2", to: argocd/gitops, protocol: TCP, port: 8080, verdict: deny}
+              # The selected nodes are remote nodes: never the pod's own (Cilium's host entity).
+              - probe: {from: argocd/gitops, to: "node:worker-2", protocol: TCP, port: 10250, verdict: allow}
+              - probe: {from: argocd/gitops, to: "node:worker-1", protocol: TCP, port: 10250, verdict: deny}
             """);
 
         var result = CliRunner.Run("test", file);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.EndsWith("5 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        Assert.EndsWith("7 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Analyze_NodesByTheirLabels_ListsEachOtherNode()
+    {
+        // With nodes selected by labels, remote-node[Entity] cannot stand for them all: each other node
+        // has its own lines, and node addresses are no outside range.
+        var file = Write("node-peers.yaml", """
+            apiVersion: v1
+            kind: Node
+            metadata: {name: cp-1, labels: {node-role.kubernetes.io/control-plane: ""}}
+            status: {addresses: [{type: InternalIP, address: 192.168.10.10}]}
+            ---
+            apiVersion: v1
+            kind: Node
+            metadata: {name: worker-1}
+            status: {addresses: [{type: InternalIP, address: 192.168.10.11}]}
+            ---
+            apiVersion: v1
+            kind: Node
+            metadata: {name: worker-2}
+            status: {addresses: [{type: InternalIP, address: 192.168.10.12}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: gitops, namespace: argocd}
+            spec: {nodeName: worker-1}
+            ---
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: gitops, namespace: argocd}
+            spec:
+              endpointSelector: {}
+              egress:
+              - toNodes: [{matchLabels: {node-role.kubernetes.io/control-plane: ""}}]
+                toPorts: [{ports: [{port: "6443", protocol: TCP}]}]
+            """);
+
+        var result = CliRunner.Run("analyze", file);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("argocd/gitops[Pod] => cp-1[Node] : TCP 6443", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("=> worker-2[Node]", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("remote-node[Entity]", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("192.168.10.", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Test_RequirementsNarrowTheRulesEndpoints_AndAdmitNothingAlone()
+    {
+        var file = Write("requires.case.yaml", """
+            name: requires
+            manifests: |
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: app, namespace: shop, labels: {app: web}}
+              ---
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: db-prod, namespace: shop, labels: {app: db, env: prod}}
+              ---
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: db-dev, namespace: shop, labels: {app: db, env: dev}}
+              ---
+              apiVersion: cilium.io/v2
+              kind: CiliumNetworkPolicy
+              metadata: {name: web, namespace: shop}
+              spec:
+                endpointSelector: {matchLabels: {app: web}}
+                egress:
+                - toEndpoints: [{matchLabels: {app: db}}]
+                  toRequires: [{matchLabels: {env: prod}}]
+                  toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
+                - toRequires: [{matchLabels: {env: prod}}]
+                  toPorts: [{ports: [{port: "6379", protocol: TCP}]}]
+            expect:
+              - probe: {from: shop/app, to: shop/db-prod, protocol: TCP, port: 5432, verdict: allow}
+              - probe: {from: shop/app, to: shop/db-dev, protocol: TCP, port: 5432, verdict: deny}
+              - probe: {from: shop/app, to: shop/db-prod, protocol: TCP, port: 6379, verdict: deny}
+              - probe: {from: shop/app, to: 8.8.8.8, protocol: TCP, port: 6379, verdict: deny}
+            """);
+
+        var result = CliRunner.Run("test", file);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.EndsWith("4 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
     }
 
     [Fact]

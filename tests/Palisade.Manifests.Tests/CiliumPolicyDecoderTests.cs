@@ -241,7 +241,7 @@ public sealed class CiliumPolicyDecoderTests
         kind: CiliumCIDRGroup
         metadata: {name: approved-data-providers, labels: {tre.k8tre.io/approved: "true"}}
         spec:
-          externalCIDRs: ["192.0.2.0/24", "198.51.100.7", "2001:db8::/64"]
+          externalCIDRs: ["192.0.2.0/24", "198.51.100.7/32", "2001:db8::/64"]
         ---
         apiVersion: cilium.io/v2
         kind: CiliumNetworkPolicy
@@ -251,7 +251,7 @@ public sealed class CiliumPolicyDecoderTests
           egress:
           - toCIDRSet:
             - cidrGroupRef: approved-data-providers
-            - cidrGroupSelector: {matchLabels: {tre.k8tre.io/approved: "true"}}
+            - cidrGroupSelector: {matchLabels: {"cidrgroup:tre.k8tre.io/approved": "true"}}
             - cidr: 203.0.113.0/24
         """;
 
@@ -273,8 +273,10 @@ public sealed class CiliumPolicyDecoderTests
     }
 
     [Theory]
-    [InlineData("  externalCIDRs: [\"192.0.2.0/24\", \"198.51.100.7\", \"2001:db8::/64\"]", "  externalCIDRs: [\"192.0.2.0/33\"]", DiagnosticCodes.InvalidCidr, "spec.externalCIDRs[0]")]
-    [InlineData("  externalCIDRs: [\"192.0.2.0/24\", \"198.51.100.7\", \"2001:db8::/64\"]", "  cidrs: []", DiagnosticCodes.MissingField, "spec.externalCIDRs")]
+    [InlineData("  externalCIDRs: [\"192.0.2.0/24\", \"198.51.100.7/32\", \"2001:db8::/64\"]", "  externalCIDRs: [\"192.0.2.0/33\"]", DiagnosticCodes.InvalidCidr, "spec.externalCIDRs[0]")]
+    [InlineData("  externalCIDRs: [\"192.0.2.0/24\", \"198.51.100.7/32\", \"2001:db8::/64\"]", "  externalCIDRs: [\"198.51.100.7\"]", DiagnosticCodes.InvalidCidr, "spec.externalCIDRs[0]")]
+    [InlineData("  externalCIDRs: [\"192.0.2.0/24\", \"198.51.100.7/32\", \"2001:db8::/64\"]", "  cidrs: []", DiagnosticCodes.MissingField, "spec.externalCIDRs")]
+    [InlineData("    - cidrGroupRef: approved-data-providers", "    - cidrGroupRef: \"\"", DiagnosticCodes.InvalidName, "spec.egress[0].toCIDRSet[0].cidrGroupRef")]
     [InlineData("    - cidrGroupRef: approved-data-providers", "    - {cidrGroupRef: approved-data-providers, cidr: 10.0.0.0/8}", DiagnosticCodes.InvalidPeer, "spec.egress[0].toCIDRSet[0]")]
     public void Load_BadCidrGroupOrReference_IsAnError(string from, string to, string code, string path)
     {
@@ -291,13 +293,14 @@ public sealed class CiliumPolicyDecoderTests
     }
 
     [Fact]
-    public void Load_ExceptBesideACidrGroup_WarnsThatItIsIgnored()
+    public void Load_ExceptBesideACidrGroup_IsKeptWithTheReference()
     {
+        // Cilium takes except out of a group's addresses as out of a cidr's.
         var result = LoadText(ApprovedDestinations.Replace("    - cidrGroupRef: approved-data-providers", "    - {cidrGroupRef: approved-data-providers, except: [192.0.2.0/28]}", StringComparison.Ordinal));
 
-        var warning = Assert.Single(result.Diagnostics);
-        Assert.Equal(DiagnosticCodes.UnsupportedFeature, warning.Code);
-        Assert.Equal("spec.egress[0].toCIDRSet[0].except", warning.Path);
-        Assert.Single(result.Cluster.CiliumPolicies);
+        Assert.Empty(result.Diagnostics);
+        var rule = Assert.Single(Assert.Single(Assert.Single(result.Cluster.CiliumPolicies).Blocks).Egress!);
+        Assert.Equal("192.0.2.0/28", string.Join(",", rule.CidrGroups![0].Except.ToPrefixes()));
+        Assert.True(rule.CidrGroups[1].Except.IsEmpty);
     }
 }

@@ -250,7 +250,9 @@ public sealed class ManifestLoaderTests
             $"{p.Kind} {p.Namespace}/{p.Name} " + string.Join(";", p.Blocks.Select(static b =>
                 $"{b.EndpointSelector} {b.NodeSelector} {b.DefaultDenyIngress} {b.DefaultDenyEgress} "
                 + string.Join("|", new[] { b.Ingress, b.Egress, b.IngressDeny, b.EgressDeny }.Select(static rules => rules is null ? "-" : string.Join(",", rules.Select(static r =>
-                    $"{string.Join(" ", r.Endpoints ?? [])}/{string.Join(" ", r.Entities ?? [])}/{r.Cidrs}/{string.Join(" ", r.Fqdns ?? [])}/{r.HasIcmps}/"
+                    $"{string.Join(" ", r.Endpoints ?? [])}/{string.Join(" ", r.Entities ?? [])}/{r.Cidrs}/{string.Join(" ", r.CidrGroups?.Select(static g => $"{g.Name}{g.Selector}-{g.Except}") ?? [])}/"
+                    + $"{string.Join(" ", r.Nodes ?? [])}/{string.Join(" ", r.Services ?? [])}/{r.HasUnevaluatedPeers}/{string.Join(" ", r.Fqdns ?? [])}/{string.Join(" ", r.Icmps?.Select(static i => $"{i.Protocols[0]}:{i.Port}") ?? ["-"])}/"
                     + string.Join(" ", r.ToPorts?.Select(static t => $"{string.Join("+", t.Ports.Select(static x => $"{string.Join("", x.Protocols)}:{x.Port}-{x.EndPort}:{x.PortName}"))}"
-                        + $"[{string.Join(" ", t.Http?.Select(static h => $"{h.Method}{h.Path}{h.Host}{string.Join("", h.Headers)}") ?? [])}][{string.Join(" ", t.Dns ?? [])}]") ?? []))))))))));
+                        + $"[{string.Join(" ", t.Http?.Select(static h => $"{h.Method}{h.Path}{h.Host}{string.Join("", h.Headers)}") ?? [])}][{string.Join(" ", t.Dns ?? [])}]") ?? []))))))))))
+        + "\n" + string.Join("\n", cluster.CidrGroups.OrderBy(static g => g.Name, StringComparer.Ordinal).Select(static g => $"CiliumCIDRGroup {g.Name} {g.Labels} {g.Cidrs}"));
 }

@@ -54,6 +54,9 @@ internal sealed class CompiledPeer(Bitset identities, IpSet addresses, string pa
     /// <summary>Node endpoints matched through entities.</summary>
     public NodeEntities Nodes { get; init; }
 
+    /// <summary>Nodes matched by name, never the subject's own (Cilium's fromNodes/toNodes give remote nodes' identities).</summary>
+    public string[] RemoteNodeNames { get; init; } = [];
+
     /// <summary>Whether <see cref="Addresses"/> holds every outside IPv4 address, so it matches any host whatever its address.</summary>
     public bool CoversOutside { get; init; }
 
@@ -74,7 +77,8 @@ internal sealed class CompiledPeer(Bitset identities, IpSet addresses, string pa
         {
             if (((Nodes & NodeEntities.Host) != 0 && probe.NodeName == probe.SubjectNode)
                 || ((Nodes & NodeEntities.RemoteNode) != 0 && probe.NodeName != probe.SubjectNode)
-                || ((Nodes & NodeEntities.KubeApiServer) != 0 && probe.NodeServesApi))
+                || ((Nodes & NodeEntities.KubeApiServer) != 0 && probe.NodeServesApi)
+                || (probe.NodeName != probe.SubjectNode && Array.IndexOf(RemoteNodeNames, probe.NodeName) >= 0))
             {
                 return true;
             }

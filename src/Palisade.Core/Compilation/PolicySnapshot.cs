@@ -88,7 +88,8 @@ public sealed class PolicySnapshot
             || data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.PeerAddresses.Intersect(IpSet.AllV6) is { IsEmpty: false } v6 && !v6.Equals(IpSet.AllV6)));
         HasNamePeers = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.Peers.Any(static c => c.Names.Length > 0)));
         HasL7Rules = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.HasL7));
-        HasEntityPeers = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.Peers.Any(static c => c.Nodes != NodeEntities.None)));
+        HasEntityPeers = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.Peers.Any(static c => c.Nodes != NodeEntities.None || c.RemoteNodeNames.Length > 0)));
+        HasNodeNamePeers = data.Policies.Any(static p => p.IngressRules.Concat(p.EgressRules).Any(static r => r.Peers.Any(static c => c.RemoteNodeNames.Length > 0)));
         _nodesByAddress = data.NodesByAddress;
         _podsByName = byName.ToFrozenDictionary(StringComparer.Ordinal);
         _podsByAddress = byAddress.ToFrozenDictionary();
@@ -304,8 +305,11 @@ public sealed class PolicySnapshot
     /// <summary>Whether some rule carries HTTP or DNS rules, so layer-7 requests need the rule-by-rule evaluation.</summary>
     public bool HasL7Rules { get; }
 
-    /// <summary>Whether some rule names nodes through Cilium's entities (host, remote-node, kube-apiserver).</summary>
+    /// <summary>Whether some rule names nodes through Cilium's entities (host, remote-node, kube-apiserver) or by their labels.</summary>
     public bool HasEntityPeers { get; }
+
+    /// <summary>Whether some rule names nodes by their labels (Cilium's fromNodes/toNodes), so that one remote node no longer stands for all.</summary>
+    public bool HasNodeNamePeers { get; }
 
     /// <summary>Every DNS name or pattern that rules name outside peers by, once each.</summary>
     public IReadOnlyList<DnsPattern> DnsPatterns() =>
@@ -372,19 +376,22 @@ public sealed class PolicySnapshot
             }
         }
 
-        if (remote.Name is not null)
+        // Where rules select nodes by their labels, each other node answers for itself (NAME[Node]).
+        var remotes = HasNodeNamePeers ? nodes.Where(n => n.Name != node).ToList() : remote.Name is null ? [] : [remote];
+        foreach (var other in remotes)
         {
-            var probe = new PeerProbe(-1, remote.Address, remote.Name, _data.ApiServerAddresses.Contains(remote.Address), null, node);
-            var reach = SideConnections(Direction.Egress, identity, node, probe).Intersect(HostSideConnections(Direction.Ingress, remote.Name, podProbe));
+            var peer = new ReportPeer { Named = HasNodeNamePeers ? $"{other.Name}[Node]" : "remote-node[Entity]" };
+            var probe = new PeerProbe(-1, other.Address, other.Name, _data.ApiServerAddresses.Contains(other.Address), null, node);
+            var reach = SideConnections(Direction.Egress, identity, node, probe).Intersect(HostSideConnections(Direction.Ingress, other.Name, podProbe));
             if (!reach.IsEmpty)
             {
-                yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Egress, reach, probe);
+                yield return (peer, Direction.Egress, reach, probe);
             }
 
-            var inbound = SideConnections(Direction.Ingress, identity, node, probe).Intersect(HostSideConnections(Direction.Egress, remote.Name, podProbe));
+            var inbound = SideConnections(Direction.Ingress, identity, node, probe).Intersect(HostSideConnections(Direction.Egress, other.Name, podProbe));
             if (!inbound.IsEmpty)
             {
-                yield return (new ReportPeer { Named = "remote-node[Entity]" }, Direction.Ingress, inbound, probe);
+                yield return (peer, Direction.Ingress, inbound, probe);
             }
         }
 

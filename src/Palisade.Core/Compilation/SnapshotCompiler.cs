@@ -352,11 +352,14 @@ public static class SnapshotCompiler
             }
 
             var result = rule.Cidrs ?? IpSet.Empty;
-            foreach (var group in spec.CidrGroups)
+            foreach (var reference in references)
             {
-                if (references.Any(r => r.Matches(group)))
+                foreach (var group in spec.CidrGroups)
                 {
-                    result = result.Union(group.Cidrs);
+                    if (reference.Matches(group))
+                    {
+                        result = result.Union(group.Cidrs.Except(reference.Except));
+                    }
                 }
             }
 
@@ -785,14 +788,13 @@ public static class SnapshotCompiler
 
             if (rule.Nodes is { } nodeSelectors)
             {
-                // The nodes' own addresses, which CIDR peers never match.
-                var addresses = IpSet.Empty;
-                foreach (var selector in nodeSelectors)
-                {
-                    addresses = addresses.Union(NodeAddresses(selector));
-                }
-
-                peers.Add(new PeerDraft(new Bitset(context.GroupCount), addresses, $"{rule.Path}.{field}Nodes"));
+                // Cilium gives the selected nodes identities of remote nodes: the subject's own node (the
+                // host entity) never matches. Nodes known only from pods' host addresses have no labels.
+                var labels = spec.Nodes.GroupBy(static n => n.Name, StringComparer.Ordinal).ToDictionary(static g => g.Key, static g => g.First().Labels, StringComparer.Ordinal);
+                var selected = labels.Keys.Concat(NodesByAddress().Values).Distinct(StringComparer.Ordinal)
+                    .Where(name => nodeSelectors.Any(s => s.Matches(labels.GetValueOrDefault(name, LabelSet.Empty))))
+                    .Order(StringComparer.Ordinal).ToArray();
+                peers.Add(new PeerDraft(new Bitset(context.GroupCount), IpSet.Empty, $"{rule.Path}.{field}Nodes") { RemoteNodeNames = selected });
             }
 
             if (rule.Fqdns is { } names)
@@ -1242,6 +1244,9 @@ public static class SnapshotCompiler
 
         /// <summary>Node endpoints matched through entities.</summary>
         public NodeEntities Nodes { get; init; }
+
+        /// <summary>Nodes matched by name, except the subject's own (Cilium's fromNodes/toNodes).</summary>
+        public string[] RemoteNodeNames { get; init; } = [];
     }
 
     private sealed record RuleDraft(Direction Direction, string Path, PeerDraft[] Peers, IReadOnlyList<IPortMatcher>? Ports, bool EmptyPortsMeanAll, AdminAction Action, string? Name)
@@ -1283,6 +1288,7 @@ public static class SnapshotCompiler
                     Names = peer.Names,
                     NamesNeedDnsProxy = peer.NamesNeedDnsProxy,
                     Nodes = peer.Nodes,
+                    RemoteNodeNames = peer.RemoteNodeNames,
                     CoversOutside = !peer.Addresses.IsEmpty && outsideV4.Except(peer.Addresses).IsEmpty,
                 })],
                 rule.Ports,

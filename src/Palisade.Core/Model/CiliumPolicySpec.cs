@@ -335,6 +335,9 @@ public sealed record CiliumServiceRef(string? Name, string? Namespace, LabelSele
 /// <summary>A CIDR set entry's CiliumCIDRGroups: the one named <paramref name="Name"/>, or those whose labels <paramref name="Selector"/> matches.</summary>
 public sealed record CiliumCidrGroupRef(string? Name, LabelSelectorSpec? Selector)
 {
+    /// <summary>The entry's <c>except</c>: addresses taken out of the groups' (Cilium applies it beside a group too).</summary>
+    public IpSet Except { get; init; } = IpSet.Empty;
+
     /// <summary>Whether the entry names <paramref name="group"/>.</summary>
     public bool Matches(CiliumCidrGroupSpec group)
     {

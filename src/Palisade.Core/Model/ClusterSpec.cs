@@ -50,7 +50,7 @@ public sealed record ClusterSpec
             .Concat(NetworkPolicies.Select(static p => p.Key))
             .Concat(AdminNetworkPolicies.Select(static p => p.Key))
             .Concat(CiliumPolicies.Select(static p => p.Key))
-            .Concat(EndpointSlices.Select(static e => new ObjectKey("EndpointSlice", e.Namespace, e.Name)))
+            .Concat(EndpointSlices.Select(static e => e.Key))
             .Concat(CidrGroups.Select(static g => g.Key));
 
     /// <summary>
@@ -67,7 +67,7 @@ public sealed record ClusterSpec
         NetworkPolicies = Merge(NetworkPolicies, other.NetworkPolicies, static p => p.Key.ToString()),
         AdminNetworkPolicies = Merge(AdminNetworkPolicies, other.AdminNetworkPolicies, static p => p.Key.ToString()),
         CiliumPolicies = Merge(CiliumPolicies, other.CiliumPolicies, static p => p.Key.ToString()),
-        EndpointSlices = Merge(EndpointSlices, other.EndpointSlices, static e => $"{e.Namespace}/{e.Name}"),
+        EndpointSlices = Merge(EndpointSlices, other.EndpointSlices, static e => e.Key.ToString()),
         CidrGroups = Merge(CidrGroups, other.CidrGroups, static g => g.Name),
     };
 
@@ -97,7 +97,7 @@ public sealed record ClusterSpec
             NetworkPolicies = [.. NetworkPolicies.Where(p => Keep(p.Key))],
             AdminNetworkPolicies = [.. AdminNetworkPolicies.Where(p => Keep(p.Key))],
             CiliumPolicies = [.. CiliumPolicies.Where(p => Keep(p.Key))],
-            EndpointSlices = [.. EndpointSlices.Where(e => Keep(new ObjectKey("EndpointSlice", e.Namespace, e.Name)))],
+            EndpointSlices = [.. EndpointSlices.Where(e => Keep(e.Key))],
             CidrGroups = [.. CidrGroups.Where(g => Keep(g.Key))],
         };
         missing = [.. wanted.Where(k => !found.Contains(k))];

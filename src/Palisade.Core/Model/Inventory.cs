@@ -175,6 +175,12 @@ public sealed record ServiceSpec
 /// </summary>
 public sealed record EndpointSliceSpec
 {
+    /// <summary>The kind it was read from: <c>EndpointSlice</c>, or <c>Endpoints</c> (read as the slice Kubernetes mirrors from it).</summary>
+    public string Kind { get; init; } = "EndpointSlice";
+
+    /// <summary>The object's key.</summary>
+    public ObjectKey Key => new(Kind, Namespace, Name);
+
     /// <summary>The namespace.</summary>
     public required string Namespace { get; init; }
 
