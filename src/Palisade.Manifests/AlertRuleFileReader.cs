@@ -132,7 +132,7 @@ public static class AlertRuleFileReader
         }
 
         var at = path + ".match";
-        Known(match, at, fields, "fromNamespaces", "toNamespaces", "fromLabels", "toLabels", "toOutside", "approvedNames", "approvedCidrs", "verdicts", "dropReasons", "ports", "disagreement");
+        Known(match, at, fields, "fromNamespaces", "toNamespaces", "fromLabels", "toLabels", "toOutside", "approvedNames", "approvedCidrs", "approvedCidrGroups", "verdicts", "dropReasons", "ports", "disagreement");
         var approved = IpSet.Empty;
         foreach (var (cidr, node, cidrPath) in Strings(match, "approvedCidrs", at, fields))
         {
@@ -184,6 +184,7 @@ public static class AlertRuleFileReader
             ToOutside = fields.Boolean(match, "toOutside", at + ".toOutside"),
             ApprovedNames = [.. Strings(match, "approvedNames", at, fields).Select(static s => DnsPattern.Create(s.Value, DnsPatternStyle.LeadingLabels))],
             ApprovedAddresses = approved,
+            ApprovedCidrGroups = [.. Strings(match, "approvedCidrGroups", at, fields).Select(static s => (s.Value, (SourceLocation?)s.Node.Location))],
             Verdicts = verdicts,
             DropReasons = [.. Strings(match, "dropReasons", at, fields).Select(static s => s.Value.ToUpperInvariant())],
             Ports = ports,

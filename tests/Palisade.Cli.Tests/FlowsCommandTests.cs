@@ -367,6 +367,50 @@ public sealed class FlowsCommandTests : IDisposable
     }
 
     [Fact]
+    public void Alerts_ApprovedCidrGroups_TakeTheGroupsAddressesFromThePolicies()
+    {
+        // The TRE keeps its approved destinations in a CiliumCIDRGroup; its alerts use the same list.
+        var rules = Write("approved.yaml", """
+            apiVersion: palisade.dev/v1alpha1
+            kind: FlowAlertRules
+            rules:
+              - name: project-egress-unapproved
+                match:
+                  fromNamespaces: [project-*]
+                  toOutside: true
+                  approvedCidrGroups: [package-cdn]
+            """);
+        var group = Write("package-cdn.yaml", """
+            apiVersion: cilium.io/v2alpha1
+            kind: CiliumCIDRGroup
+            metadata: {name: package-cdn}
+            spec: {externalCIDRs: [151.101.0.0/16]}
+            """);
+        var emptyGroup = Write("empty-cdn.yaml", """
+            apiVersion: cilium.io/v2alpha1
+            kind: CiliumCIDRGroup
+            metadata: {name: package-cdn}
+            spec: {externalCIDRs: [192.0.2.0/24]}
+            """);
+        Assert.Equal(0, CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store, "--policies", SamplePolicies).ExitCode);
+
+        var approved = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules, "--policies", group);
+        var elsewhere = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules, "--policies", emptyGroup);
+        var withoutPolicies = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules);
+        var unknown = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules, "--policies", SamplePolicies);
+
+        Assert.True(approved.ExitCode == 0, approved.ToString());
+        Assert.Contains("palisade: 0 alerts from 1 rules", approved.Error, StringComparison.Ordinal);
+        Assert.Equal(1, elsewhere.ExitCode);
+        Assert.Contains("pypi.org", elsewhere.Output, StringComparison.Ordinal);
+        Assert.Equal(2, withoutPolicies.ExitCode);
+        Assert.Contains("give --policies with the manifests that define them", withoutPolicies.Error, StringComparison.Ordinal);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains($"{rules}:8:", unknown.Error, StringComparison.Ordinal);
+        Assert.Contains("approvedCidrGroups names 'package-cdn', which no CiliumCIDRGroup in --policies defines", unknown.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Alerts_BadRuleFile_ExitsTwoWithItsDiagnostics()
     {
         var rules = Write("rules.yaml", "apiVersion: palisade.dev/v1alpha1\nkind: FlowAlertRules\nrules:\n  - name: a\n    match: {verdict: [DROPPED]}\n");

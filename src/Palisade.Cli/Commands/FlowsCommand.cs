@@ -128,9 +128,10 @@ internal static class FlowsCommand
 
             using var progress = new ProgressLine(error);
             FlowAttributor? attributor = null;
+            PolicySnapshot? snapshot = null;
             if (parse.GetValue(policies) is { Length: > 0 } policyPaths)
             {
-                var snapshot = LoadSnapshot(policyPaths, error, progress);
+                snapshot = LoadSnapshot(policyPaths, error, progress);
                 if (snapshot is null)
                 {
                     return ExitCodes.BadInput;
@@ -139,7 +140,7 @@ internal static class FlowsCommand
                 attributor = new FlowAttributor(snapshot, new AttributionOptions { ProjectLabel = parse.GetRequiredValue(projectLabel) });
             }
 
-            var alerting = LoadAlerts(parse.GetValue(alerts), parse.GetValue(webhook), error);
+            var alerting = LoadAlerts(parse.GetValue(alerts), parse.GetValue(webhook), error, snapshot?.Spec);
             if (alerting is { Failed: true })
             {
                 return ExitCodes.BadInput;
@@ -394,7 +395,7 @@ internal static class FlowsCommand
         public int RuleCount { get; init; }
     }
 
-    private static Alerting? LoadAlerts(string? rulesPath, string? webhook, TextWriter error)
+    private static Alerting? LoadAlerts(string? rulesPath, string? webhook, TextWriter error, Palisade.Model.ClusterSpec? cluster)
     {
         if (rulesPath is null)
         {
@@ -414,7 +415,30 @@ internal static class FlowsCommand
             return new Alerting(null, [], Failed: true);
         }
 
-        var url = loaded.Rules!.Webhook;
+        var rules = loaded.Rules!;
+        if (rules.NamesCidrGroups)
+        {
+            // Approved destinations kept in CiliumCIDRGroups come from the manifests that define them.
+            if (cluster is null)
+            {
+                error.WriteLine($"palisade: {rulesPath}: approvedCidrGroups names CiliumCIDRGroups; give --policies with the manifests that define them");
+                return new Alerting(null, [], Failed: true);
+            }
+
+            rules = rules.WithCidrGroups(cluster.CidrGroups, out var missing);
+            foreach (var (rule, name, location) in missing)
+            {
+                var where = location is { Line: > 0 } l ? $"{l.Source}:{l.Line}:{l.Column}" : rulesPath;
+                error.WriteLine($"{where}: error {Palisade.Diagnostics.DiagnosticCodes.InvalidAlertRule}: rule {rule}: approvedCidrGroups names '{name}', which no CiliumCIDRGroup in --policies defines");
+            }
+
+            if (missing.Count > 0)
+            {
+                return new Alerting(null, [], Failed: true);
+            }
+        }
+
+        var url = rules.Webhook;
         if (webhook is not null && (!Uri.TryCreate(webhook, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https")))
         {
             error.WriteLine($"palisade: --webhook '{webhook}' is not an http or https URL");
@@ -427,7 +451,7 @@ internal static class FlowsCommand
             sinks.Add(new WebhookAlertSink(SharedHttp.Value, url, error));
         }
 
-        return new Alerting(new FlowAlertEvaluator(loaded.Rules), sinks, Failed: false) { RuleCount = loaded.Rules.Rules.Count };
+        return new Alerting(new FlowAlertEvaluator(rules), sinks, Failed: false) { RuleCount = rules.Rules.Count };
     }
 
     private static readonly Lazy<HttpClient> SharedHttp = new(() => new HttpClient { Timeout = TimeSpan.FromSeconds(10) });
@@ -697,12 +721,13 @@ internal static class FlowsCommand
         var deliver = new Option<bool>("--deliver") { Description = "Also deliver the alerts to the rule file's webhook (or --webhook); without it they are only printed" };
         var webhook = WebhookOption();
         var format = new Option<string>("--output", "-o") { Description = "table or json (one alert per line, as the webhook gets it)", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json");
+        var policies = PoliciesOption("Manifests that define the CiliumCIDRGroups the rules' approvedCidrGroups name");
         var command = new Command(
             "alerts",
             "Replay stored flows through alert rules and print the alerts they raise, folded within each rule's window as on ingest: to try rules before " +
             "'palisade flows ingest --alerts' raises them on new flows. Exit code 1 when any alert is raised.")
         {
-            store, rules, deliver, webhook, format,
+            store, rules, deliver, webhook, format, policies,
         };
         filters.AddTo(command);
 
@@ -714,7 +739,20 @@ internal static class FlowsCommand
                 return ExitCodes.BadInput;
             }
 
-            var alerting = LoadAlerts(parse.GetRequiredValue(rules), parse.GetValue(webhook), error);
+            Palisade.Model.ClusterSpec? cluster = null;
+            if (parse.GetValue(policies) is { Length: > 0 } policyPaths)
+            {
+                var loaded = Palisade.Manifests.ManifestLoader.Load(policyPaths);
+                CommonOptions.Print(loaded.Diagnostics, error);
+                if (loaded.HasErrors)
+                {
+                    return ExitCodes.BadInput;
+                }
+
+                cluster = loaded.Cluster;
+            }
+
+            var alerting = LoadAlerts(parse.GetRequiredValue(rules), parse.GetValue(webhook), error, cluster);
             if (alerting is null || alerting.Failed)
             {
                 return ExitCodes.BadInput;

@@ -39,6 +39,12 @@ public sealed record FlowAlertRuleSpec
     /// <summary>Outside destinations that are approved, by address.</summary>
     public IpSet ApprovedAddresses { get; init; } = IpSet.Empty;
 
+    /// <summary>
+    /// CiliumCIDRGroups whose addresses are approved too, by name, with where each is named: the list a
+    /// TRE keeps its approved destinations in for its policies, kept in one place for its alerts as well.
+    /// </summary>
+    public IReadOnlyList<(string Name, SourceLocation? Location)> ApprovedCidrGroups { get; init; } = [];
+
     /// <summary>Hubble verdicts (<c>FORWARDED</c>, <c>DROPPED</c>...).</summary>
     public IReadOnlyList<string> Verdicts { get; init; } = [];
 
@@ -63,6 +69,40 @@ public sealed record FlowAlertRulesSpec
 {
     /// <summary>The rules, in file order.</summary>
     public IReadOnlyList<FlowAlertRuleSpec> Rules { get; init; } = [];
+
+    /// <summary>Whether some rule approves the addresses of CiliumCIDRGroups, which <see cref="WithCidrGroups"/> resolves.</summary>
+    public bool NamesCidrGroups => Rules.Any(static r => r.ApprovedCidrGroups.Count > 0);
+
+    /// <summary>
+    /// The rules with the addresses of the CiliumCIDRGroups they name added to their approved addresses,
+    /// from <paramref name="groups"/>; <paramref name="missing"/> gets each name no group has, with where it was named.
+    /// </summary>
+    public FlowAlertRulesSpec WithCidrGroups(IReadOnlyList<CiliumCidrGroupSpec> groups, out IReadOnlyList<(string Rule, string Name, SourceLocation? Location)> missing)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        var unknown = new List<(string, string, SourceLocation?)>();
+        var rules = new List<FlowAlertRuleSpec>(Rules.Count);
+        foreach (var rule in Rules)
+        {
+            var approved = rule.ApprovedAddresses;
+            foreach (var (name, location) in rule.ApprovedCidrGroups)
+            {
+                if (groups.FirstOrDefault(g => g.Name == name) is { } group)
+                {
+                    approved = approved.Union(group.Cidrs);
+                }
+                else
+                {
+                    unknown.Add((rule.Name, name, location));
+                }
+            }
+
+            rules.Add(rule with { ApprovedAddresses = approved });
+        }
+
+        missing = unknown;
+        return this with { Rules = rules };
+    }
 
     /// <summary>A URL alerts are posted to as JSON, or null for the log only.</summary>
     public Uri? Webhook { get; init; }
