@@ -236,10 +236,13 @@ internal static partial class CiliumPolicyDecoder
             }
         }
 
-        // fromRequires/toRequires: requirements every peer of the rule's fromEndpoints/toEndpoints must
-        // also meet; they admit nothing by themselves (a rule with them and no endpoints matches no peer).
-        if (rule.Has($"{p}Requires"))
+        // fromRequires/toRequires: requirements the peers of fromEndpoints/toEndpoints must also meet; they
+        // admit nothing by themselves (a rule with some and no endpoints matches no peer). Cilium up to
+        // 1.18 applies them to every rule that selects the endpoint, and 1.19 drops them; Palisade
+        // applies them to the rule's own endpoints only, and says so.
+        if (rule[$"{p}Requires"] is SequenceNode { Items.Count: > 0 })
         {
+            reader.Warning(DiagnosticCodes.UnsupportedFeature, rule[$"{p}Requires"], $"{path}.{p}Requires", $"'{p}Requires' is applied to this rule's {p}Endpoints only; Cilium up to 1.18 applies it to every rule that selects the endpoint, and Cilium 1.19 no longer supports it");
             var requirements = new List<LabelRequirement>();
             foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}Requires", $"{path}.{p}Requires"), $"{path}.{p}Requires"))
             {

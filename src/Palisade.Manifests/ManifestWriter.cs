@@ -332,7 +332,9 @@ public static class ManifestWriter
             ($"{p}CIDRSet", rule.Cidrs is null && rule.CidrGroups is null
                 ? null
                 : (rule.Cidrs?.ToPrefixes().Select(static c => (object?)Map(("cidr", c.ToString()))) ?? [])
-                    .Concat((rule.CidrGroups ?? []).Select(static g => (object?)(g.Name is { } name ? Map(("cidrGroupRef", name)) : Map(("cidrGroupSelector", Selector(g.Selector!))))))
+                    .Concat((rule.CidrGroups ?? []).Select(static g => (object?)Map(
+                        g.Name is { } name ? ("cidrGroupRef", name) : ("cidrGroupSelector", Selector(g.Selector!)),
+                        ("except", g.Except.IsEmpty ? null : g.Except.ToPrefixes().Select(static c => (object?)c.ToString()).ToList()))))
                     .ToList()),
             ("toFQDNs", rule.Fqdns?.Select(static f => (object?)DnsMatch(f)).ToList()),
             ("toServices", rule.Services?.Select(static s => (object?)Service(s)).ToList()),

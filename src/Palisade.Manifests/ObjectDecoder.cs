@@ -486,8 +486,11 @@ internal static class ObjectDecoder
                 continue;
             }
 
-            // An endpoint that is not ready receives no traffic; Cilium leaves it out of a service's backends.
-            if (reader.Map(endpoint, "conditions", $"{itemPath}.conditions") is { } conditions && reader.Boolean(conditions, "ready", $"{itemPath}.conditions.ready") == false)
+            // An endpoint that is neither ready nor still serving (terminating) receives no traffic; Cilium
+            // leaves it out of a service's backends.
+            if (reader.Map(endpoint, "conditions", $"{itemPath}.conditions") is { } conditions
+                && reader.Boolean(conditions, "ready", $"{itemPath}.conditions.ready") == false
+                && reader.Boolean(conditions, "serving", $"{itemPath}.conditions.serving") != true)
             {
                 continue;
             }
@@ -521,6 +524,12 @@ internal static class ObjectDecoder
     {
         var (name, ns, metadata) = Metadata(map, reader, "Endpoints", namespaced: true);
         if (name is null || metadata is null)
+        {
+            return;
+        }
+
+        // Kubernetes does not mirror these into EndpointSlices, so Cilium never sees them.
+        if (reader.Labels(metadata, "labels", "metadata.labels").TryGetValue("endpointslice.kubernetes.io/skip-mirror", out var skip) && skip == "true")
         {
             return;
         }

@@ -387,7 +387,7 @@ public sealed class CommandTests : IDisposable
               kind: EndpointSlice
               metadata: {name: registry-db-1, namespace: project-alpha, labels: {kubernetes.io/service-name: registry-db}}
               addressType: IPv4
-              endpoints: [{addresses: [10.20.0.5]}, {addresses: [10.20.0.6], conditions: {ready: false}}]
+              endpoints: [{addresses: [10.20.0.5]}, {addresses: [10.20.0.6], conditions: {ready: false}}, {addresses: [10.20.0.7], conditions: {ready: false, serving: true}}]
               ports: [{port: 5432}]
               ---
               apiVersion: discovery.k8s.io/v1
@@ -419,7 +419,7 @@ public sealed class CommandTests : IDisposable
             expect:
               - probe: {from: project-alpha/jupyter, to: 10.20.0.5, protocol: TCP, port: 5432, verdict: allow}
               - probe: {from: project-alpha/jupyter, to: 10.20.0.6, protocol: TCP, port: 5432, verdict: deny}
-              - probe: {from: project-alpha/jupyter, to: 10.20.0.7, protocol: TCP, port: 5432, verdict: deny}
+              - probe: {from: project-alpha/jupyter, to: 10.20.0.7, protocol: TCP, port: 5432, verdict: allow}
               - probe: {from: project-alpha/jupyter, to: 10.20.0.5, protocol: TCP, port: 22, verdict: deny}
               - probe: {from: project-alpha/jupyter, to: 10.30.0.7, protocol: TCP, port: 443, verdict: allow}
               - probe: {from: project-alpha/jupyter, to: 10.30.0.8, protocol: TCP, port: 443, verdict: deny}
@@ -620,17 +620,22 @@ public sealed class CommandTests : IDisposable
                   toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
                 - toRequires: [{matchLabels: {env: prod}}]
                   toPorts: [{ports: [{port: "6379", protocol: TCP}]}]
+                - toRequires: []
+                  toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
             expect:
               - probe: {from: shop/app, to: shop/db-prod, protocol: TCP, port: 5432, verdict: allow}
               - probe: {from: shop/app, to: shop/db-dev, protocol: TCP, port: 5432, verdict: deny}
               - probe: {from: shop/app, to: shop/db-prod, protocol: TCP, port: 6379, verdict: deny}
               - probe: {from: shop/app, to: 8.8.8.8, protocol: TCP, port: 6379, verdict: deny}
+              # An empty list is no requirement: the rule has ports and no peer field, so it is for every peer.
+              - probe: {from: shop/app, to: 8.8.8.8, protocol: TCP, port: 8080, verdict: allow}
             """);
 
         var result = CliRunner.Run("test", file);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.EndsWith("4 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        Assert.EndsWith("5 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        Assert.Contains("Cilium up to 1.18 applies it to every rule that selects the endpoint", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

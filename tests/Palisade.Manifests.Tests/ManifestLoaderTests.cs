@@ -230,7 +230,26 @@ public sealed class ManifestLoaderTests
     {
         using var files = new ManifestTestFiles();
         var source = ManifestLoader.LoadText(File.ReadAllText(TestPaths.InRoot(Path.Combine("samples", "k8tre", "policies", "cilium.yaml"))) + "\n---\n"
-            + File.ReadAllText(TestPaths.InRoot(Path.Combine("samples", "k8tre", "policies", "cluster-wide.yaml"))), "policies.yaml");
+            + File.ReadAllText(TestPaths.InRoot(Path.Combine("samples", "k8tre", "policies", "cluster-wide.yaml"))) + "\n---\n" + """
+            apiVersion: cilium.io/v2alpha1
+            kind: CiliumCIDRGroup
+            metadata: {name: providers, labels: {approved: "true"}}
+            spec: {externalCIDRs: [192.0.2.0/24]}
+            ---
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: more-peers, namespace: project-alpha}
+            spec:
+              endpointSelector: {}
+              egress:
+              - toCIDRSet: [{cidrGroupRef: providers, except: [192.0.2.128/25]}, {cidrGroupSelector: {matchLabels: {approved: "true"}}}]
+              - toNodes: [{matchLabels: {pool: workers}}]
+                toPorts: [{ports: [{port: "10250", protocol: TCP}]}]
+              - toServices: [{k8sService: {serviceName: registry-db, namespace: project-alpha}}]
+              ingress:
+              - fromEndpoints: [{}]
+                icmps: [{fields: [{type: 8}, {type: 128, family: IPv6}]}]
+            """, "policies.yaml");
         Assert.False(source.HasErrors, string.Join("\n", source.Diagnostics));
 
         ManifestWriter.WriteFolder(source.Cluster, files.Folder);

@@ -30,7 +30,7 @@ internal static class AnalyzeCommand
             "Workloads are written ns/name[Kind]; outside ranges first-last[External]; connections as 'All Connections' or e.g. 'TCP 80,8080-8090,UDP 53'. " +
             "IPv6 ranges are listed when the cluster uses IPv6. " +
             "Outside hosts that DNS-name rules (Cilium toFQDNs, ClusterNetworkPolicy domainNames) open are their own peers, e.g. 'pypi.org[DNS]'; " +
-            "so are Cilium's node entities: host[Entity], remote-node[Entity], kube-apiserver[Entity]. " +
+            "so are Cilium's node entities: host[Entity], remote-node[Entity], kube-apiserver[Entity], and, where rules select nodes by their labels, each other node, NAME[Node]. " +
             "Ports that HTTP or DNS rules restrict are marked, e.g. ' [L7: HTTP on TCP 8080]': only the requests those rules allow pass; ask about one with 'palisade eval --http-method ...'.")
         {
             paths, format, scope, explain, outputFile, verbose,

@@ -49,6 +49,9 @@ public static class SnapshotCompiler
 
         // Nodes' addresses (Cilium's CIDR and world peers never match them) and the API server's.
         private IpSet _nodeAddresses = IpSet.Empty;
+
+        // Every node by name with its labels (none for a node known only from its pods' host addresses).
+        private (string Key, LabelSet Labels)[]? _nodeLabels;
         private IpSet _apiServerAddresses = IpSet.Empty;
         private int[] _podGroup = [];
 
@@ -790,10 +793,10 @@ public static class SnapshotCompiler
             {
                 // Cilium gives the selected nodes identities of remote nodes: the subject's own node (the
                 // host entity) never matches. Nodes known only from pods' host addresses have no labels.
-                var labels = spec.Nodes.GroupBy(static n => n.Name, StringComparer.Ordinal).ToDictionary(static g => g.Key, static g => g.First().Labels, StringComparer.Ordinal);
-                var selected = labels.Keys.Concat(NodesByAddress().Values).Distinct(StringComparer.Ordinal)
-                    .Where(name => nodeSelectors.Any(s => s.Matches(labels.GetValueOrDefault(name, LabelSet.Empty))))
-                    .Order(StringComparer.Ordinal).ToArray();
+                _nodeLabels ??= spec.Nodes.GroupBy(static n => n.Name, StringComparer.Ordinal).Select(static g => (g.Key, g.First().Labels))
+                    .Concat(NodesByAddress().Values.Distinct(StringComparer.Ordinal).Select(static name => (Key: name, Labels: LabelSet.Empty)))
+                    .DistinctBy(static n => n.Key, StringComparer.Ordinal).OrderBy(static n => n.Key, StringComparer.Ordinal).ToArray();
+                var selected = _nodeLabels.Where(n => nodeSelectors.Any(s => s.Matches(n.Labels))).Select(static n => n.Key).ToArray();
                 peers.Add(new PeerDraft(new Bitset(context.GroupCount), IpSet.Empty, $"{rule.Path}.{field}Nodes") { RemoteNodeNames = selected });
             }
 
