@@ -13,6 +13,15 @@ public sealed class CommandTests : IDisposable
 
     private static string Sample => TestPaths.InRoot(Path.Combine("samples", "k8tre"));
 
+    /// <summary>Runs <c>palisade test</c> on <paramref name="file"/> and checks that all <paramref name="passed"/> checks pass.</summary>
+    private static CliResult RunPassingCases(string file, int passed)
+    {
+        var result = CliRunner.Run("test", file);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.EndsWith($"{passed} passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        return result;
+    }
+
     private string Write(string name, string text)
     {
         var path = Path.Combine(_folder, name);
@@ -312,10 +321,7 @@ public sealed class CommandTests : IDisposable
                 expect: [{probe: {from: default/client, to: default/server, protocol: TCP, port: 80, verdict: deny}}]
             """);
 
-        var result = CliRunner.Run("test", file);
-
-        Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.EndsWith("4 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        RunPassingCases(file, 4);
     }
 
     [Fact]
@@ -362,10 +368,7 @@ public sealed class CommandTests : IDisposable
                   - probe: {from: project-alpha/jupyter, to: 198.51.100.9, protocol: TCP, port: 443, verdict: allow}
             """);
 
-        var result = CliRunner.Run("test", file);
-
-        Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.EndsWith("6 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        RunPassingCases(file, 6);
     }
 
     [Fact]
@@ -425,10 +428,7 @@ public sealed class CommandTests : IDisposable
               - probe: {from: project-alpha/jupyter, to: 10.30.0.8, protocol: TCP, port: 443, verdict: deny}
             """);
 
-        var result = CliRunner.Run("test", file);
-
-        Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.EndsWith("6 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        var result = RunPassingCases(file, 6);
         Assert.Contains("an EndpointSlice of names (FQDN) gives no addresses", result.Error, StringComparison.Ordinal);
     }
 
@@ -540,10 +540,7 @@ public sealed class CommandTests : IDisposable
               - probe: {from: argocd/gitops, to: "node:worker-1", protocol: TCP, port: 10250, verdict: deny}
             """);
 
-        var result = CliRunner.Run("test", file);
-
-        Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.EndsWith("7 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        RunPassingCases(file, 7);
     }
 
     [Fact]
@@ -631,10 +628,7 @@ public sealed class CommandTests : IDisposable
               - probe: {from: shop/app, to: 8.8.8.8, protocol: TCP, port: 8080, verdict: allow}
             """);
 
-        var result = CliRunner.Run("test", file);
-
-        Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.EndsWith("5 passed, 0 failed\n", result.Output, StringComparison.Ordinal);
+        var result = RunPassingCases(file, 5);
         Assert.Contains("Cilium up to 1.18 applies it to every rule that selects the endpoint", result.Error, StringComparison.Ordinal);
     }
 
