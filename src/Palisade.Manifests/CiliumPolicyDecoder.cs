@@ -520,13 +520,13 @@ internal static partial class CiliumPolicyDecoder
                             }
                             else
                             {
-                                (groups ??= []).Add(new CiliumCidrGroupRef(groupName, null) { Except = excepted });
+                                (groups ??= []).Add(new CiliumCidrGroupRef(groupName, null) { Except = excepted, Path = itemPath });
                             }
                         }
                     }
                     else if (reader.Selector(set, "cidrGroupSelector", $"{itemPath}.cidrGroupSelector", NormalizeKey) is { } groupSelector)
                     {
-                        (groups ??= []).Add(new CiliumCidrGroupRef(null, groupSelector) { Except = excepted });
+                        (groups ??= []).Add(new CiliumCidrGroupRef(null, groupSelector) { Except = excepted, Path = itemPath });
                     }
 
                     continue;

@@ -372,6 +372,37 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void Eval_ToACidrGroupsAddress_NamesTheGroupThatAllowsIt()
+    {
+        var file = Write("approved.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: jupyter, namespace: project-alpha}
+            ---
+            apiVersion: cilium.io/v2alpha1
+            kind: CiliumCIDRGroup
+            metadata: {name: census-office}
+            spec: {externalCIDRs: [192.0.2.0/24]}
+            ---
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: approved-egress, namespace: project-alpha}
+            spec:
+              endpointSelector: {}
+              egress:
+              - toCIDRSet: [{cidr: 203.0.113.0/24}, {cidrGroupRef: census-office}, {cidrGroupRef: withdrawn}]
+            """);
+
+        var allowed = CliRunner.Run("eval", file, "--from", "project-alpha/jupyter", "--to", "192.0.2.10", "--port", "443");
+        var own = CliRunner.Run("eval", file, "--from", "project-alpha/jupyter", "--to", "203.0.113.5", "--port", "443", "--explain");
+
+        Assert.Equal(0, allowed.ExitCode);
+        Assert.Contains("CiliumNetworkPolicy project-alpha/approved-egress spec.egress[0].toCIDRSet[1] (CiliumCIDRGroup census-office)", allowed.Output, StringComparison.Ordinal);
+        Assert.Equal(0, own.ExitCode);
+        Assert.Contains("spec.egress[0].toCIDR", own.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Test_ToServicesNamingAServiceWithoutSelector_AdmitsItsEndpointAddresses()
     {
         var file = Write("external-db.case.yaml", """

@@ -344,29 +344,34 @@ public static class SnapshotCompiler
             peer.NetworkAddresses ?? (peer.Nodes is { } nodes ? NodeAddresses(nodes) : IpSet.Empty);
 
         /// <summary>
-        /// The addresses a Cilium rule's CIDR fields name: its own CIDRs and those of the CiliumCIDRGroups
-        /// its sets name (a group that does not exist names nothing, as in Cilium until it is created).
+        /// The peers a Cilium rule's CIDR fields make, with the path explanations name them by: its own
+        /// CIDRs, and each CIDR-set entry that names CiliumCIDRGroups, with the groups it found (a group
+        /// that does not exist names nothing, as in Cilium until it is created), less the entry's except.
+        /// Node addresses are left out: Cilium's CIDR peers never match nodes.
         /// </summary>
-        private IpSet? CiliumCidrs(CiliumRuleSpec rule)
+        private IEnumerable<(IpSet Addresses, string Path)> CiliumCidrPeers(CiliumRuleSpec rule, string field)
         {
-            if (rule.CidrGroups is not { } references)
+            if (rule.Cidrs is { } own && (rule.CidrGroups is null || !own.IsEmpty))
             {
-                return rule.Cidrs;
+                yield return (own.Except(_nodeAddresses), $"{rule.Path}.{field}CIDR");
             }
 
-            var result = rule.Cidrs ?? IpSet.Empty;
-            foreach (var reference in references)
+            foreach (var reference in rule.CidrGroups ?? [])
             {
+                var addresses = IpSet.Empty;
+                var names = new List<string>();
                 foreach (var group in spec.CidrGroups)
                 {
                     if (reference.Matches(group))
                     {
-                        result = result.Union(group.Cidrs.Except(reference.Except));
+                        addresses = addresses.Union(group.Cidrs);
+                        names.Add(group.Name);
                     }
                 }
-            }
 
-            return result;
+                var found = names.Count == 0 ? "no CiliumCIDRGroup" : $"CiliumCIDRGroup {string.Join(", ", names)}";
+                yield return (addresses.Except(reference.Except).Except(_nodeAddresses), $"{reference.Path} ({found})");
+            }
         }
 
         private List<IpSet> DistinctIpBlocks()
@@ -379,7 +384,7 @@ public static class SnapshotCompiler
                     .Where(static peer => peer.NetworkAddresses is not null || peer.Nodes is not null).Select(PeerAddresses))
                 .Concat(spec.CiliumPolicies.SelectMany(static p => p.Blocks)
                     .SelectMany(static b => b.Allow(Direction.Ingress).Concat(b.Allow(Direction.Egress)).Concat(b.Deny(Direction.Ingress)).Concat(b.Deny(Direction.Egress)))
-                    .Select(CiliumCidrs).Where(static c => c is not null).Select(c => c!.Except(_nodeAddresses)));
+                    .SelectMany(r => CiliumCidrPeers(r, string.Empty)).Select(static c => c.Addresses));
             foreach (var set in sets)
             {
                 if (!set.IsEmpty && seen.Add(set))
@@ -775,10 +780,9 @@ public static class SnapshotCompiler
                 peers.Add(new PeerDraft(groups, addresses, $"{rule.Path}.{field}Entities") { Nodes = nodes });
             }
 
-            if (CiliumCidrs(rule) is { } cidrs)
+            foreach (var (addresses, cidrPath) in CiliumCidrPeers(rule, field))
             {
-                // Cilium's CIDR peers never match nodes; with ipBlockScope all they match pods inside them.
-                var addresses = cidrs.Except(_nodeAddresses);
+                // With ipBlockScope all, CIDR peers match the pods inside them.
                 var groups = new Bitset(context.GroupCount);
                 var blockIndex = context.Blocks.IndexOf(addresses);
                 if (blockIndex >= 0)
@@ -786,7 +790,7 @@ public static class SnapshotCompiler
                     groups.Or(context.BlockGroups[blockIndex]);
                 }
 
-                peers.Add(new PeerDraft(groups, addresses, $"{rule.Path}.{field}CIDR"));
+                peers.Add(new PeerDraft(groups, addresses, cidrPath));
             }
 
             if (rule.Nodes is { } nodeSelectors)

@@ -338,6 +338,9 @@ public sealed record CiliumCidrGroupRef(string? Name, LabelSelectorSpec? Selecto
     /// <summary>The entry's <c>except</c>: addresses taken out of the groups' (Cilium applies it beside a group too).</summary>
     public IpSet Except { get; init; } = IpSet.Empty;
 
+    /// <summary>The entry's path, e.g. <c>spec.egress[0].toCIDRSet[1]</c>, which explanations name.</summary>
+    public string Path { get; init; } = string.Empty;
+
     /// <summary>Whether the entry names <paramref name="group"/>.</summary>
     public bool Matches(CiliumCidrGroupSpec group)
     {
