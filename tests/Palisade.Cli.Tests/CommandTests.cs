@@ -577,8 +577,8 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Analyze_NodesByTheirLabels_ListsEachOtherNode()
     {
-        // With nodes selected by labels, remote-node[Entity] cannot stand for them all: each other node
-        // has its own lines, and node addresses are no outside range.
+        // With nodes selected by labels, remote-node[Entity] cannot stand for them all where the nodes
+        // answer differently: each other node has its own lines, and node addresses are no outside range.
         var file = Write("node-peers.yaml", """
             apiVersion: v1
             kind: Node
@@ -600,6 +600,11 @@ public sealed class CommandTests : IDisposable
             metadata: {name: gitops, namespace: argocd}
             spec: {nodeName: worker-1}
             ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: web, namespace: shop}
+            spec: {nodeName: worker-1}
+            ---
             apiVersion: cilium.io/v2
             kind: CiliumNetworkPolicy
             metadata: {name: gitops, namespace: argocd}
@@ -615,7 +620,11 @@ public sealed class CommandTests : IDisposable
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("argocd/gitops[Pod] => cp-1[Node] : TCP 6443", result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("=> worker-2[Node]", result.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("remote-node[Entity]", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("argocd/gitops[Pod] => remote-node[Entity]", result.Output, StringComparison.Ordinal);
+
+        // A workload every other node reaches alike still has one remote-node line.
+        Assert.Contains("shop/web[Pod] => remote-node[Entity] : All Connections", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("shop/web[Pod] => cp-1[Node]", result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("192.168.10.", result.Output, StringComparison.Ordinal);
     }
 

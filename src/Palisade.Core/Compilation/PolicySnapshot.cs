@@ -376,22 +376,31 @@ public sealed class PolicySnapshot
             }
         }
 
-        // Where rules select nodes by their labels, each other node answers for itself (NAME[Node]).
-        var remotes = HasNodeNamePeers ? nodes.Where(n => n.Name != node).ToList() : remote.Name is null ? [] : [remote];
-        foreach (var other in remotes)
+        // One remote node stands for all, unless rules that select nodes by their labels make the other
+        // nodes (those not serving the API, which kube-apiserver lines cover) answer differently: then
+        // each other node answers for itself (NAME[Node]).
+        (string Name, UInt128 Address, PeerProbe Probe, ConnectionSet Out, ConnectionSet In) Reach((string Name, UInt128 Address) other)
         {
-            var peer = new ReportPeer { Named = HasNodeNamePeers ? $"{other.Name}[Node]" : "remote-node[Entity]" };
             var probe = new PeerProbe(-1, other.Address, other.Name, _data.ApiServerAddresses.Contains(other.Address), null, node);
-            var reach = SideConnections(Direction.Egress, identity, node, probe).Intersect(HostSideConnections(Direction.Ingress, other.Name, podProbe));
-            if (!reach.IsEmpty)
+            return (other.Name, other.Address, probe,
+                SideConnections(Direction.Egress, identity, node, probe).Intersect(HostSideConnections(Direction.Ingress, other.Name, podProbe)),
+                SideConnections(Direction.Ingress, identity, node, probe).Intersect(HostSideConnections(Direction.Egress, other.Name, podProbe)));
+        }
+
+        var reaches = HasNodeNamePeers ? nodes.Where(n => n.Name != node).Select(Reach).ToList() : remote.Name is null ? [] : [Reach(remote)];
+        var plain = reaches.Where(r => !r.Probe.NodeServesApi).ToList() is { Count: > 0 } notApi ? notApi : reaches;
+        var uniform = plain.Count > 0 && plain.All(r => r.Out.Equals(plain[0].Out) && r.In.Equals(plain[0].In));
+        foreach (var other in uniform ? [plain[0]] : reaches)
+        {
+            var peer = new ReportPeer { Named = uniform ? "remote-node[Entity]" : $"{other.Name}[Node]" };
+            if (!other.Out.IsEmpty)
             {
-                yield return (peer, Direction.Egress, reach, probe);
+                yield return (peer, Direction.Egress, other.Out, other.Probe);
             }
 
-            var inbound = SideConnections(Direction.Ingress, identity, node, probe).Intersect(HostSideConnections(Direction.Egress, other.Name, podProbe));
-            if (!inbound.IsEmpty)
+            if (!other.In.IsEmpty)
             {
-                yield return (peer, Direction.Ingress, inbound, probe);
+                yield return (peer, Direction.Ingress, other.In, other.Probe);
             }
         }
 
