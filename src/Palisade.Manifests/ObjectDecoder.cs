@@ -472,14 +472,15 @@ internal static class ObjectDecoder
 
         var labels = reader.Labels(metadata, "labels", "metadata.labels");
         var addresses = new List<UInt128>();
-        if (reader.Text(map, "addressType", "addressType") == "FQDN")
+        var names = reader.Text(map, "addressType", "addressType") == "FQDN";
+        if (names)
         {
             // Names, not addresses: nothing a policy can match by address (Cilium ignores such slices too).
+            // The slice is kept, empty, so that a case step can still delete it.
             reader.Warning(DiagnosticCodes.UnsupportedFeature, map["addressType"], "addressType", "an EndpointSlice of names (FQDN) gives no addresses; it is left out");
-            return;
         }
 
-        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(map, "endpoints", "endpoints"), "endpoints"))
+        foreach (var (item, itemPath, _) in FieldReader.Items(names ? null : reader.List(map, "endpoints", "endpoints"), "endpoints"))
         {
             if (reader.ItemMap(item, itemPath) is not { } endpoint)
             {
