@@ -218,7 +218,9 @@ internal static partial class CiliumPolicyDecoder
             : ["toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toFQDNs", "toServices", "toRequires", "toNodes", "toGroups", "toPorts", "icmps", "authentication"];
         reader.KnownFields(rule, path, known);
 
-        if (rule.Has($"{p}Groups"))
+        // toGroups and requirements count when they hold entries; anything but a list is a type error.
+        var groupEntries = reader.List(rule, $"{p}Groups", $"{path}.{p}Groups") is { Items.Count: > 0 };
+        if (groupEntries)
         {
             reader.Warning(DiagnosticCodes.UnsupportedFeature, rule[$"{p}Groups"], $"{path}.{p}Groups", $"'{p}Groups' is not evaluated by Palisade (it cannot know a cloud provider's group addresses); the rule matches no peer");
         }
@@ -240,7 +242,7 @@ internal static partial class CiliumPolicyDecoder
         // admit nothing by themselves (a rule with some and no endpoints matches no peer). Cilium up to
         // 1.18 applies them to every rule that selects the endpoint, and 1.19 drops them; Palisade
         // applies them to the rule's own endpoints only, and says so.
-        if (rule[$"{p}Requires"] is SequenceNode { Items.Count: > 0 })
+        if (reader.List(rule, $"{p}Requires", $"{path}.{p}Requires") is { Items.Count: > 0 })
         {
             reader.Warning(DiagnosticCodes.UnsupportedFeature, rule[$"{p}Requires"], $"{path}.{p}Requires", $"'{p}Requires' is applied to this rule's {p}Endpoints only; Cilium up to 1.18 applies it to every rule that selects the endpoint, and Cilium 1.19 no longer supports it");
             var requirements = new List<LabelRequirement>();
@@ -346,7 +348,7 @@ internal static partial class CiliumPolicyDecoder
             Cidrs = cidrs,
             CidrGroups = cidrGroups,
             Nodes = nodes,
-            HasUnevaluatedPeers = rule[$"{p}Groups"] is SequenceNode { Items.Count: > 0 },
+            HasUnevaluatedPeers = groupEntries,
             Fqdns = fqdns,
             Services = services,
             ToPorts = ports,

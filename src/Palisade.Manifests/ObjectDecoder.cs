@@ -477,7 +477,7 @@ internal static class ObjectDecoder
         {
             // Names, not addresses: nothing a policy can match by address (Cilium ignores such slices too).
             // The slice is kept, empty, so that a case step can still delete it.
-            reader.Warning(DiagnosticCodes.UnsupportedFeature, map["addressType"], "addressType", "an EndpointSlice of names (FQDN) gives no addresses; it is left out");
+            reader.Warning(DiagnosticCodes.UnsupportedFeature, map["addressType"], "addressType", "an EndpointSlice of names (FQDN) gives no addresses; it admits nothing");
         }
 
         foreach (var (item, itemPath, _) in FieldReader.Items(names ? null : reader.List(map, "endpoints", "endpoints"), "endpoints"))
@@ -529,14 +529,11 @@ internal static class ObjectDecoder
             return;
         }
 
-        // Kubernetes does not mirror these into EndpointSlices, so Cilium never sees them.
-        if (reader.Labels(metadata, "labels", "metadata.labels").TryGetValue("endpointslice.kubernetes.io/skip-mirror", out var skip) && skip == "true")
-        {
-            return;
-        }
-
+        // Kubernetes does not mirror these into EndpointSlices, so Cilium never sees their addresses; the
+        // object is kept, empty, so that a case step can still delete it.
+        var mirrored = !(reader.Labels(metadata, "labels", "metadata.labels").TryGetValue("endpointslice.kubernetes.io/skip-mirror", out var skip) && skip == "true");
         var addresses = new List<UInt128>();
-        foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(map, "subsets", "subsets"), "subsets"))
+        foreach (var (item, itemPath, _) in FieldReader.Items(mirrored ? reader.List(map, "subsets", "subsets") : null, "subsets"))
         {
             if (reader.ItemMap(item, itemPath) is not { } subset)
             {

@@ -386,7 +386,7 @@ public sealed class FlowsCommandTests : IDisposable
             metadata: {name: package-cdn}
             spec: {externalCIDRs: [151.101.0.0/16]}
             """);
-        var emptyGroup = Write("empty-cdn.yaml", """
+        var otherGroup = Write("other-cdn.yaml", """
             apiVersion: cilium.io/v2alpha1
             kind: CiliumCIDRGroup
             metadata: {name: package-cdn}
@@ -395,7 +395,7 @@ public sealed class FlowsCommandTests : IDisposable
         Assert.Equal(0, CliRunner.Run("flows", "ingest", SampleFlows, "--store", Store, "--policies", SamplePolicies).ExitCode);
 
         var approved = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules, "--policies", group);
-        var elsewhere = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules, "--policies", emptyGroup);
+        var elsewhere = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules, "--policies", otherGroup);
         var withoutPolicies = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules);
         var unknown = CliRunner.Run("flows", "alerts", "--store", Store, "--rules", rules, "--policies", SamplePolicies);
 

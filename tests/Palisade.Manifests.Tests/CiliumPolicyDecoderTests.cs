@@ -129,6 +129,18 @@ public sealed class CiliumPolicyDecoderTests
     }
 
     [Fact]
+    public void Load_EmptyToGroups_IsNoPeerField()
+    {
+        // Without entries there is nothing Palisade fails to evaluate: the rule is a rule for every peer on its ports.
+        var result = LoadText(Valid.Replace("  - toEntities: [kube-apiserver]", "  - {toGroups: [], toPorts: [{ports: [{port: \"6443\", protocol: TCP}]}]}", StringComparison.Ordinal));
+
+        Assert.DoesNotContain(result.Diagnostics, static d => d.Code == DiagnosticCodes.UnsupportedFeature);
+        var rule = Assert.Single(Assert.Single(result.Cluster.CiliumPolicies).Blocks).Egress![2];
+        Assert.False(rule.HasUnevaluatedPeers);
+        Assert.True(rule.AnyPeer);
+    }
+
+    [Fact]
     public void Load_EmptyIcmps_IsNoIcmpRule()
     {
         // Cilium reads icmps: [] as no ICMP rule: the rule has neither ports nor types, so it admits everything from its peers.
@@ -161,6 +173,7 @@ public sealed class CiliumPolicyDecoderTests
     [InlineData("{type: 8, family: IPv4}", "{type: PacketTooBeeg}", DiagnosticCodes.InvalidPort, "spec.ingress[1].icmps[0].fields[0].type")]
     [InlineData("{type: 8, family: IPv4}", "{type: \"08\"}", DiagnosticCodes.InvalidPort, "spec.ingress[1].icmps[0].fields[0].type")]
     [InlineData("{type: 8, family: IPv4}", "{family: IPv4}", DiagnosticCodes.MissingField, "spec.ingress[1].icmps[0].fields[0].type")]
+    [InlineData("  - toEntities: [kube-apiserver]", "  - {toEntities: [kube-apiserver], toRequires: {matchLabels: {env: prod}}}", DiagnosticCodes.WrongType, "spec.egress[2].toRequires")]
     public void Load_PolicyTheApiServerRefuses_IsAnError(string from, string to, string code, string path)
     {
         var yaml = Valid.Replace(from, to, StringComparison.Ordinal);

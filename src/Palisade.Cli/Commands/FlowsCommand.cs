@@ -11,6 +11,7 @@ using Palisade.Flows.Output;
 using Palisade.Flows.Reading;
 using Palisade.Flows.Records;
 using Palisade.Flows.Storage;
+using Palisade.Model;
 
 namespace Palisade.Cli.Commands;
 
@@ -140,7 +141,7 @@ internal static class FlowsCommand
                 attributor = new FlowAttributor(snapshot, new AttributionOptions { ProjectLabel = parse.GetRequiredValue(projectLabel) });
             }
 
-            var alerting = LoadAlerts(parse.GetValue(alerts), parse.GetValue(webhook), error, snapshot?.Spec);
+            var alerting = LoadAlerts(parse.GetValue(alerts), parse.GetValue(webhook), error, snapshot?.Spec.CidrGroups);
             if (alerting is { Failed: true })
             {
                 return ExitCodes.BadInput;
@@ -395,7 +396,7 @@ internal static class FlowsCommand
         public int RuleCount { get; init; }
     }
 
-    private static Alerting? LoadAlerts(string? rulesPath, string? webhook, TextWriter error, Palisade.Model.ClusterSpec? cluster)
+    private static Alerting? LoadAlerts(string? rulesPath, string? webhook, TextWriter error, IReadOnlyList<CiliumCidrGroupSpec>? cidrGroups)
     {
         if (rulesPath is null)
         {
@@ -419,19 +420,14 @@ internal static class FlowsCommand
         if (rules.NamesCidrGroups)
         {
             // Approved destinations kept in CiliumCIDRGroups come from the manifests that define them.
-            if (cluster is null)
+            if (cidrGroups is null)
             {
                 error.WriteLine($"palisade: {rulesPath}: approvedCidrGroups names CiliumCIDRGroups; give --policies with the manifests that define them");
                 return new Alerting(null, [], Failed: true);
             }
 
-            rules = rules.WithCidrGroups(cluster.CidrGroups, out var missing);
-            foreach (var (rule, name, location) in missing)
-            {
-                var where = location is { Line: > 0 } l ? $"{l.Source}:{l.Line}:{l.Column}" : rulesPath;
-                error.WriteLine($"{where}: error {Palisade.Diagnostics.DiagnosticCodes.InvalidAlertRule}: rule {rule}: approvedCidrGroups names '{name}', which no CiliumCIDRGroup in --policies defines");
-            }
-
+            rules = rules.WithCidrGroups(cidrGroups, out var missing);
+            CommonOptions.Print(missing, error);
             if (missing.Count > 0)
             {
                 return new Alerting(null, [], Failed: true);
@@ -739,20 +735,19 @@ internal static class FlowsCommand
                 return ExitCodes.BadInput;
             }
 
-            Palisade.Model.ClusterSpec? cluster = null;
+            IReadOnlyList<CiliumCidrGroupSpec>? cidrGroups = null;
             if (parse.GetValue(policies) is { Length: > 0 } policyPaths)
             {
-                var loaded = Palisade.Manifests.ManifestLoader.Load(policyPaths);
-                CommonOptions.Print(loaded.Diagnostics, error);
-                if (loaded.HasErrors)
+                using var progress = new ProgressLine(error);
+                if (CommonOptions.Load(policyPaths, error, CommonOptions.Logger(error, verbose: false), progress) is not { } cluster)
                 {
                     return ExitCodes.BadInput;
                 }
 
-                cluster = loaded.Cluster;
+                cidrGroups = cluster.CidrGroups;
             }
 
-            var alerting = LoadAlerts(parse.GetRequiredValue(rules), parse.GetValue(webhook), error, cluster);
+            var alerting = LoadAlerts(parse.GetRequiredValue(rules), parse.GetValue(webhook), error, cidrGroups);
             if (alerting is null || alerting.Failed)
             {
                 return ExitCodes.BadInput;

@@ -797,8 +797,8 @@ public static class SnapshotCompiler
             {
                 // Cilium gives the selected nodes identities of remote nodes: the subject's own node (the
                 // host entity) never matches. Nodes known only from pods' host addresses have no labels.
-                _nodeLabels ??= spec.Nodes.GroupBy(static n => n.Name, StringComparer.Ordinal).Select(static g => (g.Key, g.First().Labels))
-                    .Concat(NodesByAddress().Values.Distinct(StringComparer.Ordinal).Select(static name => (Key: name, Labels: LabelSet.Empty)))
+                _nodeLabels ??= spec.Nodes.Select(static n => (Key: n.Name, n.Labels))
+                    .Concat(NodesByAddress().Values.Select(static name => (Key: name, Labels: LabelSet.Empty)))
                     .DistinctBy(static n => n.Key, StringComparer.Ordinal).OrderBy(static n => n.Key, StringComparer.Ordinal).ToArray();
                 var selected = _nodeLabels.Where(n => nodeSelectors.Any(s => s.Matches(n.Labels))).Select(static n => n.Key).ToArray();
                 peers.Add(new PeerDraft(new Bitset(context.GroupCount), IpSet.Empty, $"{rule.Path}.{field}Nodes") { RemoteNodeNames = selected });

@@ -42,19 +42,19 @@ public static class DiagnosticCodes
     /// <summary>An <c>ipBlock.except</c> entry is not inside the block's CIDR.</summary>
     public const string InvalidExcept = "PAL0012";
 
-    /// <summary>A peer mixes <c>ipBlock</c> with selectors.</summary>
+    /// <summary>A peer mixes <c>ipBlock</c> with selectors, or a Cilium CIDR-set entry mixes <c>cidr</c>, <c>cidrGroupRef</c> and <c>cidrGroupSelector</c>.</summary>
     public const string InvalidPeer = "PAL0013";
 
     /// <summary>A peer is empty (<c>{}</c>): it must name pods, namespaces or addresses.</summary>
     public const string EmptyPeer = "PAL0014";
 
-    /// <summary>A port number or port name is invalid.</summary>
+    /// <summary>A port number, port name or ICMP type is invalid.</summary>
     public const string InvalidPort = "PAL0015";
 
     /// <summary>A port range is invalid (<c>endPort</c> below <c>port</c>, with a named port, or without a port).</summary>
     public const string InvalidPortRange = "PAL0016";
 
-    /// <summary>A protocol is not TCP, UDP or SCTP (or, in Cilium policies, ANY).</summary>
+    /// <summary>A protocol is not TCP, UDP or SCTP (or, in Cilium policies, ANY; in case files, ICMP or ICMPv6), or an ICMP family is not IPv4 or IPv6.</summary>
     public const string InvalidProtocol = "PAL0017";
 
     /// <summary>A <c>policyTypes</c> entry is not Ingress or Egress, or is repeated.</summary>
@@ -109,7 +109,7 @@ public static class DiagnosticCodes
     /// <summary>A Cilium entity that does not exist.</summary>
     public const string InvalidEntity = "PAL0061";
 
-    /// <summary>A Cilium feature Palisade does not evaluate (node peers, groups, CIDR groups, Kafka); it is left out with a warning.</summary>
+    /// <summary>A feature Palisade does not evaluate as Cilium does (<c>toGroups</c>, requirements, Kafka and other layer-7 protocols, EndpointSlices of names); the warning says what is left out.</summary>
     public const string UnsupportedFeature = "PAL0062";
 
     /// <summary>

@@ -34,7 +34,7 @@ public sealed record ClusterSpec
     /// <summary>CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies.</summary>
     public IReadOnlyList<CiliumPolicySpec> CiliumPolicies { get; init; } = [];
 
-    /// <summary>EndpointSlices (the API server's, for Cilium's <c>kube-apiserver</c> entity).</summary>
+    /// <summary>EndpointSlices and Endpoints objects: the API server's (Cilium's <c>kube-apiserver</c> entity), and those of services without a selector.</summary>
     public IReadOnlyList<EndpointSliceSpec> EndpointSlices { get; init; } = [];
 
     /// <summary>CiliumCIDRGroups, which Cilium policies name in their CIDR sets.</summary>

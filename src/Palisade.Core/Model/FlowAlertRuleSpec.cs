@@ -1,3 +1,4 @@
+using Palisade.Diagnostics;
 using Palisade.Sets;
 
 namespace Palisade.Model;
@@ -75,12 +76,12 @@ public sealed record FlowAlertRulesSpec
 
     /// <summary>
     /// The rules with the addresses of the CiliumCIDRGroups they name added to their approved addresses,
-    /// from <paramref name="groups"/>; <paramref name="missing"/> gets each name no group has, with where it was named.
+    /// from <paramref name="groups"/>; <paramref name="missing"/> gets an error for each name no group has, where it was named.
     /// </summary>
-    public FlowAlertRulesSpec WithCidrGroups(IReadOnlyList<CiliumCidrGroupSpec> groups, out IReadOnlyList<(string Rule, string Name, SourceLocation? Location)> missing)
+    public FlowAlertRulesSpec WithCidrGroups(IReadOnlyList<CiliumCidrGroupSpec> groups, out IReadOnlyList<Diagnostic> missing)
     {
         ArgumentNullException.ThrowIfNull(groups);
-        var unknown = new List<(string, string, SourceLocation?)>();
+        var unknown = new List<Diagnostic>();
         var rules = new List<FlowAlertRuleSpec>(Rules.Count);
         foreach (var rule in Rules)
         {
@@ -93,7 +94,11 @@ public sealed record FlowAlertRulesSpec
                 }
                 else
                 {
-                    unknown.Add((rule.Name, name, location));
+                    unknown.Add(new Diagnostic(DiagnosticCodes.InvalidAlertRule, Severity.Error, location ?? rule.Location ?? SourceLocation.Unknown("alert rules"), $"approvedCidrGroups names '{name}', which no CiliumCIDRGroup in --policies defines")
+                    {
+                        Subject = $"rule {rule.Name}",
+                        Path = "match.approvedCidrGroups",
+                    });
                 }
             }
 

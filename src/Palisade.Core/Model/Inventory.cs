@@ -170,8 +170,9 @@ public sealed record ServiceSpec
 }
 
 /// <summary>
-/// An EndpointSlice. Palisade reads the one of the <c>default/kubernetes</c> service, whose addresses
-/// are the Kubernetes API server's (Cilium's <c>kube-apiserver</c> entity).
+/// An EndpointSlice, or a v1 Endpoints object read as the slice Kubernetes mirrors from it. Those of
+/// the <c>default/kubernetes</c> service hold the Kubernetes API server's addresses (Cilium's
+/// <c>kube-apiserver</c> entity); those of a service without a selector, what <c>toServices</c> naming it admits.
 /// </summary>
 public sealed record EndpointSliceSpec
 {
@@ -187,7 +188,7 @@ public sealed record EndpointSliceSpec
     /// <summary>The name.</summary>
     public required string Name { get; init; }
 
-    /// <summary>The <c>kubernetes.io/service-name</c> label.</summary>
+    /// <summary>The service it serves: the <c>kubernetes.io/service-name</c> label, or an Endpoints object's own name.</summary>
     public string? ServiceName { get; init; }
 
     /// <summary>The endpoint addresses.</summary>

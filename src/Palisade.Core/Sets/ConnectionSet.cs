@@ -11,12 +11,6 @@ namespace Palisade.Sets;
 /// </summary>
 public sealed class ConnectionSet : IEquatable<ConnectionSet>
 {
-    /// <summary>The lowest port of a transport protocol.</summary>
-    public const int MinPort = 1;
-
-    /// <summary>The highest port of a transport protocol.</summary>
-    public const int MaxPort = 65535;
-
     private const uint Stride = 65536;
 
     /// <summary>No connection at all.</summary>
@@ -102,7 +96,7 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
     {
         var list = new List<(int, int)>();
         var lo = Key(protocol, 0);
-        var hi = Key(protocol, MaxPort);
+        var hi = Key(protocol, protocol.MaxPort());
         foreach (var interval in Keys.Intervals)
         {
             if (interval.Hi < lo || interval.Lo > hi)
@@ -121,13 +115,15 @@ public sealed class ConnectionSet : IEquatable<ConnectionSet>
     /// neither wholly admitted nor wholly refused (only Cilium's <c>icmps</c> rules name ICMP types;
     /// every rule without ports admits all of it, and netpol-analyzer knows no ICMP).
     /// </summary>
-    public ConnectionSet Reported
+    public ConnectionSet Reported => _reported ??= ReportedPart();
+
+    // Kept once computed (sets are immutable and shared): reports ask for it line by line.
+    private ConnectionSet? _reported;
+
+    private ConnectionSet ReportedPart()
     {
-        get
-        {
-            var icmp = Intersect(AllIcmp);
-            return icmp.IsEmpty || icmp.Equals(AllIcmp) ? Intersect(Transport) : this;
-        }
+        var icmp = Intersect(AllIcmp);
+        return icmp.IsEmpty || icmp.Equals(AllIcmp) ? Intersect(Transport) : this;
     }
 
     /// <summary>

@@ -56,8 +56,9 @@ public sealed class DuckDbFlowStore : IFlowStore, IHourlyTotals
 
     private bool _readsHourlyTotals = true;
 
-    // DuckDB's threads: its default (one a core) for queries, one for writes, whose small look-ups and
-    // appends lose more to handing work between threads than they gain (about a tenth of ingest's CPU).
+    // DuckDB's threads: one for a batch of flows, whose small look-ups and appends lose more to handing
+    // work between threads than they gain (5-10% of ingest's CPU); its default (one a core) for
+    // queries and for bulk work (retention, compacting the hourly totals).
     private int _queryThreads;
     private int _threadsNow;
 
@@ -123,11 +124,7 @@ public sealed class DuckDbFlowStore : IFlowStore, IHourlyTotals
 
             var store = new DuckDbFlowStore(connection, "duckdb:" + path, version);
             await store.LoadDictionaryAsync(cancel).ConfigureAwait(false);
-            using (var threads = connection.CreateCommand())
-            {
-                threads.CommandText = "SELECT current_setting('threads')";
-                store._queryThreads = store._threadsNow = Convert.ToInt32(await threads.ExecuteScalarAsync(cancel).ConfigureAwait(false), CultureInfo.InvariantCulture);
-            }
+            store._queryThreads = store._threadsNow = await store.ThreadsAsync().ConfigureAwait(false);
 
             await store._hours.OpenAsync(connection, cancel).ConfigureAwait(false);
 
@@ -729,6 +726,7 @@ public sealed class DuckDbFlowStore : IFlowStore, IHourlyTotals
     /// <summary>Merges the rows of <paramref name="hours"/> to one a key, in one transaction (when the store closes).</summary>
     private async Task CompactAsync(IReadOnlyList<long> hours)
     {
+        await UseThreadsAsync(writing: false, default).ConfigureAwait(false);
         if (hours.Count == 0)
         {
             return;
@@ -761,7 +759,7 @@ public sealed class DuckDbFlowStore : IFlowStore, IHourlyTotals
         return Convert.ToInt32(await command.ExecuteScalarAsync().ConfigureAwait(false), CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Runs DuckDB on one thread for a write, on its default for anything else; changes the setting only when the kind of work changes.</summary>
+    /// <summary>Runs DuckDB on one thread for a batch of flows, on its default for anything else; changes the setting only when the kind of work changes.</summary>
     private async Task UseThreadsAsync(bool writing, CancellationToken cancel)
     {
         var wanted = writing ? 1 : _queryThreads;
