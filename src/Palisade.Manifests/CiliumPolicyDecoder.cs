@@ -38,10 +38,18 @@ internal static partial class CiliumPolicyDecoder
         ["none"] = CiliumEntity.None,
     };
 
+    /// <summary>A node selector's key without the <c>node:</c> or <c>any:</c> source Cilium may give it.</summary>
+    private static string NormalizeNodeKey(string key) =>
+        key.StartsWith("node:", StringComparison.Ordinal) ? key["node:".Length..] : key.StartsWith("any:", StringComparison.Ordinal) ? key["any:".Length..] : key;
+
+    /// <summary>A CIDR-group selector's key without the <c>cidrgroup:</c> or <c>any:</c> source Cilium may give it.</summary>
+    private static string NormalizeGroupKey(string key) =>
+        key.StartsWith("cidrgroup:", StringComparison.Ordinal) ? key["cidrgroup:".Length..] : key.StartsWith("any:", StringComparison.Ordinal) ? key["any:".Length..] : key;
+
     /// <summary>Cilium label keys carry a source prefix (<c>k8s:</c>, <c>any:</c>); selectors compare without it.</summary>
     public static string NormalizeKey(string key)
     {
-        foreach (var prefix in (string[])["k8s:", "any:", "k8s.", "container:", "node:", "cidrgroup:"])
+        foreach (var prefix in (string[])["k8s:", "any:", "k8s.", "container:"])
         {
             if (key.StartsWith(prefix, StringComparison.Ordinal))
             {
@@ -265,7 +273,7 @@ internal static partial class CiliumPolicyDecoder
             nodes = [];
             foreach (var (item, itemPath, _) in FieldReader.Items(reader.List(rule, $"{p}Nodes", $"{path}.{p}Nodes"), $"{path}.{p}Nodes"))
             {
-                if (reader.ItemMap(item, itemPath) is { } selectorMap && reader.SelectorOf(selectorMap, itemPath, NormalizeKey) is { } selector)
+                if (reader.ItemMap(item, itemPath) is { } selectorMap && reader.SelectorOf(selectorMap, itemPath, NormalizeNodeKey) is { } selector)
                 {
                     nodes.Add(selector);
                 }
@@ -526,7 +534,7 @@ internal static partial class CiliumPolicyDecoder
                             }
                         }
                     }
-                    else if (reader.Selector(set, "cidrGroupSelector", $"{itemPath}.cidrGroupSelector", NormalizeKey) is { } groupSelector)
+                    else if (reader.Selector(set, "cidrGroupSelector", $"{itemPath}.cidrGroupSelector", NormalizeGroupKey) is { } groupSelector)
                     {
                         (groups ??= []).Add(new CiliumCidrGroupRef(null, groupSelector) { Except = excepted, Path = itemPath });
                     }
