@@ -272,30 +272,18 @@ public static class ConnectivityAnalyzer
     private static IEnumerable<(UInt128 First, UInt128 Last, ConnectionSet Connections)> OutsideRanges(PolicySnapshot snapshot, int identity, Direction direction)
     {
         // What the text describes of each range (ICMP wholly admitted is left out), with neighbouring
-        // ranges that read the same written as one.
+        // ranges that read the same written as one; IPv6 ranges on both sides of the IPv4 block too.
         var includeV6 = snapshot.UsesIPv6;
-        (UInt128 First, UInt128 Last, ConnectionSet Connections)? pendingV4 = null;
-        (UInt128 First, UInt128 Last, ConnectionSet Connections)? pendingV6 = null;
+        var v4 = new RangeRun(adjacentOnly: true);
+        var v6 = new RangeRun(adjacentOnly: false);
         foreach (var (first, last, reach) in snapshot.OutsideReach(identity, direction))
         {
             var connections = reach.Reported;
             var v4First = UInt128.Max(first, IpNumbers.V4Base);
             var v4Last = UInt128.Min(last, IpNumbers.V4Last);
-            if (v4First <= v4Last)
+            if (v4First <= v4Last && v4.Add(v4First, v4Last, connections) is { } doneV4)
             {
-                if (pendingV4 is { } pending && pending.Connections.Equals(connections) && pending.Last + 1 == v4First)
-                {
-                    pendingV4 = (pending.First, v4Last, connections);
-                }
-                else
-                {
-                    if (pendingV4 is { } done && !done.Connections.IsEmpty)
-                    {
-                        yield return done;
-                    }
-
-                    pendingV4 = (v4First, v4Last, connections);
-                }
+                yield return doneV4;
             }
 
             if (!includeV6)
@@ -303,34 +291,47 @@ public static class ConnectivityAnalyzer
                 continue;
             }
 
-            // The IPv6 parts of the range: below and above the IPv4 block. Ranges on both sides of the
-            // block with the same connections are written as one.
             foreach (var (v6First, v6Last) in V6Parts(first, last))
             {
-                if (pendingV6 is { } pending && pending.Connections.Equals(connections))
+                if (v6.Add(v6First, v6Last, connections) is { } doneV6)
                 {
-                    pendingV6 = (pending.First, v6Last, connections);
-                    continue;
+                    yield return doneV6;
                 }
-
-                if (pendingV6 is { } done && !done.Connections.IsEmpty)
-                {
-                    yield return done;
-                }
-
-                pendingV6 = (v6First, v6Last, connections);
             }
         }
 
-        if (pendingV4 is { } last4 && !last4.Connections.IsEmpty)
+        if (v4.Finish() is { } lastV4)
         {
-            yield return last4;
+            yield return lastV4;
         }
 
-        if (pendingV6 is { } last6 && !last6.Connections.IsEmpty)
+        if (v6.Finish() is { } lastV6)
         {
-            yield return last6;
+            yield return lastV6;
         }
+    }
+
+    /// <summary>Ranges in address order, those with the same connections that follow each other joined; empty ones dropped.</summary>
+    private sealed class RangeRun(bool adjacentOnly)
+    {
+        private (UInt128 First, UInt128 Last, ConnectionSet Connections)? _pending;
+
+        /// <summary>Adds a range; returns the range it ends, when it cannot join it.</summary>
+        public (UInt128 First, UInt128 Last, ConnectionSet Connections)? Add(UInt128 first, UInt128 last, ConnectionSet connections)
+        {
+            if (_pending is { } pending && pending.Connections.Equals(connections) && (!adjacentOnly || pending.Last + 1 == first))
+            {
+                _pending = (pending.First, last, connections);
+                return null;
+            }
+
+            var done = Finish();
+            _pending = (first, last, connections);
+            return done;
+        }
+
+        /// <summary>The range being built, unless it admits nothing.</summary>
+        public (UInt128 First, UInt128 Last, ConnectionSet Connections)? Finish() => _pending is { Connections.IsEmpty: false } pending ? pending : null;
     }
 
     private static IEnumerable<(UInt128 First, UInt128 Last)> V6Parts(UInt128 first, UInt128 last)
