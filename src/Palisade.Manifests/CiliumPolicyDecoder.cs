@@ -508,18 +508,20 @@ internal static partial class CiliumPolicyDecoder
                     continue;
                 }
 
+                // except, read once: taken out of the cidr (each must lie inside it) or of the groups'
+                // addresses (unchecked, as Cilium takes it).
+                var exceptions = new List<(IpPrefix Prefix, ManifestNode Node, string Path)>();
+                foreach (var (exceptNode, exceptPath, _) in FieldReader.Items(reader.List(set, "except", $"{itemPath}.except"), $"{itemPath}.except"))
+                {
+                    if (reader.Text(exceptNode, exceptPath) is { } text && Prefix(text, exceptNode, exceptPath, reader) is { } exception)
+                    {
+                        exceptions.Add((exception, exceptNode, exceptPath));
+                    }
+                }
+
+                var excepted = exceptions.Aggregate(IpSet.Empty, static (all, e) => all.Union(e.Prefix.ToSet()));
                 if (set.Has("cidrGroupRef") || set.Has("cidrGroupSelector"))
                 {
-                    // Cilium takes except from the group's addresses too, without checking they are inside.
-                    var excepted = IpSet.Empty;
-                    foreach (var (exceptNode, exceptPath, _) in FieldReader.Items(reader.List(set, "except", $"{itemPath}.except"), $"{itemPath}.except"))
-                    {
-                        if (reader.Text(exceptNode, exceptPath) is { } text && Prefix(text, exceptNode, exceptPath, reader) is { } exception)
-                        {
-                            excepted = excepted.Union(exception.ToSet());
-                        }
-                    }
-
                     if (set.Has("cidrGroupRef"))
                     {
                         if (reader.Text(set, "cidrGroupRef", $"{itemPath}.cidrGroupRef") is { } groupName)
@@ -547,21 +549,15 @@ internal static partial class CiliumPolicyDecoder
                     continue;
                 }
 
-                var addresses = prefix.ToSet();
-                foreach (var (exceptNode, exceptPath, _) in FieldReader.Items(reader.List(set, "except", $"{itemPath}.except"), $"{itemPath}.except"))
+                foreach (var (exception, exceptNode, exceptPath) in exceptions)
                 {
-                    if (reader.Text(exceptNode, exceptPath) is { } text && Prefix(text, exceptNode, exceptPath, reader) is { } exception)
+                    if (exception.IsV4 != prefix.IsV4 || exception.First < prefix.First || exception.Last > prefix.Last)
                     {
-                        if (exception.IsV4 != prefix.IsV4 || exception.First < prefix.First || exception.Last > prefix.Last)
-                        {
-                            context.Reject(exceptNode, exceptPath, $"except {exception} is not inside {prefix}");
-                        }
-
-                        addresses = addresses.Except(exception.ToSet());
+                        context.Reject(exceptNode, exceptPath, $"except {exception} is not inside {prefix}");
                     }
                 }
 
-                result = result.Union(addresses);
+                result = result.Union(prefix.ToSet().Except(excepted));
             }
         }
 
@@ -613,14 +609,15 @@ internal static partial class CiliumPolicyDecoder
             return;
         }
 
-        into.CidrGroups.Add(new CiliumCidrGroupSpec
+        var group = new CiliumCidrGroupSpec
         {
             Name = name,
             Labels = reader.Labels(metadata, "labels", "metadata.labels"),
             Cidrs = cidrs,
             Location = map.Location,
-        });
-        into.Locations.Add((new ObjectKey("CiliumCIDRGroup", string.Empty, name), map.Location));
+        };
+        into.CidrGroups.Add(group);
+        into.Locations.Add((group.Key, map.Location));
     }
 
     private static IpPrefix? Prefix(string text, ManifestNode? node, string path, FieldReader reader)
@@ -791,7 +788,7 @@ internal static partial class CiliumPolicyDecoder
     {
         var reader = context.Reader;
         reader.KnownFields(port, path, "port", "endPort", "protocol");
-        IReadOnlyList<Protocol> protocols = [Protocol.Tcp, Protocol.Udp, Protocol.Sctp];
+        var protocols = Protocols.Transport;
         switch (reader.Text(port, "protocol", $"{path}.protocol"))
         {
             case null or "ANY":

@@ -60,42 +60,27 @@ internal static class EvalCommand
                 return ExitCodes.BadInput;
             }
 
-            int portNumber;
-            if (proto.IsIcmp())
+            // ICMP takes its message type where the transport protocols take a port.
+            var (given, other, flag) = proto.IsIcmp() ? (parse.GetValue(icmpType), parse.GetValue(port), "--icmp-type") : (parse.GetValue(port), parse.GetValue(icmpType), "--port");
+            if (other is not null)
             {
-                if (parse.GetValue(port) is not null)
-                {
-                    error.WriteLine($"palisade: {proto.Name()} has no ports; give --icmp-type instead (8 is an echo request, 128 for ICMPv6)");
-                    return ExitCodes.BadInput;
-                }
-
-                portNumber = parse.GetValue(icmpType) ?? (proto == Protocol.Icmp ? 8 : 128);
-                if (portNumber is < 0 or > 255)
-                {
-                    error.WriteLine($"palisade: --icmp-type {portNumber} is not between 0 and 255");
-                    return ExitCodes.BadInput;
-                }
+                error.WriteLine(proto.IsIcmp()
+                    ? $"palisade: {proto.Name()} has no ports; give --icmp-type instead (8 is an echo request, 128 for ICMPv6)"
+                    : $"palisade: --icmp-type is for ICMP and ICMPv6; {proto.Name()} takes --port");
+                return ExitCodes.BadInput;
             }
-            else
+
+            if (given is null && !proto.IsIcmp())
             {
-                if (parse.GetValue(icmpType) is not null)
-                {
-                    error.WriteLine($"palisade: --icmp-type is for ICMP and ICMPv6; {proto.Name()} takes --port");
-                    return ExitCodes.BadInput;
-                }
+                error.WriteLine($"palisade: {proto.Name()} needs --port (1-65535)");
+                return ExitCodes.BadInput;
+            }
 
-                if (parse.GetValue(port) is not { } given)
-                {
-                    error.WriteLine($"palisade: {proto.Name()} needs --port (1-65535)");
-                    return ExitCodes.BadInput;
-                }
-
-                portNumber = given;
-                if (portNumber is < 1 or > 65535)
-                {
-                    error.WriteLine($"palisade: --port {portNumber} is not between 1 and 65535");
-                    return ExitCodes.BadInput;
-                }
+            var portNumber = given ?? (proto == Protocol.Icmp ? 8 : 128);
+            if (portNumber < proto.MinPort() || portNumber > proto.MaxPort())
+            {
+                error.WriteLine($"palisade: {flag} {portNumber} is not between {proto.MinPort()} and {proto.MaxPort()}");
+                return ExitCodes.BadInput;
             }
 
             var log = CommonOptions.Logger(error, parse.GetValue(verbose));
